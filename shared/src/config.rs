@@ -1,0 +1,121 @@
+//! Configuration from the environment, read once per cold start.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} must be set (see README.md, Configuration)")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+#[derive(Clone)]
+pub struct Config {
+    /// The single DynamoDB table (`KEYGATE_TABLE`).
+    pub table_name: String,
+    /// An emulator's endpoint, e.g. `http://127.0.0.1:5000` (`KEYGATE_DYNAMODB_ENDPOINT`).
+    pub dynamodb_endpoint: Option<String>,
+    /// `AWS_REGION` (Lambda sets it), else `us-east-1`.
+    pub region: String,
+    /// Optional server-side pepper: secrets are then stored as HMAC-SHA256 (`KEYGATE_PEPPER`).
+    pub pepper: Option<Vec<u8>>,
+    /// Lifetime of tokens exchanged for an API key (`KEYGATE_ACCESS_TOKEN_TTL_SECS`, 24 h).
+    pub access_token_ttl_secs: i64,
+    /// Lifetime of sign-in sessions (`KEYGATE_SESSION_TTL_SECS`, 12 h).
+    pub session_ttl_secs: i64,
+    /// How long a verified credential is trusted from memory (`KEYGATE_AUTH_CACHE_SECS`,
+    /// default 5, at most 10): the longest a revoked credential keeps working elsewhere.
+    pub auth_cache_ttl: Duration,
+    /// Origins allowed to send state-changing requests with a session cookie alone
+    /// (`KEYGATE_ALLOWED_ORIGINS`, comma-separated).
+    pub allowed_origins: Vec<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("table_name", &self.table_name)
+            .field("dynamodb_endpoint", &self.dynamodb_endpoint)
+            .field("region", &self.region)
+            .field("pepper", &self.pepper.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
+}
+
+pub const MAX_AUTH_CACHE_SECS: u64 = 10;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let value = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let number =
+            |name: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
+                match value(name) {
+                    None => Ok(default),
+                    Some(raw) => match raw.trim().parse::<i64>() {
+                        Ok(n) if (min..=max).contains(&n) => Ok(n),
+                        _ => Err(ConfigError::Invalid {
+                            name,
+                            reason: format!("expected an integer from {min} to {max}, got {raw:?}"),
+                        }),
+                    },
+                }
+            };
+        Ok(Self {
+            table_name: value("KEYGATE_TABLE").ok_or(ConfigError::Missing("KEYGATE_TABLE"))?,
+            dynamodb_endpoint: value("KEYGATE_DYNAMODB_ENDPOINT"),
+            region: value("AWS_REGION")
+                .or_else(|| value("AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|| "us-east-1".to_owned()),
+            pepper: value("KEYGATE_PEPPER").map(String::into_bytes),
+            access_token_ttl_secs: number(
+                "KEYGATE_ACCESS_TOKEN_TTL_SECS",
+                24 * 3600,
+                60,
+                7 * 24 * 3600,
+            )?,
+            session_ttl_secs: number("KEYGATE_SESSION_TTL_SECS", 12 * 3600, 60, 7 * 24 * 3600)?,
+            auth_cache_ttl: Duration::from_secs(number(
+                "KEYGATE_AUTH_CACHE_SECS",
+                5,
+                0,
+                MAX_AUTH_CACHE_SECS as i64,
+            )? as u64),
+            allowed_origins: value("KEYGATE_ALLOWED_ORIGINS")
+                .map(|raw| {
+                    raw.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_required_and_numbers_are_checked() {
+        assert!(matches!(
+            Config::from_lookup(|_| None),
+            Err(ConfigError::Missing("KEYGATE_TABLE"))
+        ));
+        let config =
+            Config::from_lookup(|n| (n == "KEYGATE_TABLE").then(|| "t".to_owned())).unwrap();
+        assert_eq!(config.access_token_ttl_secs, 86_400);
+        assert_eq!(config.auth_cache_ttl, Duration::from_secs(5));
+        let too_long = Config::from_lookup(|n| match n {
+            "KEYGATE_TABLE" => Some("t".into()),
+            "KEYGATE_AUTH_CACHE_SECS" => Some("60".into()),
+            _ => None,
+        });
+        assert!(matches!(too_long, Err(ConfigError::Invalid { .. })));
+    }
+}

@@ -1,0 +1,13 @@
+//! Domain types and rules. Nothing here knows about DynamoDB or HTTP.
+
+pub mod api_key;
+pub mod base62;
+pub mod clock;
+pub mod credential;
+pub mod principal;
+pub mod scope;
+pub mod token;
+pub mod user;
+pub mod validation;
+
+pub use validation::Invalid;

@@ -1,0 +1,121 @@
+//! Access tokens: short-lived, minted from an API key, optionally carrying a chat role.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::Invalid;
+use super::credential::CredentialKind;
+use super::scope::{KeyType, Scopes, UserRole};
+
+/// Tokens exchanged for an API key live 24 hours.
+pub const EXCHANGED_TOKEN_TTL_SECS: i64 = 24 * 60 * 60;
+/// Temp tokens default to one hour and may live at most 24 hours.
+pub const TEMP_TOKEN_DEFAULT_TTL_SECS: i64 = 60 * 60;
+pub const TEMP_TOKEN_MAX_TTL_SECS: i64 = 24 * 60 * 60;
+
+/// AskTable's chat role: which role a chat assumes and the variables it fills in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRole {
+    #[serde(default, deserialize_with = "scalar_as_string")]
+    pub role_id: Option<String>,
+    /// AskTable's own example spells it `role_vars`; both are accepted.
+    #[serde(default, alias = "role_vars", skip_serializing_if = "Option::is_none")]
+    pub role_variables: Option<Map<String, Value>>,
+}
+
+/// Role ids come as strings or numbers (`"1"` or `1`); both mean the same id.
+fn scalar_as_string<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    match Option::<Value>::deserialize(deserializer)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(Value::Number(number)) => Ok(Some(number.to_string())),
+        Some(_) => Err(serde::de::Error::custom(
+            "role_id must be a string or a number",
+        )),
+    }
+}
+
+/// A stored access token or session (never the secret).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessToken {
+    pub id: String,
+    pub kind: CredentialKind,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub user_role: UserRole,
+    /// The API key that minted it; sessions have none.
+    pub key_id: Option<String>,
+    pub key_type: KeyType,
+    pub scopes: Scopes,
+    pub chat_role: Option<ChatRole>,
+    pub user_profile: Option<Map<String, Value>>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl AccessToken {
+    pub fn is_usable(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// Validates a temp token lifetime in seconds.
+pub fn temp_token_ttl(raw: Option<i64>) -> Result<i64, Invalid> {
+    match raw {
+        None => Ok(TEMP_TOKEN_DEFAULT_TTL_SECS),
+        Some(ttl) if ttl > 0 && ttl <= TEMP_TOKEN_MAX_TTL_SECS => Ok(ttl),
+        Some(_) => Err(Invalid::new(
+            "token_ttl",
+            format!("must be from 1 to {TEMP_TOKEN_MAX_TTL_SECS} seconds"),
+        )),
+    }
+}
+
+/// Role variables and user profiles are flat objects of strings, numbers and booleans.
+pub fn flat_object(field: &str, value: &Map<String, Value>) -> Result<(), Invalid> {
+    const MAX_ENTRIES: usize = 64;
+    if value.len() > MAX_ENTRIES {
+        return Err(Invalid::new(
+            field,
+            format!("must have at most {MAX_ENTRIES} entries"),
+        ));
+    }
+    for (name, entry) in value {
+        if !(entry.is_string() || entry.is_number() || entry.is_boolean()) {
+            return Err(Invalid::new(
+                format!("{field}.{name}"),
+                "must be a string, number or boolean",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_token_ttl_is_bounded() {
+        assert_eq!(temp_token_ttl(None), Ok(TEMP_TOKEN_DEFAULT_TTL_SECS));
+        assert_eq!(temp_token_ttl(Some(60)), Ok(60));
+        assert!(temp_token_ttl(Some(0)).is_err());
+        assert!(temp_token_ttl(Some(-5)).is_err());
+        assert!(temp_token_ttl(Some(TEMP_TOKEN_MAX_TTL_SECS + 1)).is_err());
+    }
+
+    #[test]
+    fn flat_objects_refuse_nesting() {
+        let ok: Map<String, Value> = serde_json::from_str(r#"{"a":"x","b":1,"c":true}"#).unwrap();
+        assert!(flat_object("role_variables", &ok).is_ok());
+        let nested: Map<String, Value> = serde_json::from_str(r#"{"a":{"b":1}}"#).unwrap();
+        assert_eq!(
+            flat_object("role_variables", &nested).unwrap_err().field,
+            "role_variables.a"
+        );
+    }
+}
