@@ -1,0 +1,331 @@
+//! API key items. The per-user limit is a counter on the user item, raised in the same
+//! transaction that writes the key and guarded by `active_keys < :max`.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::item::{Item, Reader, b, list, n, put_opt, s};
+use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
+use super::{Store, StoreError, condition_failed_at, primary_key};
+use crate::domain::api_key::{ApiKey, LAST_USED_RESOLUTION_SECS};
+use crate::domain::scope::{KeyType, Scopes, UserRole};
+
+pub enum CreateKey {
+    Created,
+    LimitReached,
+}
+
+/// What a patch changed; `None` when the key is missing or revoked.
+pub enum PatchKey {
+    Updated(Box<ApiKey>),
+    LimitReached,
+    Missing,
+}
+
+/// Fields a patch may set.
+#[derive(Default)]
+pub struct KeyChanges {
+    pub name: Option<String>,
+    pub scopes: Option<Scopes>,
+    pub enabled: Option<bool>,
+}
+
+fn key_item(key: &ApiKey, hash: &str) -> Item {
+    let owner = keys::user_keys(&key.tenant_id, &key.user_id);
+    let mut item = Item::new();
+    item.insert(PK.into(), s(keys::api_key(&key.id)));
+    item.insert(SK.into(), s(keys::API_KEY_SK));
+    item.insert(GSI1PK.into(), s(&owner));
+    item.insert(GSI1SK.into(), s(&key.id));
+    item.insert(GSI2PK.into(), s(&owner));
+    item.insert(GSI2SK.into(), s(&key.id));
+    item.insert("type".into(), s("ApiKey"));
+    item.insert("hash".into(), s(hash));
+    item.insert("key_id".into(), s(&key.id));
+    item.insert("tenant_id".into(), s(&key.tenant_id));
+    item.insert("user_id".into(), s(&key.user_id));
+    item.insert("email".into(), s(&key.email));
+    item.insert("user_role".into(), s(key.user_role.as_str()));
+    item.insert("name".into(), s(&key.name));
+    item.insert("key_prefix".into(), s(&key.key_prefix));
+    item.insert("scopes".into(), list(key.scopes.names()));
+    item.insert("key_type".into(), s(key.key_type.as_str()));
+    item.insert("created_at".into(), n(key.created_at));
+    put_opt(&mut item, "expires_at", key.expires_at.map(n));
+    item.insert("enabled".into(), b(key.enabled));
+    item
+}
+
+/// The key record and its stored hash.
+fn key_from(item: &Item) -> Result<(ApiKey, String), StoreError> {
+    let r = Reader(item);
+    let key = ApiKey {
+        id: r.string("key_id")?,
+        tenant_id: r.string("tenant_id")?,
+        user_id: r.string("user_id")?,
+        email: r.string("email")?,
+        user_role: UserRole::parse(&r.string("user_role")?).unwrap_or_default(),
+        name: r.string("name")?,
+        key_prefix: r.string("key_prefix")?,
+        scopes: Scopes::from_stored(r.strings("scopes").iter().map(String::as_str)),
+        key_type: KeyType::parse(&r.string("key_type")?).unwrap_or(KeyType::Asker),
+        created_at: r.number("created_at")?,
+        expires_at: r.opt_number("expires_at"),
+        last_used_at: r.opt_number("last_used_at"),
+        revoked_at: r.opt_number("revoked_at"),
+        enabled: r.flag("enabled"),
+    };
+    Ok((key, r.string("hash")?))
+}
+
+/// The key record of an item read elsewhere in the store (without its hash).
+pub(super) fn key_from_item(item: &Item) -> Result<ApiKey, StoreError> {
+    key_from(item).map(|(key, _)| key)
+}
+
+fn user_key(tenant_id: &str, user_id: &str) -> Item {
+    primary_key(keys::tenant(tenant_id), keys::user_sk(user_id))
+}
+
+fn counter_change(delta: i64) -> Item {
+    Item::from([(":delta".to_owned(), n(delta))])
+}
+
+impl Store {
+    /// Writes a new key if its user holds fewer than `max_active` active keys.
+    pub async fn create_api_key(
+        &self,
+        key: &ApiKey,
+        hash: &str,
+        max_active: u32,
+    ) -> Result<CreateKey, StoreError> {
+        let mut values = counter_change(1);
+        values.insert(":max".into(), n(i64::from(max_active)));
+        values.insert(":zero".into(), n(0));
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.update_if(
+                user_key(&key.tenant_id, &key.user_id),
+                "SET active_keys = if_not_exists(active_keys, :zero) + :delta",
+                "attribute_exists(PK) AND (attribute_not_exists(active_keys) OR active_keys < :max)",
+                values,
+            ))
+            .transact_items(self.put_if(key_item(key, hash), "attribute_not_exists(PK)"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CreateKey::Created),
+            Err(error) if condition_failed_at(&error, 0) => Ok(CreateKey::LimitReached),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Reads a key and its hash (eventually consistent: one read per verification).
+    pub async fn get_api_key(&self, key_id: &str) -> Result<Option<(ApiKey, String)>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(primary_key(keys::api_key(key_id), keys::API_KEY_SK)))
+            .send()
+            .await?;
+        output.item.as_ref().map(key_from).transpose()
+    }
+
+    /// One user's keys, newest first; unrevoked only unless `include_revoked`.
+    pub async fn list_api_keys(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        include_revoked: bool,
+        limit: u32,
+        before_key_id: Option<&str>,
+    ) -> Result<(Vec<ApiKey>, Option<String>), StoreError> {
+        let owner = keys::user_keys(tenant_id, user_id);
+        let (index, pk, sk) = if include_revoked {
+            (GSI1, GSI1PK, GSI1SK)
+        } else {
+            (GSI2, GSI2PK, GSI2SK)
+        };
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#pk = :owner")
+            .expression_attribute_names("#pk", pk)
+            .expression_attribute_values(":owner", s(&owner))
+            .scan_index_forward(false)
+            .limit(limit as i32);
+        if let Some(before) = before_key_id {
+            query = query.set_exclusive_start_key(Some(Item::from([
+                (PK.to_owned(), s(keys::api_key(before))),
+                (SK.to_owned(), s(keys::API_KEY_SK)),
+                (pk.to_owned(), s(&owner)),
+                (sk.to_owned(), s(before)),
+            ])));
+        }
+        let output = query.send().await?;
+        let found = output
+            .items()
+            .iter()
+            .map(|item| key_from(item).map(|(key, _)| key))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = output
+            .last_evaluated_key
+            .is_some()
+            .then(|| found.last().map(|k| k.id.clone()))
+            .flatten();
+        Ok((found, next))
+    }
+
+    /// Applies a patch to an unrevoked key; pausing frees a slot, resuming takes one.
+    pub async fn patch_api_key(
+        &self,
+        current: &ApiKey,
+        changes: &KeyChanges,
+        max_active: u32,
+    ) -> Result<PatchKey, StoreError> {
+        let mut sets = Vec::new();
+        let mut values = Item::new();
+        if let Some(name) = &changes.name {
+            sets.push("#name = :name");
+            values.insert(":name".into(), s(name));
+        }
+        if let Some(scopes) = &changes.scopes {
+            sets.push("scopes = :scopes");
+            values.insert(":scopes".into(), list(scopes.names()));
+        }
+        let toggles = changes.enabled.filter(|&e| e != current.enabled);
+        if let Some(enabled) = toggles {
+            sets.push("enabled = :enabled");
+            values.insert(":enabled".into(), b(enabled));
+        }
+        if sets.is_empty() {
+            return Ok(PatchKey::Updated(Box::new(current.clone())));
+        }
+        values.insert(":was".into(), b(current.enabled));
+        let key = primary_key(keys::api_key(&current.id), keys::API_KEY_SK);
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(
+                "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND enabled = :was",
+            )
+            .set_expression_attribute_names(
+                changes
+                    .name
+                    .is_some()
+                    .then(|| [("#name".to_owned(), "name".to_owned())].into()),
+            )
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .expect("table, key and expression are set");
+        let mut transaction = self.client.transact_write_items().transact_items(
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .update(update)
+                .build(),
+        );
+        if let Some(enabled) = toggles {
+            let (expression, condition, values) = if enabled {
+                let mut values = counter_change(1);
+                values.insert(":max".into(), n(i64::from(max_active)));
+                (
+                    "SET active_keys = active_keys + :delta",
+                    "active_keys < :max",
+                    values,
+                )
+            } else {
+                (
+                    "SET active_keys = active_keys - :delta",
+                    "active_keys >= :delta",
+                    counter_change(1),
+                )
+            };
+            transaction = transaction.transact_items(self.update_if(
+                user_key(&current.tenant_id, &current.user_id),
+                expression,
+                condition,
+                values,
+            ));
+        }
+        match transaction.send().await {
+            Ok(_) => {}
+            Err(error) if condition_failed_at(&error, 1) => return Ok(PatchKey::LimitReached),
+            Err(error) if condition_failed_at(&error, 0) => return Ok(PatchKey::Missing),
+            Err(error) => return Err(error.into()),
+        }
+        let mut updated = current.clone();
+        if let Some(name) = &changes.name {
+            updated.name = name.clone();
+        }
+        if let Some(scopes) = &changes.scopes {
+            updated.scopes = scopes.clone();
+        }
+        if let Some(enabled) = toggles {
+            updated.enabled = enabled;
+        }
+        Ok(PatchKey::Updated(Box::new(updated)))
+    }
+
+    /// Revokes a key (kept for audit); frees its slot when it held one.
+    /// Returns false when it was already revoked or is gone.
+    pub async fn revoke_api_key(&self, key: &ApiKey, now: i64) -> Result<bool, StoreError> {
+        let mut values = Item::from([
+            (":now".to_owned(), n(now)),
+            (":was".to_owned(), b(key.enabled)),
+        ]);
+        values.insert(":false".into(), b(false));
+        let mut transaction = self
+            .client
+            .transact_write_items()
+            .transact_items(self.update_if(
+                primary_key(keys::api_key(&key.id), keys::API_KEY_SK),
+                "SET revoked_at = :now, enabled = :false REMOVE GSI2PK, GSI2SK",
+                "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND enabled = :was",
+                values,
+            ));
+        if key.enabled {
+            transaction = transaction.transact_items(self.update_if(
+                user_key(&key.tenant_id, &key.user_id),
+                "SET active_keys = active_keys - :delta",
+                "active_keys >= :delta",
+                counter_change(1),
+            ));
+        }
+        match transaction.send().await {
+            Ok(_) => Ok(true),
+            Err(error) if condition_failed_at(&error, 0) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Records use, at most once per resolution window whatever other instances did.
+    pub async fn touch_api_key(&self, key_id: &str, now: i64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(primary_key(keys::api_key(key_id), keys::API_KEY_SK)))
+            .update_expression("SET last_used_at = :now")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR last_used_at <= :stale)",
+            )
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":stale", AttributeValue::N((now - LAST_USED_RESOLUTION_SECS).to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}

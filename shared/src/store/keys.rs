@@ -1,0 +1,56 @@
+//! Every partition and sort key string of the table, in one place (README.md, "Table design").
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
+/// DynamoDB TTL attribute (epoch seconds): the item may be purged after this instant.
+pub const PURGE_AT: &str = "purge_at";
+
+pub fn tenant(tenant_id: &str) -> String {
+    format!("TENANT#{tenant_id}")
+}
+pub const TENANT_SK: &str = "TENANT";
+
+pub fn user_sk(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+pub const USER_SK_PREFIX: &str = "USER#";
+
+pub fn email_sk(email: &str) -> String {
+    format!("EMAIL#{email}")
+}
+
+/// The partition holding one user's own collections (logins, logs, chats ...).
+pub fn user(tenant_id: &str, user_id: &str) -> String {
+    format!("USER#{tenant_id}#{user_id}")
+}
+
+pub fn api_key(key_id: &str) -> String {
+    format!("KEY#{key_id}")
+}
+pub const API_KEY_SK: &str = "KEY";
+
+/// GSI1/GSI2 partition listing one user's keys (GSI2 holds only unrevoked ones).
+pub fn user_keys(tenant_id: &str, user_id: &str) -> String {
+    format!("USER#{tenant_id}#{user_id}#KEYS")
+}
+
+pub fn token(token_id: &str) -> String {
+    format!("TOKEN#{token_id}")
+}
+pub const TOKEN_SK: &str = "TOKEN";
+
+/// GSI1 partition listing one user's tokens and sessions.
+pub fn user_tokens(tenant_id: &str, user_id: &str) -> String {
+    format!("USER#{tenant_id}#{user_id}#TOKENS")
+}
+
+pub fn login_sk(login_id: &str) -> String {
+    format!("LOGIN#{login_id}")
+}
+pub const LOGIN_SK_PREFIX: &str = "LOGIN#";

@@ -1,0 +1,181 @@
+//! The single-table DynamoDB store: the only code that knows key strings and expressions.
+//! One module per aggregate; see README.md, "Table design".
+
+mod item;
+pub mod keys;
+
+pub mod api_keys;
+pub mod logins;
+pub mod schema;
+pub mod tokens;
+pub mod users;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{Credentials, Region, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_smithy_http_client::tls;
+use std::time::Duration;
+
+use crate::config::Config;
+
+/// DynamoDB did not answer as it should; the request may be retried (503).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB is unavailable: {0}")]
+    Unavailable(String),
+    #[error("a stored item is malformed: {0}")]
+    Corrupt(String),
+}
+
+impl<E: std::fmt::Debug, R: std::fmt::Debug> From<aws_sdk_dynamodb::error::SdkError<E, R>>
+    for StoreError
+{
+    fn from(error: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
+        Self::Unavailable(format!("{error:?}"))
+    }
+}
+
+/// A handle on the table; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Builds the DynamoDB client once per cold start. Credentials come from the Lambda
+    /// environment (no profile files, no instance metadata probing); against an emulator
+    /// without credentials in the environment, static dummy ones are used.
+    pub fn connect(config: &Config) -> Self {
+        let http_client = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let mut builder = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(Region::new(config.region.clone()))
+            .http_client(http_client)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(3))
+                    .operation_timeout(Duration::from_secs(8))
+                    .build(),
+            );
+        let env_has_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
+        builder = if env_has_credentials || config.dynamodb_endpoint.is_none() {
+            builder.credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            )
+        } else {
+            builder.credentials_provider(Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "keygate-emulator",
+            ))
+        };
+        if let Some(endpoint) = &config.dynamodb_endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        Self::new(Client::from_conf(builder.build()), &config.table_name)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// A transactional Put of `item` guarded by `condition`.
+    pub(crate) fn put_if(&self, item: item::Item, condition: &str) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression(condition)
+                    .build()
+                    .expect("table and item are set"),
+            )
+            .build()
+    }
+
+    /// A transactional Update of the item at `key`.
+    pub(crate) fn update_if(
+        &self,
+        key: item::Item,
+        expression: &str,
+        condition: &str,
+        values: item::Item,
+    ) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .update_expression(expression)
+                    .condition_expression(condition)
+                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
+                    .build()
+                    .expect("table, key and expression are set"),
+            )
+            .build()
+    }
+}
+
+/// The primary key of an item.
+pub(crate) fn primary_key(pk: String, sk: impl Into<String>) -> item::Item {
+    item::Item::from([
+        (keys::PK.to_owned(), item::s(pk)),
+        (keys::SK.to_owned(), item::s(sk)),
+    ])
+}
+
+/// True when a transaction was cancelled because condition number `index` failed.
+pub(crate) fn condition_failed_at(
+    error: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        aws_sdk_dynamodb::config::http::HttpResponse,
+    >,
+    index: usize,
+) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled
+                .cancellation_reasons()
+                .get(index)
+                .and_then(|reason| reason.code())
+                == Some("ConditionalCheckFailed")
+        }
+        _ => false,
+    }
+}
+
+/// True when any condition of a cancelled transaction failed.
+pub(crate) fn any_condition_failed(
+    error: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        aws_sdk_dynamodb::config::http::HttpResponse,
+    >,
+) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}

@@ -1,0 +1,172 @@
+//! Access tokens and sessions: hashed, with the TTL attribute set to their expiry.
+//! A token is verified together with the key that minted it, in one BatchGetItem.
+
+use aws_sdk_dynamodb::types::KeysAndAttributes;
+
+use super::item::{Item, Reader, list, n, put_opt, s};
+use super::keys::{self, GSI1PK, GSI1SK, PK, PURGE_AT, SK};
+use super::{Store, StoreError, primary_key};
+use crate::domain::api_key::ApiKey;
+use crate::domain::credential::CredentialKind;
+use crate::domain::scope::{KeyType, Scopes, UserRole};
+use crate::domain::token::AccessToken;
+
+fn token_item(token: &AccessToken, hash: &str) -> Item {
+    let mut item = Item::new();
+    item.insert(PK.into(), s(keys::token(&token.id)));
+    item.insert(SK.into(), s(keys::TOKEN_SK));
+    item.insert(
+        GSI1PK.into(),
+        s(keys::user_tokens(&token.tenant_id, &token.user_id)),
+    );
+    item.insert(GSI1SK.into(), s(&token.id));
+    item.insert("type".into(), s("AccessToken"));
+    item.insert("hash".into(), s(hash));
+    item.insert("token_id".into(), s(&token.id));
+    item.insert("kind".into(), s(token.kind.as_str()));
+    item.insert("tenant_id".into(), s(&token.tenant_id));
+    item.insert("user_id".into(), s(&token.user_id));
+    item.insert("email".into(), s(&token.email));
+    item.insert("user_role".into(), s(token.user_role.as_str()));
+    put_opt(&mut item, "key_id", token.key_id.as_deref().map(s));
+    item.insert("key_type".into(), s(token.key_type.as_str()));
+    item.insert("scopes".into(), list(token.scopes.names()));
+    put_opt(
+        &mut item,
+        "chat_role",
+        token
+            .chat_role
+            .as_ref()
+            .and_then(|r| serde_json::to_string(r).ok())
+            .map(s),
+    );
+    put_opt(
+        &mut item,
+        "user_profile",
+        token
+            .user_profile
+            .as_ref()
+            .and_then(|p| serde_json::to_string(p).ok())
+            .map(s),
+    );
+    item.insert("created_at".into(), n(token.created_at));
+    item.insert("expires_at".into(), n(token.expires_at));
+    item.insert(PURGE_AT.into(), n(token.expires_at));
+    item
+}
+
+fn token_from(item: &Item) -> Result<(AccessToken, String), StoreError> {
+    let r = Reader(item);
+    let token = AccessToken {
+        id: r.string("token_id")?,
+        kind: CredentialKind::parse(&r.string("kind")?)
+            .ok_or_else(|| StoreError::Corrupt("token kind".into()))?,
+        tenant_id: r.string("tenant_id")?,
+        user_id: r.string("user_id")?,
+        email: r.string("email")?,
+        user_role: UserRole::parse(&r.string("user_role")?).unwrap_or_default(),
+        key_id: r.opt_string("key_id"),
+        key_type: KeyType::parse(&r.string("key_type")?).unwrap_or(KeyType::Asker),
+        scopes: Scopes::from_stored(r.strings("scopes").iter().map(String::as_str)),
+        chat_role: r.json("chat_role"),
+        user_profile: r.json("user_profile"),
+        created_at: r.number("created_at")?,
+        expires_at: r.number("expires_at")?,
+        revoked_at: r.opt_number("revoked_at"),
+    };
+    Ok((token, r.string("hash")?))
+}
+
+/// A token with its hash, and the minting key with its record when there is one.
+pub struct TokenWithKey {
+    pub token: AccessToken,
+    pub hash: String,
+    pub key: Option<ApiKey>,
+}
+
+impl Store {
+    pub async fn put_token(&self, token: &AccessToken, hash: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(token_item(token, hash)))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Reads a token and the key that minted it in one round trip (eventually consistent).
+    pub async fn get_token_with_key(
+        &self,
+        token_id: &str,
+        key_id: Option<&str>,
+    ) -> Result<Option<TokenWithKey>, StoreError> {
+        let mut wanted =
+            KeysAndAttributes::builder().keys(primary_key(keys::token(token_id), keys::TOKEN_SK));
+        if let Some(key_id) = key_id {
+            wanted = wanted.keys(primary_key(keys::api_key(key_id), keys::API_KEY_SK));
+        }
+        let mut pending = Some(wanted.build().expect("keys are set"));
+        let mut found: Vec<Item> = Vec::new();
+        // BatchGetItem may return keys unprocessed under throttling; ask again for those.
+        for _ in 0..3 {
+            let Some(request) = pending.take() else { break };
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await?;
+            if let Some(mut responses) = output.responses {
+                found.extend(responses.remove(&self.table).unwrap_or_default());
+            }
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+                .filter(|rest| !rest.keys().is_empty());
+        }
+        if pending.is_some() {
+            return Err(StoreError::Unavailable(
+                "BatchGetItem left keys unprocessed".into(),
+            ));
+        }
+        let token_pk = keys::token(token_id);
+        let is_token = |item: &&Item| item.get(PK).and_then(|v| v.as_s().ok()) == Some(&token_pk);
+        let Some(token_item) = found.iter().find(is_token) else {
+            return Ok(None);
+        };
+        let (token, hash) = token_from(token_item)?;
+        let key = found
+            .iter()
+            .find(|item| !is_token(item))
+            .map(super::api_keys::key_from_item)
+            .transpose()?;
+        Ok(Some(TokenWithKey { token, hash, key }))
+    }
+
+    /// Revokes a token or session; false when missing or already revoked.
+    pub async fn revoke_token(&self, token_id: &str, now: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(primary_key(keys::token(token_id), keys::TOKEN_SK)))
+            .update_expression("SET revoked_at = :now")
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(revoked_at)")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}
