@@ -1,0 +1,272 @@
+//! Creating, listing, changing and revoking API keys.
+
+use super::{Error, Services};
+use crate::domain::api_key::{ApiKey, MAX_ACTIVE_KEYS_PER_USER};
+use crate::domain::clock::{now_epoch, parse_future};
+use crate::domain::credential::{self, CredentialKind};
+use crate::domain::principal::Principal;
+use crate::domain::scope::{KeyType, Scope, Scopes};
+use crate::domain::user::User;
+use crate::domain::validation::Name;
+use crate::store::api_keys::{CreateKey, KeyChanges, PatchKey};
+
+/// Client input for a new key, before validation.
+#[derive(Debug, Default)]
+pub struct NewKeyInput {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub expires_at: Option<String>,
+    pub key_type: Option<String>,
+}
+
+/// Which scopes a surface lets clients ask for (Assisters refuses `admin` at creation).
+pub struct ScopePolicy<'a> {
+    pub allowed: &'a [Scope],
+}
+
+impl ScopePolicy<'_> {
+    pub const ALL: ScopePolicy<'static> = ScopePolicy {
+        allowed: &Scope::ALL,
+    };
+}
+
+/// A key just created: the secret is shown once, here, and never again.
+pub struct CreatedKey {
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedKey")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct KeyPage {
+    pub keys: Vec<ApiKey>,
+    pub next_after: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct KeyPatch {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub is_active: Option<bool>,
+}
+
+impl Services {
+    /// Creates a key for the caller's own user.
+    pub async fn create_api_key(
+        &self,
+        caller: &Principal,
+        input: NewKeyInput,
+        policy: ScopePolicy<'_>,
+    ) -> Result<CreatedKey, Error> {
+        caller.require_full_key()?;
+        let owner = User {
+            tenant_id: caller.tenant_id.clone(),
+            id: caller.user_id.clone(),
+            email: caller.email.clone(),
+            name: None,
+            role: caller.user_role,
+            cac_verified: false,
+            created_at: 0,
+        };
+        self.create_key_for(&owner, input, policy).await
+    }
+
+    /// Creates a key for `owner` (the caller, or a user a tenant admin manages).
+    pub(crate) async fn create_key_for(
+        &self,
+        owner: &User,
+        input: NewKeyInput,
+        policy: ScopePolicy<'_>,
+    ) -> Result<CreatedKey, Error> {
+        let name = Name::parse("name", input.name.as_deref().unwrap_or_default())?;
+        let scopes = match &input.scopes {
+            Some(raw) => Scopes::parse("scopes", raw, policy.allowed)?,
+            None => Scopes::default_for_new_key(),
+        };
+        let now = now_epoch();
+        let expires_at = input
+            .expires_at
+            .as_deref()
+            .map(|raw| parse_future("expires_at", raw, now))
+            .transpose()?;
+        let key_type = match input.key_type.as_deref() {
+            None => KeyType::Admin,
+            Some(raw) => KeyType::parse(raw)
+                .ok_or_else(|| Error::invalid("type", "must be \"admin\" or \"asker\""))?,
+        };
+        let new = credential::generate(CredentialKind::ApiKey, None);
+        let key = ApiKey {
+            id: new.id.to_string(),
+            tenant_id: owner.tenant_id.clone(),
+            user_id: owner.id.clone(),
+            email: owner.email.clone(),
+            user_role: owner.role,
+            name: name.into_inner(),
+            key_prefix: credential::display_prefix(CredentialKind::ApiKey, new.id),
+            scopes,
+            key_type,
+            created_at: now,
+            expires_at,
+            last_used_at: None,
+            revoked_at: None,
+            enabled: true,
+        };
+        let hash = self.hasher().hash(&new.secret);
+        match self
+            .store
+            .create_api_key(&key, &hash, MAX_ACTIVE_KEYS_PER_USER)
+            .await?
+        {
+            CreateKey::Created => Ok(CreatedKey {
+                key,
+                secret: new.secret,
+            }),
+            CreateKey::LimitReached => Err(Error::LimitReached(format!(
+                "a user may hold at most {MAX_ACTIVE_KEYS_PER_USER} active API keys; revoke one first"
+            ))),
+        }
+    }
+
+    pub async fn list_api_keys(
+        &self,
+        caller: &Principal,
+        include_revoked: bool,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<KeyPage, Error> {
+        caller.require_full_key()?;
+        let (keys, next_after) = self
+            .store
+            .list_api_keys(
+                &caller.tenant_id,
+                &caller.user_id,
+                include_revoked,
+                limit,
+                after,
+            )
+            .await?;
+        Ok(KeyPage { keys, next_after })
+    }
+
+    /// One of the caller's keys; another user's key is "not found".
+    pub async fn get_api_key(&self, caller: &Principal, key_id: &str) -> Result<ApiKey, Error> {
+        caller.require_full_key()?;
+        match self.store.get_api_key(key_id).await? {
+            Some((key, _))
+                if key.tenant_id == caller.tenant_id && key.user_id == caller.user_id =>
+            {
+                Ok(key)
+            }
+            _ => Err(Error::NotFound("API key")),
+        }
+    }
+
+    pub async fn patch_api_key(
+        &self,
+        caller: &Principal,
+        key_id: &str,
+        patch: KeyPatch,
+    ) -> Result<ApiKey, Error> {
+        let current = self.get_api_key(caller, key_id).await?;
+        if current.revoked_at.is_some() {
+            return Err(Error::Conflict("a revoked key cannot be changed".into()));
+        }
+        let changes = KeyChanges {
+            name: patch
+                .name
+                .as_deref()
+                .map(|raw| Name::parse("name", raw).map(Name::into_inner))
+                .transpose()?,
+            scopes: patch
+                .scopes
+                .as_deref()
+                .map(|raw| Scopes::parse("scopes", raw, &Scope::ALL))
+                .transpose()?,
+            enabled: patch.is_active,
+        };
+        let updated = match self
+            .store
+            .patch_api_key(&current, &changes, MAX_ACTIVE_KEYS_PER_USER)
+            .await?
+        {
+            PatchKey::Updated(key) => *key,
+            PatchKey::LimitReached => {
+                return Err(Error::LimitReached(format!(
+                    "a user may hold at most {MAX_ACTIVE_KEYS_PER_USER} active API keys"
+                )));
+            }
+            PatchKey::Missing => {
+                return Err(Error::Conflict(
+                    "the key changed meanwhile; try again".into(),
+                ));
+            }
+        };
+        self.forget_credential(key_id);
+        Ok(updated)
+    }
+
+    /// Revokes one of the caller's keys (and with it every token it minted).
+    pub async fn revoke_api_key(&self, caller: &Principal, key_id: &str) -> Result<ApiKey, Error> {
+        let mut key = self.get_api_key(caller, key_id).await?;
+        if key.revoked_at.is_none() {
+            let now = now_epoch();
+            if self.store.revoke_api_key(&key, now).await? {
+                key.revoked_at = Some(now);
+                key.enabled = false;
+            } else {
+                // Changed meanwhile (paused, resumed or revoked): read once more and retry.
+                key = self.get_api_key(caller, key_id).await?;
+                if key.revoked_at.is_none() && self.store.revoke_api_key(&key, now).await? {
+                    key.revoked_at = Some(now);
+                    key.enabled = false;
+                }
+            }
+        }
+        self.forget_credential(key_id);
+        Ok(key)
+    }
+
+    /// Revokes all the caller's unrevoked keys, optionally sparing the one in use.
+    pub async fn revoke_all_api_keys(
+        &self,
+        caller: &Principal,
+        exclude_current: bool,
+    ) -> Result<u32, Error> {
+        caller.require_full_key()?;
+        let spared = exclude_current
+            .then_some(caller.key_id.as_deref())
+            .flatten();
+        let now = now_epoch();
+        let mut revoked = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let (keys, next) = self
+                .store
+                .list_api_keys(
+                    &caller.tenant_id,
+                    &caller.user_id,
+                    false,
+                    100,
+                    after.as_deref(),
+                )
+                .await?;
+            for key in keys.iter().filter(|k| Some(k.id.as_str()) != spared) {
+                if self.store.revoke_api_key(key, now).await? {
+                    revoked += 1;
+                }
+            }
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        self.forget_user_credentials(&caller.tenant_id, &caller.user_id);
+        Ok(revoked)
+    }
+}

@@ -1,0 +1,58 @@
+//! What a use case can answer besides success. Each API surface maps these to its own
+//! status codes and shapes in one place.
+
+use crate::domain::Invalid;
+use crate::domain::principal::Denied;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input, naming the field.
+    #[error("{0}")]
+    Invalid(Invalid),
+    /// Input larger than allowed, naming the field.
+    #[error("{field} is too large: {message}")]
+    TooLarge { field: String, message: String },
+    /// Missing, malformed, unknown, expired or revoked credential. The reason is for logs.
+    #[error("not authenticated: {0}")]
+    Unauthenticated(&'static str),
+    /// A valid credential that may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The object does not exist or is not the caller's.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The change conflicts with existing state (duplicate name, email taken ...).
+    #[error("{0}")]
+    Conflict(String),
+    /// A per-user limit would be exceeded.
+    #[error("{0}")]
+    LimitReached(String),
+    /// The store failed; nothing was half-written and the client may retry.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] StoreError),
+}
+
+impl From<Invalid> for Error {
+    fn from(invalid: Invalid) -> Self {
+        Self::Invalid(invalid)
+    }
+}
+
+impl From<Denied> for Error {
+    fn from(denied: Denied) -> Self {
+        Self::Forbidden(denied.0)
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        Self::Unavailable(error)
+    }
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid(Invalid::new(field, message))
+    }
+}

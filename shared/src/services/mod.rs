@@ -1,0 +1,47 @@
+//! The use cases, written once and called by every API surface.
+
+pub mod api_keys;
+pub mod auth;
+mod error;
+pub mod users;
+mod verify_cache;
+
+pub use error::Error;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::domain::credential::CredentialHasher;
+use crate::store::Store;
+use verify_cache::VerifyCache;
+
+/// Who is on the other end of a request, for login history and prompt logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// Everything a use case needs, built once per cold start and shared by all requests.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub config: Arc<Config>,
+    hasher: CredentialHasher,
+    cache: Arc<VerifyCache>,
+}
+
+impl Services {
+    pub fn new(config: Config, store: Store) -> Self {
+        Self {
+            hasher: CredentialHasher::new(config.pepper.clone()),
+            cache: Arc::new(VerifyCache::new(config.auth_cache_ttl)),
+            config: Arc::new(config),
+            store,
+        }
+    }
+
+    pub fn hasher(&self) -> &CredentialHasher {
+        &self.hasher
+    }
+}

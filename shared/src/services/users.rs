@@ -1,0 +1,152 @@
+//! Tenants and their users: bootstrap, user management by a tenant admin.
+
+use super::api_keys::{CreatedKey, NewKeyInput, ScopePolicy};
+use super::{Error, Services};
+use crate::domain::clock::now_epoch;
+use crate::domain::credential::new_ulid;
+use crate::domain::principal::Principal;
+use crate::domain::scope::{Scope, UserRole};
+use crate::domain::user::{Email, Tenant, User};
+use crate::domain::validation::Name;
+use crate::store::users::CreateUser;
+
+/// What bootstrap made: the first admin and their first key (shown once).
+pub struct Bootstrapped {
+    pub tenant: Tenant,
+    pub admin: User,
+    pub key: CreatedKey,
+}
+
+#[derive(Debug, Default)]
+pub struct NewUserInput {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub cac_verified: Option<bool>,
+}
+
+impl Services {
+    /// Creates a tenant, its first admin user and that user's first API key (all scopes).
+    pub async fn bootstrap(&self, tenant_name: &str, email: &str) -> Result<Bootstrapped, Error> {
+        let name = Name::parse("tenant_name", tenant_name)?;
+        let email = Email::parse("email", email)?;
+        let now = now_epoch();
+        let tenant = Tenant {
+            id: new_ulid().to_string(),
+            name: name.into_inner(),
+            created_at: now,
+        };
+        let admin = User {
+            tenant_id: tenant.id.clone(),
+            id: new_ulid().to_string(),
+            email: email.as_str().to_owned(),
+            name: None,
+            role: UserRole::Admin,
+            cac_verified: false,
+            created_at: now,
+        };
+        self.store.create_tenant(&tenant, &admin).await?;
+        let key = self
+            .create_key_for(
+                &admin,
+                NewKeyInput {
+                    name: Some("bootstrap".into()),
+                    scopes: Some(Scope::ALL.iter().map(|s| s.as_str().to_owned()).collect()),
+                    ..Default::default()
+                },
+                ScopePolicy::ALL,
+            )
+            .await?;
+        Ok(Bootstrapped { tenant, admin, key })
+    }
+
+    pub async fn create_user(
+        &self,
+        caller: &Principal,
+        input: NewUserInput,
+    ) -> Result<User, Error> {
+        caller.require_tenant_admin()?;
+        caller.require_scope(Scope::Admin)?;
+        let email = Email::parse("email", input.email.as_deref().unwrap_or_default())?;
+        let name = input
+            .name
+            .as_deref()
+            .map(|raw| Name::parse("name", raw).map(Name::into_inner))
+            .transpose()?;
+        let role = match input.role.as_deref() {
+            None => UserRole::Member,
+            Some(raw) => UserRole::parse(raw)
+                .ok_or_else(|| Error::invalid("role", "must be \"admin\" or \"member\""))?,
+        };
+        let user = User {
+            tenant_id: caller.tenant_id.clone(),
+            id: new_ulid().to_string(),
+            email: email.as_str().to_owned(),
+            name,
+            role,
+            cac_verified: input.cac_verified.unwrap_or(false),
+            created_at: now_epoch(),
+        };
+        match self.store.create_user(&user).await? {
+            CreateUser::Created => Ok(user),
+            CreateUser::EmailTaken => Err(Error::Conflict(format!(
+                "a user with email {} already exists",
+                user.email
+            ))),
+        }
+    }
+
+    pub async fn list_users(
+        &self,
+        caller: &Principal,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<(Vec<User>, Option<String>), Error> {
+        caller.require_tenant_admin()?;
+        Ok(self
+            .store
+            .list_users(&caller.tenant_id, limit, after)
+            .await?)
+    }
+
+    /// A user of the caller's tenant; any other answers "not found".
+    pub async fn get_tenant_user(&self, caller: &Principal, user_id: &str) -> Result<User, Error> {
+        caller.require_tenant_admin()?;
+        self.store
+            .get_user(&caller.tenant_id, user_id)
+            .await?
+            .ok_or(Error::NotFound("user"))
+    }
+
+    /// A tenant admin creates an API key for one of the tenant's users (shown once).
+    pub async fn create_key_for_user(
+        &self,
+        caller: &Principal,
+        user_id: &str,
+        input: NewKeyInput,
+    ) -> Result<CreatedKey, Error> {
+        caller.require_scope(Scope::Admin)?;
+        let user = self.get_tenant_user(caller, user_id).await?;
+        self.create_key_for(&user, input, ScopePolicy::ALL).await
+    }
+
+    /// Marks a user CAC-verified (or not), which CUI datasets require.
+    pub async fn set_cac_verified(
+        &self,
+        caller: &Principal,
+        user_id: &str,
+        verified: bool,
+    ) -> Result<User, Error> {
+        caller.require_scope(Scope::Admin)?;
+        let mut user = self.get_tenant_user(caller, user_id).await?;
+        if !self
+            .store
+            .set_cac_verified(&caller.tenant_id, user_id, verified)
+            .await?
+        {
+            return Err(Error::NotFound("user"));
+        }
+        user.cac_verified = verified;
+        Ok(user)
+    }
+}
