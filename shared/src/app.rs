@@ -1,0 +1,32 @@
+//! Building a function's state once per cold start, and running a router under Lambda.
+
+use crate::config::{Config, ConfigError};
+use crate::services::Services;
+use crate::store::Store;
+
+/// The state every handler shares: configuration, one DynamoDB client, caches.
+pub type AppState = Services;
+
+/// Reads the configuration and builds the DynamoDB client (no network I/O here).
+pub fn state_from_env() -> Result<AppState, ConfigError> {
+    let config = Config::from_env()?;
+    let store = Store::connect(&config);
+    Ok(Services::new(config, store))
+}
+
+/// Plain-text logs at INFO, without colours or timestamps (CloudWatch adds its own).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .init();
+}
+
+/// The whole body of a function's `main`: state, then the group's router under Lambda.
+pub async fn run_function(routes: fn(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let state = state_from_env()?;
+    lambda_http::run(routes(state)).await
+}

@@ -1,0 +1,56 @@
+//! Who is calling. Behind API Gateway the authorizer has verified the credential and its
+//! context is trusted; anywhere else (local server, `cargo lambda watch`, a function URL)
+//! the credential is verified here with the same code. A missing context is never trusted.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use lambda_http::request::RequestContext;
+
+use super::credentials;
+use super::problem::Problem;
+use crate::domain::principal::Principal;
+use crate::services::{Error, Services};
+
+/// Any authenticated caller, asker keys included (chats, /v1/auth/me, /v1/auth/tokens).
+pub struct AnyCaller(pub Principal);
+
+/// An authenticated caller with a full (non-asker) credential.
+pub struct Caller(pub Principal);
+
+/// Resolves the caller from the authorizer context or the presented credential.
+pub async fn resolve(parts: &Parts, services: &Services) -> Result<Principal, Error> {
+    if let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>()
+        && let Some(authorizer) = &context.authorizer
+        && !authorizer.fields.is_empty()
+    {
+        return Principal::from_context(&authorizer.fields)
+            .ok_or(Error::Unauthenticated("foreign authorizer context"));
+    }
+    let secret =
+        credentials::presented(&parts.headers).ok_or(Error::Unauthenticated("no credential"))?;
+    services.verify(secret).await
+}
+
+impl FromRequestParts<Services> for AnyCaller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        services: &Services,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(resolve(parts, services).await?))
+    }
+}
+
+impl FromRequestParts<Services> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        services: &Services,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = resolve(parts, services).await?;
+        principal.require_full_key().map_err(Error::from)?;
+        Ok(Self(principal))
+    }
+}

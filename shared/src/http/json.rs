@@ -1,0 +1,87 @@
+//! Body and query extractors whose errors name the offending field.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::problem::Problem;
+
+/// Request bodies larger than this are refused with 413 before parsing.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// A JSON body; an empty body reads as `{}` (clients POST without a body).
+pub struct JsonBody<T>(pub T);
+
+/// Parses JSON, naming the field on error: 400 for broken JSON, 422 for a wrong value.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            Problem::bad_request("body", format!("the body is not valid JSON: {inner}"))
+        } else {
+            let field = if field == "." {
+                "body".to_owned()
+            } else {
+                field
+            };
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-field",
+                "Invalid field",
+                format!("{field}: {inner}"),
+            )
+            .with_field(field)
+        }
+    })
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|_| {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Payload too large",
+                format!("the body must be at most {MAX_BODY_BYTES} bytes"),
+            )
+            .with_field("body")
+        })?;
+        parse_json(&bytes).map(Self)
+    }
+}
+
+/// Query-string parameters, naming the parameter on error.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Self)
+            .map_err(|error| {
+                let field = error.path().to_string();
+                Problem::bad_request(
+                    field.clone(),
+                    format!("query parameter {field}: {}", error.into_inner()),
+                )
+            })
+    }
+}
+
+fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(query.as_bytes())
+}

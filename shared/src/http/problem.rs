@@ -1,0 +1,140 @@
+//! RFC 9457 problem details: every error of keygate's own API, in one place.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::services::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub field: Option<String>,
+}
+
+impl Problem {
+    pub fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn bad_request(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
+        .with_field(field)
+    }
+
+    pub fn not_found_route() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "no such route",
+        )
+    }
+}
+
+impl From<Error> for Problem {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Invalid(invalid) => {
+                Self::bad_request(invalid.field.clone(), invalid.to_string())
+            }
+            Error::TooLarge { field, message } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Payload too large",
+                format!("{field}: {message}"),
+            )
+            .with_field(field),
+            Error::Unauthenticated(reason) => {
+                tracing::info!(reason, "credential refused");
+                Self::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "Unauthenticated",
+                    "a valid credential is required (missing, malformed, unknown, expired or revoked)",
+                )
+            }
+            Error::Forbidden(detail) => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+            }
+            Error::NotFound(what) => Self::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                format!("{what} not found"),
+            ),
+            Error::Conflict(detail) => {
+                Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+            }
+            Error::LimitReached(detail) => Self::new(
+                StatusCode::CONFLICT,
+                "limit-reached",
+                "Limit reached",
+                detail,
+            ),
+            Error::Unavailable(source) => {
+                tracing::error!(error = %source, "store unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    "the store did not answer; nothing was changed, retry shortly",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("urn:keygate:problem:{}", self.slug),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        if let Some(field) = self.field {
+            body["field"] = field.into();
+        }
+        let mut response = (self.status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match self.status {
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

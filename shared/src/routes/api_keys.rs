@@ -1,0 +1,148 @@
+//! `/v1/api-keys`: the caller's own API keys.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::views;
+use crate::domain::validation::bounded_limit;
+use crate::http::{Caller, JsonBody, Problem, QueryParams, cursor};
+use crate::services::Services;
+use crate::services::api_keys::{KeyPatch, NewKeyInput, ScopePolicy};
+
+pub fn routes() -> Router<Services> {
+    Router::new()
+        .route("/v1/api-keys", get(list).post(create).delete(revoke_all))
+        .route(
+            "/v1/api-keys/{key_id}",
+            get(read).patch(patch).delete(revoke),
+        )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: Option<String>,
+    scopes: Option<Vec<String>>,
+    expires_at: Option<String>,
+    #[serde(rename = "type")]
+    key_type: Option<String>,
+}
+
+impl From<CreateBody> for NewKeyInput {
+    fn from(body: CreateBody) -> Self {
+        Self {
+            name: body.name,
+            scopes: body.scopes,
+            expires_at: body.expires_at,
+            key_type: body.key_type,
+        }
+    }
+}
+
+async fn create(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<(StatusCode, Json<Value>), Problem> {
+    let created = services
+        .create_api_key(&caller, body.into(), ScopePolicy::ALL)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(views::created_key(&created.key, &created.secret)),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+    include_revoked: Option<bool>,
+}
+
+async fn list(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<Value>, Problem> {
+    let limit =
+        bounded_limit("limit", query.limit, 50, 1, 200).map_err(crate::services::Error::from)?;
+    let after =
+        cursor::decode("cursor", query.cursor.as_deref()).map_err(crate::services::Error::from)?;
+    let page = services
+        .list_api_keys(
+            &caller,
+            query.include_revoked.unwrap_or(false),
+            limit,
+            after.as_deref(),
+        )
+        .await?;
+    Ok(Json(json!({
+        "items": page.keys.iter().map(views::api_key).collect::<Vec<_>>(),
+        "next_cursor": page.next_after.as_deref().map(cursor::encode),
+    })))
+}
+
+async fn read(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    Path(key_id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    Ok(Json(views::api_key(
+        &services.get_api_key(&caller, &key_id).await?,
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    name: Option<String>,
+    scopes: Option<Vec<String>>,
+    is_active: Option<bool>,
+}
+
+async fn patch(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    Path(key_id): Path<String>,
+    JsonBody(body): JsonBody<PatchBody>,
+) -> Result<Json<Value>, Problem> {
+    let patch = KeyPatch {
+        name: body.name,
+        scopes: body.scopes,
+        is_active: body.is_active,
+    };
+    Ok(Json(views::api_key(
+        &services.patch_api_key(&caller, &key_id, patch).await?,
+    )))
+}
+
+async fn revoke(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    Path(key_id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    Ok(Json(views::api_key(
+        &services.revoke_api_key(&caller, &key_id).await?,
+    )))
+}
+
+#[derive(Deserialize)]
+struct RevokeAllQuery {
+    exclude_current: Option<bool>,
+}
+
+async fn revoke_all(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    QueryParams(query): QueryParams<RevokeAllQuery>,
+) -> Result<Json<Value>, Problem> {
+    let count = services
+        .revoke_all_api_keys(&caller, query.exclude_current.unwrap_or(true))
+        .await?;
+    Ok(Json(json!({ "revoked_count": count })))
+}

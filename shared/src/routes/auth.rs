@@ -1,0 +1,100 @@
+//! `/v1/auth/*`: exchanging a key for a token, AskTable's temp tokens, and "who am I".
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::views;
+use crate::domain::scope::KeyType;
+use crate::domain::token::ChatRole;
+use crate::http::{AnyCaller, Client, JsonBody, Problem};
+use crate::services::Services;
+use crate::services::auth::{IssuedToken, TempTokenRequest};
+
+pub fn routes() -> Router<Services> {
+    Router::new()
+        .route("/v1/auth/token", post(exchange))
+        .route("/v1/auth/tokens", post(mint_temp))
+        .route("/v1/auth/me", get(me))
+}
+
+fn issued(issued: &IssuedToken) -> Value {
+    let expires_in = issued.token.expires_at - issued.token.created_at;
+    json!({
+        "access_token": issued.secret,
+        "token": issued.secret,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "expires_at": views::time(Some(issued.token.expires_at)),
+    })
+}
+
+#[derive(Deserialize)]
+struct ExchangeBody {
+    email: Option<String>,
+    api_key: Option<String>,
+}
+
+async fn exchange(
+    State(services): State<Services>,
+    Client(client): Client,
+    JsonBody(body): JsonBody<ExchangeBody>,
+) -> Result<Json<Value>, Problem> {
+    let token = services
+        .exchange_api_key(body.email.as_deref(), body.api_key.as_deref(), &client)
+        .await?;
+    Ok(Json(issued(&token)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TempTokenBody {
+    ak_role: Option<KeyType>,
+    chat_role: Option<ChatRole>,
+    user_profile: Option<Map<String, Value>>,
+    token_ttl: Option<i64>,
+}
+
+async fn mint_temp(
+    State(services): State<Services>,
+    AnyCaller(caller): AnyCaller,
+    JsonBody(body): JsonBody<TempTokenBody>,
+) -> Result<Json<Value>, Problem> {
+    let request = TempTokenRequest {
+        ak_role: body.ak_role,
+        chat_role: body.chat_role,
+        user_profile: body.user_profile,
+        token_ttl: body.token_ttl,
+    };
+    let token = services.mint_temp_token(&caller, request).await?;
+    Ok(Json(issued(&token)))
+}
+
+async fn me(AnyCaller(caller): AnyCaller) -> Json<Value> {
+    let mut body = json!({
+        "ak_role": caller.key_type.as_str(),
+        "project_id": caller.tenant_id,
+        "locked": false,
+        "user_id": caller.user_id,
+        "email": caller.email,
+        "role": caller.user_role.as_str(),
+        "credential_kind": caller.kind.as_str(),
+        "credential_id": caller.credential_id,
+        "scopes": caller.scopes.names(),
+    });
+    if let Some(key_id) = &caller.key_id {
+        body["ak_id"] = json!(key_id);
+    }
+    if let Some(role) = &caller.chat_role {
+        body["chat_role"] = json!(role);
+    }
+    if let Some(profile) = &caller.user_profile {
+        body["user_profile"] = json!(profile);
+    }
+    if let Some(exp) = caller.expires_at {
+        body["exp"] = json!(exp);
+    }
+    Json(body)
+}

@@ -1,0 +1,43 @@
+//! keygate's own API, one router per endpoint group (each group is one Lambda function).
+
+pub mod api_keys;
+pub mod auth;
+pub mod users;
+mod views;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+
+use crate::http::Problem;
+use crate::http::json::MAX_BODY_BYTES;
+use crate::services::Services;
+
+/// Layers every group shares: the body limit and a problem+json 404 for unknown routes.
+pub fn finish(router: Router<Services>, services: Services) -> Router {
+    router
+        .fallback(|| async { Problem::not_found_route() })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(services)
+}
+
+/// Every group's routes at once, for the local server and the tests.
+pub fn all(services: Services) -> Router {
+    let routes = Router::new()
+        .merge(auth::routes())
+        .merge(users::routes())
+        .merge(api_keys::routes());
+    finish(routes, services)
+}
+
+/// The `auth` function: token exchange, temp tokens, me, and user management.
+pub fn auth_group(services: Services) -> Router {
+    finish(
+        Router::new().merge(auth::routes()).merge(users::routes()),
+        services,
+    )
+}
+
+/// The `api-keys` function.
+pub fn api_keys(services: Services) -> Router {
+    finish(api_keys::routes(), services)
+}
