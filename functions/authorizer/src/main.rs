@@ -1,0 +1,16 @@
+use keygate::authorizer::authorize;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use lambda_http::{LambdaEvent, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    keygate::init_tracing();
+    let services = keygate::app::state_from_env()?;
+    let services = &services;
+    lambda_http::lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
+            Ok::<_, lambda_http::Error>(authorize(services, &event.payload).await)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,67 @@
+//! `keygate-admin`: table creation and tenant bootstrap.
+//!
+//! ```text
+//! keygate-admin create-table                       # idempotent
+//! keygate-admin bootstrap --tenant NAME --email E  # prints {"tenant_id","user_id","email","api_key"}
+//! ```
+
+use serde_json::json;
+
+const USAGE: &str = "usage: keygate-admin create-table | bootstrap --tenant NAME --email EMAIL";
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    if let Err(message) = run().await {
+        eprintln!("keygate-admin: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let services = keygate::app::state_from_env().map_err(|e| e.to_string())?;
+    match args.first().map(String::as_str) {
+        Some("create-table") => {
+            if services
+                .store
+                .table_exists()
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                eprintln!("table {} already exists", services.store.table());
+            } else {
+                services
+                    .store
+                    .create_table()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                eprintln!("created table {}", services.store.table());
+            }
+            Ok(())
+        }
+        Some("bootstrap") => {
+            let tenant = flag(&args, "--tenant").unwrap_or("default");
+            let email = flag(&args, "--email").ok_or(USAGE)?;
+            let made = services
+                .bootstrap(tenant, email)
+                .await
+                .map_err(|e| e.to_string())?;
+            let output = json!({
+                "tenant_id": made.tenant.id,
+                "user_id": made.admin.id,
+                "email": made.admin.email,
+                "api_key": made.key.secret,
+            });
+            println!("{output}");
+            Ok(())
+        }
+        _ => Err(USAGE.to_owned()),
+    }
+}
+
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
