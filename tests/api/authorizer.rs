@@ -1,0 +1,107 @@
+//! The Lambda authorizer on sample API Gateway events (events/authorizer/request.json).
+
+use keygate::authorizer::authorize;
+use keygate_tests::spawn_app;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use serde_json::{Value, json};
+
+fn event_with(header: Option<(&str, &str)>) -> ApiGatewayV2CustomAuthorizerV2Request {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../events/authorizer/request.json"
+    );
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let headers = event["headers"].as_object_mut().unwrap();
+    headers.remove("x-api-key");
+    if let Some((name, value)) = header {
+        headers.insert(name.to_owned(), json!(value));
+    }
+    serde_json::from_value(event).expect("a valid authorizer event")
+}
+
+#[tokio::test]
+async fn allows_valid_credentials_with_the_caller_in_context() {
+    let app = spawn_app().await;
+    let token = app
+        .call(
+            "POST",
+            "/v1/auth/tokens",
+            Some(&app.admin_key),
+            Some(json!({"chat_role": {"role_id": "7"}})),
+        )
+        .await
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bearer = format!("Bearer {token}");
+    for header in [
+        ("x-api-key", app.admin_key.as_str()),
+        ("X-Access-Tokens", app.admin_key.as_str()),
+        ("Authorization", bearer.as_str()),
+    ] {
+        let response = authorize(&app.services, &event_with(Some(header))).await;
+        assert!(response.is_authorized, "{header:?}");
+        assert_eq!(response.context["tenant_id"], app.tenant_id.as_str());
+        assert_eq!(response.context["user_id"], app.admin_id.as_str());
+        assert_eq!(response.context["scopes"], "chat read write admin");
+    }
+    let response = authorize(&app.services, &event_with(Some(("authorization", &bearer)))).await;
+    assert_eq!(response.context["kind"], "access_token");
+    assert_eq!(response.context["chat_role"], r#"{"role_id":"7"}"#);
+}
+
+#[tokio::test]
+async fn denies_each_failure_class() {
+    let app = spawn_app().await;
+    let created = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&app.admin_key),
+            Some(json!({"name": "doomed"})),
+        )
+        .await;
+    let revoked = created.body["key"].as_str().unwrap().to_owned();
+    app.call(
+        "DELETE",
+        &format!("/v1/api-keys/{}", created.body["id"].as_str().unwrap()),
+        Some(&app.admin_key),
+        None,
+    )
+    .await;
+    let unknown = keygate::domain::credential::generate(
+        keygate::domain::credential::CredentialKind::ApiKey,
+        None,
+    )
+    .secret;
+    let mut typo = app.admin_key.clone();
+    typo.replace_range(10..11, if &typo[10..11] == "A" { "B" } else { "A" });
+    let expired = app
+        .call(
+            "POST",
+            "/v1/auth/tokens",
+            Some(&app.admin_key),
+            Some(json!({"token_ttl": 1})),
+        )
+        .await
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+
+    let cases: [(&str, Option<(&str, &str)>); 6] = [
+        ("missing", None),
+        ("malformed", Some(("x-api-key", "not-a-key"))),
+        ("checksum", Some(("x-api-key", typo.as_str()))),
+        ("unknown", Some(("x-api-key", unknown.as_str()))),
+        ("revoked", Some(("x-api-key", revoked.as_str()))),
+        ("expired", Some(("x-access-tokens", expired.as_str()))),
+    ];
+    for (class, header) in cases {
+        let response = authorize(&app.services, &event_with(header)).await;
+        assert!(!response.is_authorized, "{class}");
+        assert_eq!(response.context, Value::Null, "{class}: no context on deny");
+    }
+}

@@ -1,0 +1,184 @@
+//! Test helpers: every test gets its own table on the shared emulator and its own
+//! in-process server on a free port, and talks to it over HTTP like any client.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use keygate::config::Config;
+use keygate::services::Services;
+use keygate::store::Store;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+pub use reqwest::StatusCode;
+
+/// A running keygate with a fresh table and a bootstrapped tenant admin.
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub services: Services,
+    pub tenant_id: String,
+    pub admin_id: String,
+    pub admin_email: String,
+    /// The admin's bootstrap key (all scopes).
+    pub admin_key: String,
+}
+
+fn emulator_endpoint() -> String {
+    std::env::var("KEYGATE_TEST_DYNAMODB_ENDPOINT")
+        .expect("KEYGATE_TEST_DYNAMODB_ENDPOINT is unset: run the suite with scripts/test")
+}
+
+/// Configuration for a test table; `extra` overrides any variable.
+pub fn test_config(table: &str, extra: &[(&str, &str)]) -> Config {
+    let endpoint = emulator_endpoint();
+    Config::from_lookup(|name| {
+        if let Some((_, value)) = extra.iter().find(|(n, _)| *n == name) {
+            return Some((*value).to_owned());
+        }
+        match name {
+            "KEYGATE_TABLE" => Some(table.to_owned()),
+            "KEYGATE_DYNAMODB_ENDPOINT" => Some(endpoint.clone()),
+            "AWS_REGION" => Some("us-east-1".to_owned()),
+            "KEYGATE_PEPPER" => Some("test-pepper".to_owned()),
+            "KEYGATE_ALLOWED_ORIGINS" => Some("https://app.example.com".to_owned()),
+            _ => None,
+        }
+    })
+    .expect("test configuration is valid")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let table = format!("keygate-test-{}", keygate::domain::credential::new_ulid());
+    let config = test_config(&table, extra);
+    let store = Store::connect(&config);
+    store.create_table().await.expect("test table is created");
+    let services = Services::new(config, store);
+    let made = services
+        .bootstrap("test tenant", "admin@example.com")
+        .await
+        .expect("bootstrap succeeds");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let server_state = services.clone();
+    tokio::spawn(async move {
+        keygate_cli::serve(listener, server_state, std::future::pending())
+            .await
+            .expect("server runs");
+    });
+    TestApp {
+        address,
+        http: reqwest::Client::new(),
+        services,
+        tenant_id: made.tenant.id,
+        admin_id: made.admin.id,
+        admin_email: made.admin.email,
+        admin_key: made.key.secret,
+    }
+}
+
+/// A response's status and JSON body (Null when the body is empty or not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Sends `method path` with `X-API-Key: credential` and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        credential: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(credential) = credential {
+            request = request.header("X-API-Key", credential);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        reply(request.send().await.expect("request is sent")).await
+    }
+
+    /// Creates a user in the test tenant and a key for them; returns (user id, key).
+    pub async fn new_user_with_key(&self, email: &str, key_body: Value) -> (String, String) {
+        let user = self
+            .call(
+                "POST",
+                "/v1/users",
+                Some(&self.admin_key),
+                Some(serde_json::json!({ "email": email })),
+            )
+            .await;
+        assert_eq!(user.status, StatusCode::CREATED, "{}", user.body);
+        let user_id = user.body["id"].as_str().unwrap().to_owned();
+        let key = self
+            .call(
+                "POST",
+                &format!("/v1/users/{user_id}/api-keys"),
+                Some(&self.admin_key),
+                Some(key_body),
+            )
+            .await;
+        assert_eq!(key.status, StatusCode::CREATED, "{}", key.body);
+        (user_id, key.body["key"].as_str().unwrap().to_owned())
+    }
+
+    /// Every item of the test table (tests may scan; keygate itself never does).
+    pub async fn scan_table(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .services
+                .store
+                .client()
+                .scan()
+                .table_name(self.services.store.table())
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan succeeds");
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+}
+
+pub async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body is read");
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Every string inside an attribute value, nested or not.
+pub fn strings_in(value: &AttributeValue, out: &mut Vec<String>) {
+    match value {
+        AttributeValue::S(text) => out.push(text.clone()),
+        AttributeValue::L(values) => values.iter().for_each(|v| strings_in(v, out)),
+        AttributeValue::M(map) => map.values().for_each(|v| strings_in(v, out)),
+        AttributeValue::Ss(texts) => out.extend(texts.iter().cloned()),
+        _ => {}
+    }
+}
