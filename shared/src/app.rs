@@ -14,6 +14,15 @@ pub fn state_from_env() -> Result<AppState, ConfigError> {
     Ok(Services::new(config, store))
 }
 
+/// As [`state_from_env`], but a bad configuration ends the process with a readable message
+/// (a Lambda init failure shows it in the function's log).
+pub fn state_from_env_or_exit() -> AppState {
+    state_from_env().unwrap_or_else(|error| {
+        eprintln!("keygate: {error}");
+        std::process::exit(1)
+    })
+}
+
 /// Plain-text logs at INFO, without colours or timestamps (CloudWatch adds its own).
 pub fn init_tracing() {
     tracing_subscriber::fmt()
@@ -27,6 +36,5 @@ pub fn init_tracing() {
 /// The whole body of a function's `main`: state, then the group's router under Lambda.
 pub async fn run_function(routes: fn(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
     init_tracing();
-    let state = state_from_env()?;
-    lambda_http::run(routes(state)).await
+    lambda_http::run(routes(state_from_env_or_exit())).await
 }

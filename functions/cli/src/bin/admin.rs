@@ -19,7 +19,7 @@ async fn main() {
 
 async fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let services = keygate::app::state_from_env().map_err(|e| e.to_string())?;
+    let services = keygate::app::state_from_env_or_exit();
     match args.first().map(String::as_str) {
         Some("create-table") => {
             if services
