@@ -30,6 +30,19 @@ pub struct Config {
     /// Origins allowed to send state-changing requests with a session cookie alone
     /// (`KEYGATE_ALLOWED_ORIGINS`, comma-separated).
     pub allowed_origins: Vec<String>,
+    /// Where the authorizer's "no" is answered (`KEYGATE_AUTHORIZER_DENY`).
+    pub authorizer_deny: AuthorizerDeny,
+}
+
+/// An HTTP API answers an authorizer's `isAuthorized: false` with a bare 403, whatever the
+/// failure. `Function` (the default) lets the request through with a denial marker instead,
+/// so the function answers 401 in its surface's own shape (problem+json, Ask Sage's envelope
+/// ...) without verifying again; `Gateway` stops it at API Gateway (cheaper under floods of
+/// bad credentials, but every failure becomes 403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizerDeny {
+    Function,
+    Gateway,
 }
 
 impl std::fmt::Debug for Config {
@@ -93,6 +106,16 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            authorizer_deny: match value("KEYGATE_AUTHORIZER_DENY").as_deref() {
+                None | Some("function") => AuthorizerDeny::Function,
+                Some("gateway") => AuthorizerDeny::Gateway,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "KEYGATE_AUTHORIZER_DENY",
+                        reason: format!("expected \"function\" or \"gateway\", got {other:?}"),
+                    });
+                }
+            },
         })
     }
 }

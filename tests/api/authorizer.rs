@@ -99,9 +99,62 @@ async fn denies_each_failure_class() {
         ("revoked", Some(("x-api-key", revoked.as_str()))),
         ("expired", Some(("x-access-tokens", expired.as_str()))),
     ];
-    for (class, header) in cases {
-        let response = authorize(&app.services, &event_with(header)).await;
+    // Default: the request passes with only a denial marker; the function answers 401.
+    for (class, header) in &cases {
+        let response = authorize(&app.services, &event_with(*header)).await;
+        assert_eq!(
+            response.context,
+            json!({"keygate_denied": "unauthenticated"}),
+            "{class}"
+        );
+        assert!(response.context.get("user_id").is_none(), "{class}");
+    }
+    // KEYGATE_AUTHORIZER_DENY=gateway: a plain deny, no context.
+    let gateway = keygate_tests::spawn_app_with(&[("KEYGATE_AUTHORIZER_DENY", "gateway")]).await;
+    for (class, header) in &cases {
+        let response = authorize(&gateway.services, &event_with(*header)).await;
         assert!(!response.is_authorized, "{class}");
         assert_eq!(response.context, Value::Null, "{class}: no context on deny");
     }
+}
+
+#[tokio::test]
+async fn functions_trust_the_context_and_answer_the_denial_marker_with_401() {
+    let app = spawn_app().await;
+    let router = keygate::routes::auth_group(app.services.clone());
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/auth/me.json");
+    let template = std::fs::read_to_string(path).unwrap();
+    let with_context = |context: Value| {
+        let mut event: Value = serde_json::from_str(&template).unwrap();
+        event["headers"]
+            .as_object_mut()
+            .unwrap()
+            .remove("x-api-key");
+        event["requestContext"]["authorizer"] = json!({ "lambda": context });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    };
+    let allowed = authorize(
+        &app.services,
+        &event_with(Some(("x-api-key", &app.admin_key))),
+    )
+    .await;
+    let response = tower::ServiceExt::oneshot(router.clone(), with_context(allowed.context))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the context alone authenticates");
+    let denied = tower::ServiceExt::oneshot(
+        router.clone(),
+        with_context(json!({"keygate_denied": "unauthenticated"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(denied.status(), 401);
+    let foreign = tower::ServiceExt::oneshot(router, with_context(json!({"user": "someone"})))
+        .await
+        .unwrap();
+    assert_eq!(
+        foreign.status(),
+        401,
+        "a context that is not keygate's is never trusted"
+    );
 }

@@ -8,8 +8,10 @@ use lambda_http::request::RequestContext;
 
 use super::credentials;
 use super::problem::Problem;
+use crate::authorizer::DENIED_MARKER;
 use crate::domain::principal::Principal;
 use crate::services::{Error, Services};
+use crate::store::StoreError;
 
 /// Any authenticated caller, asker keys included (chats, /v1/auth/me, /v1/auth/tokens).
 pub struct AnyCaller(pub Principal);
@@ -23,6 +25,14 @@ pub async fn resolve(parts: &Parts, services: &Services) -> Result<Principal, Er
         && let Some(authorizer) = &context.authorizer
         && !authorizer.fields.is_empty()
     {
+        if let Some(class) = authorizer.fields.get(DENIED_MARKER) {
+            return Err(match class.as_str() {
+                Some("unavailable") => Error::Unavailable(StoreError::Unavailable(
+                    "the authorizer could not reach the store".into(),
+                )),
+                _ => Error::Unauthenticated("refused by the authorizer"),
+            });
+        }
         return Principal::from_context(&authorizer.fields)
             .ok_or(Error::Unauthenticated("foreign authorizer context"));
     }
