@@ -1,5 +1,5 @@
 # Sourced by scripts/test and scripts/run-local: installs moto[server] into .venv when
-# missing, starts it on a free loopback port, and stops it when the calling script exits.
+# missing, starts it (scripts/emulator_server.py) on a free loopback port, and stops it when the calling script exits.
 # Exports KEYGATE_DYNAMODB_ENDPOINT.
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,7 +13,7 @@ fi
 
 emulator_port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 emulator_log="$(mktemp -t keygate-moto.XXXXXX.log)"
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$emulator_port" >"$emulator_log" 2>&1 &
+"$venv/bin/python" "$root/scripts/emulator_server.py" -H 127.0.0.1 -p "$emulator_port" >"$emulator_log" 2>&1 &
 emulator_pid=$!
 
 stop_emulator() {
