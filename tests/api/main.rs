@@ -1,7 +1,9 @@
 //! keygate's own API over HTTP against the DynamoDB emulator (run with scripts/test).
 
+mod activity;
 mod api_keys;
 mod auth;
 mod authorizer;
+mod chats;
 mod errors;
 mod users;
