@@ -1,8 +1,10 @@
 //! keygate's own API over HTTP against the DynamoDB emulator (run with scripts/test).
 
+mod activity;
 mod api_keys;
 mod auth;
 mod authorizer;
+mod chats;
 mod errors;
 mod events;
 mod users;

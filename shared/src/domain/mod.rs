@@ -2,6 +2,7 @@
 
 pub mod api_key;
 pub mod base62;
+pub mod chat;
 pub mod clock;
 pub mod credential;
 pub mod principal;

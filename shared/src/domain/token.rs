@@ -24,7 +24,7 @@ pub struct ChatRole {
 }
 
 /// Role ids come as strings or numbers (`"1"` or `1`); both mean the same id.
-fn scalar_as_string<'de, D: serde::Deserializer<'de>>(
+pub fn scalar_as_string<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
     match Option::<Value>::deserialize(deserializer)? {

@@ -1,7 +1,9 @@
 //! keygate's own API, one router per endpoint group (each group is one Lambda function).
 
+pub mod activity;
 pub mod api_keys;
 pub mod auth;
+pub mod chats;
 pub mod users;
 mod views;
 
@@ -25,7 +27,9 @@ pub fn all(services: Services) -> Router {
     let routes = Router::new()
         .merge(auth::routes())
         .merge(users::routes())
-        .merge(api_keys::routes());
+        .merge(api_keys::routes())
+        .merge(chats::routes())
+        .merge(activity::routes());
     finish(routes, services)
 }
 
@@ -40,4 +44,14 @@ pub fn auth_group(services: Services) -> Router {
 /// The `api-keys` function.
 pub fn api_keys(services: Services) -> Router {
     finish(api_keys::routes(), services)
+}
+
+/// The `chats` function: chat sessions and their messages.
+pub fn chats(services: Services) -> Router {
+    finish(chats::routes(), services)
+}
+
+/// The `activity` function: prompt logs and login history.
+pub fn activity(services: Services) -> Router {
+    finish(activity::routes(), services)
 }

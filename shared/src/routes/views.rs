@@ -3,8 +3,11 @@
 use serde_json::{Value, json};
 
 use crate::domain::api_key::ApiKey;
+use crate::domain::chat::{Chat, Message, Page};
 use crate::domain::clock::to_rfc3339;
 use crate::domain::user::User;
+use crate::store::logins::Login;
+use crate::store::prompt_logs::PromptLog;
 
 pub fn time(epoch: Option<i64>) -> Value {
     epoch.map_or(Value::Null, |at| Value::String(to_rfc3339(at)))
@@ -41,5 +44,64 @@ pub fn user(user: &User) -> Value {
         "role": user.role.as_str(),
         "cac_verified": user.cac_verified,
         "created_at": to_rfc3339(user.created_at),
+    })
+}
+
+/// AskTable's chat object; the tenant is its project.
+pub fn chat(chat: &Chat) -> Value {
+    json!({
+        "id": chat.id,
+        "created_at": to_rfc3339(chat.created_at),
+        "modified_at": to_rfc3339(chat.modified_at),
+        "project_id": chat.tenant_id,
+        "status": chat.status.as_str(),
+        "status_message": chat.status_message,
+        "bot_id": chat.bot_id,
+        "name": chat.name,
+        "role_id": chat.role_id,
+        "role_variables": chat.role_variables,
+        "user_profile": chat.user_profile,
+    })
+}
+
+pub fn message(message: &Message) -> Value {
+    json!({
+        "id": message.id(),
+        "chat_id": message.chat_id,
+        "created_at": to_rfc3339(message.created_at),
+        "role": message.role.as_str(),
+        "content": { "text": message.text },
+        "reply_to_msg_id": message.reply_to.map(|seq| seq.to_string()),
+    })
+}
+
+/// AskTable's page shape around any list.
+pub fn page<T>(page: &Page<T>, view: impl Fn(&T) -> Value) -> Value {
+    json!({
+        "items": page.items.iter().map(view).collect::<Vec<_>>(),
+        "page": page.request.page,
+        "size": page.request.size,
+        "total": page.total,
+        "pages": page.pages(),
+    })
+}
+
+/// Ask Sage's log entry shape.
+pub fn prompt_log(log: &PromptLog) -> Value {
+    json!({
+        "date_time": to_rfc3339(log.at),
+        "prompt": log.prompt,
+        "completion": log.completion,
+        "IP": log.ip,
+    })
+}
+
+/// Ask Sage's login entry shape, plus how and with what the user signed in.
+pub fn login(login: &Login) -> Value {
+    json!({
+        "date_time": to_rfc3339(login.at),
+        "IP": login.ip,
+        "method": login.method,
+        "user_agent": login.user_agent,
     })
 }

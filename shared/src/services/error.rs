@@ -2,6 +2,7 @@
 //! status codes and shapes in one place.
 
 use crate::domain::Invalid;
+use crate::domain::chat::TextRefused;
 use crate::domain::principal::Denied;
 use crate::store::StoreError;
 
@@ -36,6 +37,15 @@ pub enum Error {
 impl From<Invalid> for Error {
     fn from(invalid: Invalid) -> Self {
         Self::Invalid(invalid)
+    }
+}
+
+impl From<TextRefused> for Error {
+    fn from(refused: TextRefused) -> Self {
+        match refused {
+            TextRefused::Invalid(invalid) => Self::Invalid(invalid),
+            TextRefused::TooLarge(Invalid { field, message }) => Self::TooLarge { field, message },
+        }
     }
 }
 

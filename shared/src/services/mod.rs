@@ -1,7 +1,9 @@
 //! The use cases, written once and called by every API surface.
 
+pub mod activity;
 pub mod api_keys;
 pub mod auth;
+pub mod chats;
 mod error;
 pub mod users;
 mod verify_cache;

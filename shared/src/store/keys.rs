@@ -54,3 +54,29 @@ pub fn login_sk(login_id: &str) -> String {
     format!("LOGIN#{login_id}")
 }
 pub const LOGIN_SK_PREFIX: &str = "LOGIN#";
+
+/// Prompt/completion log entries, in the user's partition.
+pub fn prompt_log_sk(log_id: &str) -> String {
+    format!("LOG#{log_id}")
+}
+pub const PROMPT_LOG_SK_PREFIX: &str = "LOG#";
+
+/// A chat item, in its owner's partition (so another user's chat is simply absent).
+pub fn chat_sk(chat_id: &str) -> String {
+    format!("CHAT#{chat_id}")
+}
+pub const CHAT_SK_PREFIX: &str = "CHAT#";
+
+/// The per-user item counting the user's chats (SK outside the `CHAT#` range).
+pub const CHAT_COUNTER_SK: &str = "CHATS";
+
+/// The partition holding one chat's messages.
+pub fn chat_messages(chat_id: &str) -> String {
+    format!("CHAT#{chat_id}")
+}
+
+/// A message's sort key: its sequence number, zero-padded so that string order is number order.
+pub fn message_sk(seq: u64) -> String {
+    format!("MSG#{seq:012}")
+}
+pub const MESSAGE_SK_PREFIX: &str = "MSG#";

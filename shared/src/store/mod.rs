@@ -5,7 +5,9 @@ mod item;
 pub mod keys;
 
 pub mod api_keys;
+pub mod chats;
 pub mod logins;
+pub mod prompt_logs;
 pub mod schema;
 pub mod tokens;
 pub mod users;
@@ -132,6 +134,26 @@ impl Store {
             )
             .build()
     }
+
+    /// A transactional Update of the item at `key`, whatever its current state.
+    pub(crate) fn update(
+        &self,
+        key: item::Item,
+        expression: &str,
+        values: item::Item,
+    ) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .update_expression(expression)
+                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
+                    .build()
+                    .expect("table, key and expression are set"),
+            )
+            .build()
+    }
 }
 
 /// The primary key of an item.
@@ -176,6 +198,28 @@ pub(crate) fn any_condition_failed(
             .cancellation_reasons()
             .iter()
             .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
+/// True when a transaction was cancelled because a condition failed or another transaction
+/// touched the same items meanwhile: either way, re-reading and trying again may succeed.
+pub(crate) fn lost_a_race(
+    error: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        aws_sdk_dynamodb::config::http::HttpResponse,
+    >,
+) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled.cancellation_reasons().iter().any(|reason| {
+                matches!(
+                    reason.code(),
+                    Some("ConditionalCheckFailed" | "TransactionConflict")
+                )
+            })
+        }
         _ => false,
     }
 }

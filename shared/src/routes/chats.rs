@@ -1,0 +1,181 @@
+//! `/v1/chats`: chat sessions and their messages, at the paths AskTable's clients call.
+//! Asker credentials may use every route here, on their own user's chats.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::views;
+use crate::domain::chat::PageRequest;
+use crate::http::{AnyCaller, Client, JsonBody, Problem, QueryParams};
+use crate::services::chats::{MessageInput, NewChatInput};
+use crate::services::{Error, Services};
+
+pub fn routes() -> Router<Services> {
+    Router::new()
+        .route("/v1/chats", get(list).post(create))
+        // AskTable's clients also post a question to the chat itself.
+        .route("/v1/chats/{chat_id}", get(read).delete(delete).post(append))
+        .route(
+            "/v1/chats/{chat_id}/messages",
+            get(list_messages).post(append),
+        )
+        .route(
+            "/v1/chats/{chat_id}/messages/{message_id}",
+            get(read_message),
+        )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: Option<String>,
+    bot_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::token::scalar_as_string")]
+    role_id: Option<String>,
+    role_variables: Option<Map<String, Value>>,
+    user_profile: Option<Map<String, Value>>,
+}
+
+async fn create(
+    State(services): State<Services>,
+    AnyCaller(caller): AnyCaller,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<(StatusCode, Json<Value>), Problem> {
+    let input = NewChatInput {
+        name: body.name,
+        bot_id: body.bot_id,
+        role_id: body.role_id,
+        role_variables: body.role_variables,
+        user_profile: body.user_profile,
+    };
+    let chat = services.create_chat(&caller, input).await?;
+    Ok((StatusCode::CREATED, Json(views::chat(&chat))))
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<i64>,
+    size: Option<i64>,
+}
+
+impl PageQuery {
+    fn parse(&self) -> Result<PageRequest, Error> {
+        Ok(PageRequest::parse(self.page, self.size)?)
+    }
+}
+
+async fn list(
+    State(services): State<Services>,
+    AnyCaller(caller): AnyCaller,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<Value>, Problem> {
+    let page = services.list_chats(&caller, query.parse()?).await?;
+    Ok(Json(views::page(&page, views::chat)))
+}
+
+async fn read(
+    State(services): State<Services>,
+    AnyCaller(caller): AnyCaller,
+    Path(chat_id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    Ok(Json(views::chat(
+        &services.get_chat(&caller, &chat_id).await?,
+    )))
+}
+
+async fn delete(
+    State(services): State<Services>,
+    AnyCaller(caller): AnyCaller,
+    Path(chat_id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    services.delete_chat(&caller, &chat_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageBody {
+    role: Option<String>,
+    content: Option<Content>,
+    /// AskTable's shorthand for a human message's text.
+    question: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Content {
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MessageQuery {
+    question: Option<String>,
+}
+
+/// Reads `{role, content: {text}}`, or AskTable's `question` (query or body) as a human
+/// message's text.
+fn message_input(body: MessageBody, query: MessageQuery) -> Result<MessageInput, Error> {
+    let question = body.question.or(query.question);
+    match (question, body.content) {
+        (Some(_), Some(_)) => Err(Error::invalid(
+            "question",
+            "give either content or question, not both",
+        )),
+        (Some(question), None) => {
+            if body.role.as_deref().is_some_and(|role| role != "human") {
+                return Err(Error::invalid("role", "a question is a human message"));
+            }
+            Ok(MessageInput {
+                role: body.role,
+                text: Some(question),
+                text_field: "question",
+            })
+        }
+        (None, content) => Ok(MessageInput {
+            role: body.role,
+            text: content.and_then(|c| c.text),
+            text_field: "content.text",
+        }),
+    }
+}
+
+async fn append(
+    State(services): State<Services>,
+    AnyCaller(caller): AnyCaller,
+    Client(client): Client,
+    Path(chat_id): Path<String>,
+    QueryParams(query): QueryParams<MessageQuery>,
+    JsonBody(body): JsonBody<MessageBody>,
+) -> Result<(StatusCode, Json<Value>), Problem> {
+    let input = message_input(body, query)?;
+    let message = services
+        .append_message(&caller, &chat_id, input, &client)
+        .await?;
+    Ok((StatusCode::CREATED, Json(views::message(&message))))
+}
+
+async fn list_messages(
+    State(services): State<Services>,
+    AnyCaller(caller): AnyCaller,
+    Path(chat_id): Path<String>,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<Value>, Problem> {
+    let found = services
+        .list_messages(&caller, &chat_id, query.parse()?)
+        .await?;
+    Ok(Json(views::page(&found.messages, views::message)))
+}
+
+async fn read_message(
+    State(services): State<Services>,
+    AnyCaller(caller): AnyCaller,
+    Path((chat_id, message_id)): Path<(String, String)>,
+) -> Result<Json<Value>, Problem> {
+    Ok(Json(views::message(
+        &services.get_message(&caller, &chat_id, &message_id).await?,
+    )))
+}
