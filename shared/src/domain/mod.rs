@@ -4,6 +4,7 @@ pub mod api_key;
 pub mod base62;
 pub mod clock;
 pub mod credential;
+pub mod dataset;
 pub mod principal;
 pub mod scope;
 pub mod token;
