@@ -5,6 +5,7 @@ mod item;
 pub mod keys;
 
 pub mod api_keys;
+pub mod datasets;
 pub mod logins;
 pub mod schema;
 pub mod tokens;
@@ -12,8 +13,9 @@ pub mod users;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, Region, timeout::TimeoutConfig};
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use aws_smithy_http_client::tls;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::config::Config;
@@ -132,6 +134,58 @@ impl Store {
             )
             .build()
     }
+
+    /// A transactional Update whose expressions name attributes through `#placeholders`
+    /// (map keys such as user ids cannot appear in an expression literally).
+    pub(crate) fn update_named_if(
+        &self,
+        key: item::Item,
+        expression: &str,
+        condition: &str,
+        names: HashMap<String, String>,
+        values: item::Item,
+    ) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .update_expression(expression)
+                    .condition_expression(condition)
+                    .set_expression_attribute_names((!names.is_empty()).then_some(names))
+                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
+                    .build()
+                    .expect("table, key and expression are set"),
+            )
+            .build()
+    }
+
+    /// A transactional Delete of the item at `key`, whatever it holds.
+    pub(crate) fn delete_at(&self, key: item::Item) -> TransactWriteItem {
+        self.delete_if(key, None, HashMap::new(), item::Item::new())
+    }
+
+    /// A transactional Delete of the item at `key`, guarded by `condition` when given.
+    pub(crate) fn delete_if(
+        &self,
+        key: item::Item,
+        condition: Option<&str>,
+        names: HashMap<String, String>,
+        values: item::Item,
+    ) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .delete(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .set_condition_expression(condition.map(str::to_owned))
+                    .set_expression_attribute_names((!names.is_empty()).then_some(names))
+                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
+                    .build()
+                    .expect("table and key are set"),
+            )
+            .build()
+    }
 }
 
 /// The primary key of an item.
@@ -176,6 +230,28 @@ pub(crate) fn any_condition_failed(
             .cancellation_reasons()
             .iter()
             .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
+/// True when a cancelled transaction met a failed condition or another transaction on the
+/// same items: either way, reading afresh and deciding again may succeed.
+pub(crate) fn any_condition_failed_or_conflict(
+    error: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        aws_sdk_dynamodb::config::http::HttpResponse,
+    >,
+) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled.cancellation_reasons().iter().any(|reason| {
+                matches!(
+                    reason.code(),
+                    Some("ConditionalCheckFailed" | "TransactionConflict")
+                )
+            })
+        }
         _ => false,
     }
 }
