@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod datasets;
 mod error;
 pub mod users;
 mod verify_cache;
