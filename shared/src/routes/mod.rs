@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod datasets;
 pub mod users;
 mod views;
 
@@ -25,7 +26,8 @@ pub fn all(services: Services) -> Router {
     let routes = Router::new()
         .merge(auth::routes())
         .merge(users::routes())
-        .merge(api_keys::routes());
+        .merge(api_keys::routes())
+        .merge(datasets::routes());
     finish(routes, services)
 }
 
@@ -40,4 +42,9 @@ pub fn auth_group(services: Services) -> Router {
 /// The `api-keys` function.
 pub fn api_keys(services: Services) -> Router {
     finish(api_keys::routes(), services)
+}
+
+/// The `datasets` function.
+pub fn datasets(services: Services) -> Router {
+    finish(datasets::routes(), services)
 }
