@@ -3,5 +3,6 @@
 mod api_keys;
 mod auth;
 mod authorizer;
+mod datasets;
 mod errors;
 mod users;
