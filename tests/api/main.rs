@@ -5,6 +5,7 @@ mod api_keys;
 mod auth;
 mod authorizer;
 mod chats;
+mod datasets;
 mod errors;
 mod events;
 mod users;

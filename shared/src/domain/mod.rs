@@ -5,6 +5,7 @@ pub mod base62;
 pub mod chat;
 pub mod clock;
 pub mod credential;
+pub mod dataset;
 pub mod principal;
 pub mod scope;
 pub mod token;

@@ -26,6 +26,23 @@ pub fn decode(field: &str, cursor: Option<&str>) -> Result<Option<String>, Inval
         .ok_or_else(|| Invalid::new(field, "is not a cursor this API returned"))
 }
 
+/// Decodes a cursor that carries a short text rather than one id; the service that wrote
+/// the text checks its shape.
+pub fn decode_text(field: &str, cursor: Option<&str>) -> Result<Option<String>, Invalid> {
+    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|text| {
+            !text.is_empty() && text.len() <= 256 && text.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .map(Some)
+        .ok_or_else(|| Invalid::new(field, "is not a cursor this API returned"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,5 +56,12 @@ mod tests {
         assert_eq!(decode("cursor", None).unwrap(), None);
         assert!(decode("cursor", Some("!!")).is_err());
         assert!(decode("cursor", Some(&encode("a#b"))).is_err());
+        assert_eq!(
+            decode_text("cursor", Some(&encode("owned.a_b-c")))
+                .unwrap()
+                .as_deref(),
+            Some("owned.a_b-c")
+        );
+        assert!(decode_text("cursor", Some(&encode("a b"))).is_err());
     }
 }

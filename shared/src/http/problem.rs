@@ -96,6 +96,26 @@ impl From<Error> for Problem {
                 "Limit reached",
                 detail,
             ),
+            Error::NameTooLong(invalid) => Self::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "name-too-long",
+                "Name too long",
+                invalid.to_string(),
+            )
+            .with_field(invalid.field),
+            Error::CacRequired(detail) => Self::new(
+                StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+                "cac-required",
+                "CAC required for this operation",
+                detail,
+            ),
+            Error::MissingInformation(field) => Self::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "missing-information",
+                "Required information missing",
+                format!("{field} is required"),
+            )
+            .with_field(field),
             Error::Unavailable(source) => {
                 tracing::error!(error = %source, "store unavailable");
                 Self::new(

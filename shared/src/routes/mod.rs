@@ -4,6 +4,7 @@ pub mod activity;
 pub mod api_keys;
 pub mod auth;
 pub mod chats;
+pub mod datasets;
 pub mod users;
 mod views;
 
@@ -29,7 +30,8 @@ pub fn all(services: Services) -> Router {
         .merge(users::routes())
         .merge(api_keys::routes())
         .merge(chats::routes())
-        .merge(activity::routes());
+        .merge(activity::routes())
+        .merge(datasets::routes());
     finish(routes, services)
 }
 
@@ -54,4 +56,9 @@ pub fn chats(services: Services) -> Router {
 /// The `activity` function: prompt logs and login history.
 pub fn activity(services: Services) -> Router {
     finish(activity::routes(), services)
+}
+
+/// The `datasets` function.
+pub fn datasets(services: Services) -> Router {
+    finish(datasets::routes(), services)
 }

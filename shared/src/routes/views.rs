@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use crate::domain::api_key::ApiKey;
 use crate::domain::chat::{Chat, Message, Page};
 use crate::domain::clock::to_rfc3339;
+use crate::domain::dataset::{Classification, Grant, VisibleDataset};
 use crate::domain::user::User;
 use crate::store::logins::Login;
 use crate::store::prompt_logs::PromptLog;
@@ -103,5 +104,32 @@ pub fn login(login: &Login) -> Value {
         "IP": login.ip,
         "method": login.method,
         "user_agent": login.user_agent,
+    })
+}
+
+/// A dataset as the caller sees it; `grantees` only when they were asked for.
+pub fn dataset(dataset: &VisibleDataset) -> Value {
+    let mut view = json!({
+        "full_name": dataset.full_name.as_str(),
+        "name": dataset.name,
+        "owner_id": dataset.owner_id,
+        "owner_email": dataset.owner_email,
+        "cui": dataset.cui,
+        "classification": Classification::of(dataset.cui).as_str(),
+        "created_at": to_rfc3339(dataset.created_at),
+        "permission": dataset.permission.as_str(),
+    });
+    if let Some(grants) = &dataset.grants {
+        view["grantees"] = grants.iter().map(grantee).collect();
+    }
+    view
+}
+
+pub fn grantee(grant: &Grant) -> Value {
+    json!({
+        "user_id": grant.user_id,
+        "email": grant.email,
+        "permission": grant.permission.as_str(),
+        "granted_at": to_rfc3339(grant.granted_at),
     })
 }

@@ -29,6 +29,18 @@ pub enum Error {
     /// A per-user limit would be exceeded.
     #[error("{0}")]
     LimitReached(String),
+    /// A name longer than its documented maximum, naming the field (Ask Sage answers
+    /// "Dataset name too long" with its own status, 406).
+    #[error("{0}")]
+    NameTooLong(Invalid),
+    /// The operation needs an account a tenant admin marked CAC-verified (Ask Sage: 407,
+    /// "CAC required for this operation").
+    #[error("{0}")]
+    CacRequired(String),
+    /// A request that names nothing to act on, naming the field (Ask Sage: 408,
+    /// "Required information missing").
+    #[error("{0} is required")]
+    MissingInformation(&'static str),
     /// The store failed; nothing was half-written and the client may retry.
     #[error("the store is unavailable")]
     Unavailable(#[source] StoreError),

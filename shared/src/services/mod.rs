@@ -4,6 +4,7 @@ pub mod activity;
 pub mod api_keys;
 pub mod auth;
 pub mod chats;
+pub mod datasets;
 mod error;
 pub mod users;
 mod verify_cache;

@@ -80,3 +80,28 @@ pub fn message_sk(seq: u64) -> String {
     format!("MSG#{seq:012}")
 }
 pub const MESSAGE_SK_PREFIX: &str = "MSG#";
+/// A dataset's partition: the dataset item and one grant item per grantee.
+pub fn dataset(tenant_id: &str, full_name: &str) -> String {
+    format!("DATASET#{tenant_id}#{full_name}")
+}
+pub const DATASET_SK: &str = "DATASET";
+
+pub fn grant_sk(user_id: &str) -> String {
+    format!("GRANT#{user_id}")
+}
+
+/// GSI1 partition listing the datasets a user owns.
+pub fn user_datasets(tenant_id: &str, user_id: &str) -> String {
+    format!("USER#{tenant_id}#{user_id}#DATASETS")
+}
+
+/// GSI1 partition listing the datasets shared with a user (their grant items).
+pub fn user_shared_datasets(tenant_id: &str, user_id: &str) -> String {
+    format!("USER#{tenant_id}#{user_id}#SHARED")
+}
+
+/// GSI1 sort key of a dataset or grant item: a ULID taken when it was written (so a
+/// descending Query is newest first), then the dataset, which makes the key unique.
+pub fn dataset_listing_sk(listed_id: &str, full_name: &str) -> String {
+    format!("{listed_id}#{full_name}")
+}

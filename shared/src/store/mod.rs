@@ -6,6 +6,7 @@ pub mod keys;
 
 pub mod api_keys;
 pub mod chats;
+pub mod datasets;
 pub mod logins;
 pub mod prompt_logs;
 pub mod schema;
@@ -14,8 +15,9 @@ pub mod users;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, Region, timeout::TimeoutConfig};
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use aws_smithy_http_client::tls;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::config::Config;
@@ -151,6 +153,58 @@ impl Store {
                     .set_expression_attribute_values((!values.is_empty()).then_some(values))
                     .build()
                     .expect("table, key and expression are set"),
+            )
+            .build()
+    }
+
+    /// A transactional Update whose expressions name attributes through `#placeholders`
+    /// (map keys such as user ids cannot appear in an expression literally).
+    pub(crate) fn update_named_if(
+        &self,
+        key: item::Item,
+        expression: &str,
+        condition: &str,
+        names: HashMap<String, String>,
+        values: item::Item,
+    ) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .update_expression(expression)
+                    .condition_expression(condition)
+                    .set_expression_attribute_names((!names.is_empty()).then_some(names))
+                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
+                    .build()
+                    .expect("table, key and expression are set"),
+            )
+            .build()
+    }
+
+    /// A transactional Delete of the item at `key`, whatever it holds.
+    pub(crate) fn delete_at(&self, key: item::Item) -> TransactWriteItem {
+        self.delete_if(key, None, HashMap::new(), item::Item::new())
+    }
+
+    /// A transactional Delete of the item at `key`, guarded by `condition` when given.
+    pub(crate) fn delete_if(
+        &self,
+        key: item::Item,
+        condition: Option<&str>,
+        names: HashMap<String, String>,
+        values: item::Item,
+    ) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .delete(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .set_condition_expression(condition.map(str::to_owned))
+                    .set_expression_attribute_names((!names.is_empty()).then_some(names))
+                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
+                    .build()
+                    .expect("table and key are set"),
             )
             .build()
     }

@@ -109,6 +109,8 @@ impl Store {
         }
     }
 
+    /// Reads a user, strongly consistent: an admin's change (the CAC mark that CUI
+    /// datasets need) counts from the moment it was answered.
     pub async fn get_user(
         &self,
         tenant_id: &str,
@@ -120,6 +122,7 @@ impl Store {
             .table_name(&self.table)
             .key(PK, s(keys::tenant(tenant_id)))
             .key(SK, s(keys::user_sk(user_id)))
+            .consistent_read(true)
             .send()
             .await?;
         output.item.as_ref().map(user_from).transpose()
