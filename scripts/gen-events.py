@@ -26,6 +26,21 @@ ROUTES = [
     ("api-keys", "get-key", "GET", "/v1/api-keys/{key_id}", f"/v1/api-keys/{ID}", "", None, True),
     ("api-keys", "patch-key", "PATCH", "/v1/api-keys/{key_id}", f"/v1/api-keys/{ID}", "", {"name": "renamed", "is_active": False}, True),
     ("api-keys", "revoke-key", "DELETE", "/v1/api-keys/{key_id}", f"/v1/api-keys/{ID}", "", None, True),
+    ("datasets", "create-dataset", "POST", "/v1/datasets", "/v1/datasets", "", {"name": "MyDataset123"}, True),
+    ("datasets", "list-datasets", "GET", "/v1/datasets", "/v1/datasets", "check_permissions=true", None, True),
+    ("datasets", "delete-dataset", "DELETE", "/v1/datasets/{proxy+}", "/v1/datasets/user_custom_01KAAAAAAAAAAAAAAAAAAAAAAA_MyDataset123_content", "", None, True),
+    ("datasets", "grant-dataset", "PUT", "/v1/datasets/{proxy+}", "/v1/datasets/user_custom_01KAAAAAAAAAAAAAAAAAAAAAAA_MyDataset123_content/grants/colleague@example.com", "", {"permission": "read"}, True),
+    ("datasets", "revoke-grant", "DELETE", "/v1/datasets/{proxy+}", "/v1/datasets/user_custom_01KAAAAAAAAAAAAAAAAAAAAAAA_MyDataset123_content/grants/colleague@example.com", "", None, True),
+    ("chats", "create-chat", "POST", "/v1/chats", "/v1/chats", "", {"name": "support", "role_id": "1", "role_variables": {"id": "42"}}, True),
+    ("chats", "list-chats", "GET", "/v1/chats", "/v1/chats", "page=1&size=20", None, True),
+    ("chats", "get-chat", "GET", "/v1/chats/{proxy+}", f"/v1/chats/{ID}", "", None, True),
+    ("chats", "delete-chat", "DELETE", "/v1/chats/{proxy+}", f"/v1/chats/{ID}", "", None, True),
+    ("chats", "ask", "POST", "/v1/chats/{proxy+}", f"/v1/chats/{ID}", "question=How%20many%20users%3F", None, True),
+    ("chats", "append-message", "POST", "/v1/chats/{proxy+}", f"/v1/chats/{ID}/messages", "", {"role": "human", "content": {"text": "How many users signed up today?"}}, True),
+    ("chats", "list-messages", "GET", "/v1/chats/{proxy+}", f"/v1/chats/{ID}/messages", "page=1&size=20", None, True),
+    ("chats", "get-message", "GET", "/v1/chats/{proxy+}", f"/v1/chats/{ID}/messages/1", "", None, True),
+    ("activity", "list-logs", "GET", "/v1/logs", "/v1/logs", "limit=20", None, True),
+    ("activity", "list-logins", "GET", "/v1/logins", "/v1/logins", "limit=5", None, True),
 ]
 
 

@@ -10,6 +10,9 @@ fn function_router(function: &str, services: Services) -> Option<axum::Router> {
     Some(match function {
         "auth" => keygate::routes::auth_group(services),
         "api-keys" => keygate::routes::api_keys(services),
+        "datasets" => keygate::routes::datasets(services),
+        "chats" => keygate::routes::chats(services),
+        "activity" => keygate::routes::activity(services),
         _ => return None,
     })
 }
@@ -51,5 +54,5 @@ async fn every_sample_event_reaches_a_route() {
             seen += 1;
         }
     }
-    assert!(seen >= 13, "only {seen} events");
+    assert!(seen >= 28, "only {seen} events");
 }
