@@ -218,62 +218,38 @@ pub(crate) fn primary_key(pk: String, sk: impl Into<String>) -> item::Item {
     ])
 }
 
-/// True when a transaction was cancelled because condition number `index` failed.
-pub(crate) fn condition_failed_at(
-    error: &aws_sdk_dynamodb::error::SdkError<
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
-        aws_sdk_dynamodb::config::http::HttpResponse,
-    >,
-    index: usize,
-) -> bool {
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-    match error.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-            cancelled
-                .cancellation_reasons()
-                .get(index)
-                .and_then(|reason| reason.code())
-                == Some("ConditionalCheckFailed")
-        }
-        _ => false,
-    }
-}
+type TransactError = aws_sdk_dynamodb::error::SdkError<
+    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+    aws_sdk_dynamodb::config::http::HttpResponse,
+>;
 
-/// True when any condition of a cancelled transaction failed.
-pub(crate) fn any_condition_failed(
-    error: &aws_sdk_dynamodb::error::SdkError<
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
-        aws_sdk_dynamodb::config::http::HttpResponse,
-    >,
-) -> bool {
+/// The per-item reason codes of a cancelled transaction (empty for any other error).
+fn cancellation_codes(error: &TransactError) -> Vec<Option<&str>> {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
     match error.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
             .cancellation_reasons()
             .iter()
-            .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
-        _ => false,
+            .map(|reason| reason.code())
+            .collect(),
+        _ => Vec::new(),
     }
+}
+
+/// True when a transaction was cancelled because condition number `index` failed.
+pub(crate) fn condition_failed_at(error: &TransactError, index: usize) -> bool {
+    cancellation_codes(error).get(index) == Some(&Some("ConditionalCheckFailed"))
+}
+
+/// True when any condition of a cancelled transaction failed.
+pub(crate) fn any_condition_failed(error: &TransactError) -> bool {
+    cancellation_codes(error).contains(&Some("ConditionalCheckFailed"))
 }
 
 /// True when a transaction was cancelled because a condition failed or another transaction
 /// touched the same items meanwhile: either way, re-reading and trying again may succeed.
-pub(crate) fn lost_a_race(
-    error: &aws_sdk_dynamodb::error::SdkError<
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
-        aws_sdk_dynamodb::config::http::HttpResponse,
-    >,
-) -> bool {
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-    match error.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-            cancelled.cancellation_reasons().iter().any(|reason| {
-                matches!(
-                    reason.code(),
-                    Some("ConditionalCheckFailed" | "TransactionConflict")
-                )
-            })
-        }
-        _ => false,
-    }
+pub(crate) fn lost_a_race(error: &TransactError) -> bool {
+    cancellation_codes(error)
+        .iter()
+        .any(|code| matches!(code, Some("ConditionalCheckFailed" | "TransactionConflict")))
 }
