@@ -4,4 +4,5 @@ mod api_keys;
 mod auth;
 mod authorizer;
 mod errors;
+mod sessions;
 mod users;

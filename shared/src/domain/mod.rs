@@ -4,6 +4,8 @@ pub mod api_key;
 pub mod base62;
 pub mod clock;
 pub mod credential;
+pub mod ids;
+pub mod password;
 pub mod principal;
 pub mod scope;
 pub mod token;

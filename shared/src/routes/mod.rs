@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod sessions;
 pub mod users;
 mod views;
 
@@ -24,15 +25,20 @@ pub fn finish(router: Router<Services>, services: Services) -> Router {
 pub fn all(services: Services) -> Router {
     let routes = Router::new()
         .merge(auth::routes())
+        .merge(sessions::routes())
         .merge(users::routes())
         .merge(api_keys::routes());
     finish(routes, services)
 }
 
-/// The `auth` function: token exchange, temp tokens, me, and user management.
+/// The `auth` function: token exchange, temp tokens, me, sessions, passwords and user
+/// management.
 pub fn auth_group(services: Services) -> Router {
     finish(
-        Router::new().merge(auth::routes()).merge(users::routes()),
+        Router::new()
+            .merge(auth::routes())
+            .merge(sessions::routes())
+            .merge(users::routes()),
         services,
     )
 }

@@ -3,6 +3,8 @@
 pub mod api_keys;
 pub mod auth;
 mod error;
+pub mod passwords;
+pub mod sessions;
 pub mod users;
 mod verify_cache;
 
@@ -12,6 +14,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::domain::credential::CredentialHasher;
+use crate::domain::password::PasswordHasher;
 use crate::store::Store;
 use verify_cache::VerifyCache;
 
@@ -28,6 +31,7 @@ pub struct Services {
     pub store: Store,
     pub config: Arc<Config>,
     hasher: CredentialHasher,
+    passwords: PasswordHasher,
     cache: Arc<VerifyCache>,
 }
 
@@ -35,6 +39,7 @@ impl Services {
     pub fn new(config: Config, store: Store) -> Self {
         Self {
             hasher: CredentialHasher::new(config.pepper.clone()),
+            passwords: PasswordHasher::new(config.password_cost),
             cache: Arc::new(VerifyCache::new(config.auth_cache_ttl)),
             config: Arc::new(config),
             store,

@@ -4,6 +4,7 @@ use super::api_keys::{CreatedKey, NewKeyInput, ScopePolicy};
 use super::{Error, Services};
 use crate::domain::clock::now_epoch;
 use crate::domain::credential::new_ulid;
+use crate::domain::password::Password;
 use crate::domain::principal::Principal;
 use crate::domain::scope::{Scope, UserRole};
 use crate::domain::user::{Email, Tenant, User};
@@ -23,6 +24,8 @@ pub struct NewUserInput {
     pub name: Option<String>,
     pub role: Option<String>,
     pub cac_verified: Option<bool>,
+    /// An initial password (optional; the user may set one later).
+    pub password: Option<String>,
 }
 
 impl Services {
@@ -78,6 +81,11 @@ impl Services {
             Some(raw) => UserRole::parse(raw)
                 .ok_or_else(|| Error::invalid("role", "must be \"admin\" or \"member\""))?,
         };
+        let password = input
+            .password
+            .as_deref()
+            .map(|raw| Password::parse("password", raw))
+            .transpose()?;
         let user = User {
             tenant_id: caller.tenant_id.clone(),
             id: new_ulid().to_string(),
@@ -87,7 +95,15 @@ impl Services {
             cac_verified: input.cac_verified.unwrap_or(false),
             created_at: now_epoch(),
         };
-        match self.store.create_user(&user).await? {
+        let password_hash = match password {
+            Some(password) => Some(self.hash_password(password).await),
+            None => None,
+        };
+        match self
+            .store
+            .create_user(&user, password_hash.as_deref())
+            .await?
+        {
             CreateUser::Created => Ok(user),
             CreateUser::EmailTaken => Err(Error::Conflict(format!(
                 "a user with email {} already exists",
