@@ -97,6 +97,22 @@ pub fn scheme<'a>(header: &'a str, wanted: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// HTTP Basic credentials (`Authorization: Basic base64(user:password)`), if presented.
+/// Only surfaces that sign in with a password (Cogniac) read them.
+pub fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let encoded = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| scheme(v, "basic"))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
 /// The `Set-Cookie` value that hands a browser its session: never readable by scripts,
 /// only over HTTPS, not sent on cross-site subrequests, gone when the session expires.
 pub fn session_cookie(secret: &str, max_age_secs: i64) -> String {
@@ -187,6 +203,17 @@ mod tests {
         let both = headers(&[("cookie", "keygate_session=s2"), ("x-api-key", "s1")]);
         assert_eq!(presented(&both).unwrap().source, Source::Header);
         assert_eq!(presented(&headers(&[("cookie", "keygate_session=")])), None);
+    }
+
+    #[test]
+    fn reads_basic_credentials() {
+        let encoded = headers(&[("authorization", "Basic YWRhQGV4YW1wbGUuY29tOnA6dw==")]);
+        assert_eq!(
+            basic(&encoded),
+            Some(("ada@example.com".to_owned(), "p:w".to_owned()))
+        );
+        assert_eq!(basic(&headers(&[("authorization", "Basic !!")])), None);
+        assert_eq!(basic(&headers(&[("authorization", "Bearer x")])), None);
     }
 
     #[test]

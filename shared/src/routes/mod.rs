@@ -4,11 +4,12 @@ pub mod api_keys;
 pub mod auth;
 pub mod sessions;
 pub mod users;
-mod views;
+pub(crate) mod views;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
+use crate::dialects;
 use crate::http::Problem;
 use crate::http::json::MAX_BODY_BYTES;
 use crate::services::Services;
@@ -27,7 +28,10 @@ pub fn all(services: Services) -> Router {
         .merge(auth::routes())
         .merge(sessions::routes())
         .merge(users::routes())
-        .merge(api_keys::routes());
+        .merge(api_keys::routes())
+        .merge(dialects::cogniac::routes())
+        .merge(dialects::virtuousai::routes())
+        .merge(dialects::assisters::routes());
     finish(routes, services)
 }
 
@@ -46,4 +50,19 @@ pub fn auth_group(services: Services) -> Router {
 /// The `api-keys` function.
 pub fn api_keys(services: Services) -> Router {
     finish(api_keys::routes(), services)
+}
+
+/// The `cogniac` function: Cogniac's `/1/...` surface.
+pub fn cogniac(services: Services) -> Router {
+    finish(dialects::cogniac::routes(), services)
+}
+
+/// The `virtuousai` function: VirtuousAI's `/api/v1/access-tokens`.
+pub fn virtuousai(services: Services) -> Router {
+    finish(dialects::virtuousai::routes(), services)
+}
+
+/// The `assisters` function: Assisters' `/api/keys`.
+pub fn assisters(services: Services) -> Router {
+    finish(dialects::assisters::routes(), services)
 }

@@ -195,15 +195,20 @@ impl Services {
     }
 
     /// An API key alone → a 24 h access token, recorded as a login (Cogniac's
-    /// `Authorization: Key`). Returns the key's principal too.
+    /// `Authorization: Key`); `tenant_id`, when given, must be the key's tenant.
     pub async fn exchange_key(
         &self,
         api_key: &str,
+        tenant_id: Option<&str>,
         client: &ClientInfo,
-    ) -> Result<(Principal, IssuedToken), Error> {
+    ) -> Result<IssuedToken, Error> {
         let principal = self.verify(api_key).await?;
-        let issued = self.exchange_verified_key(&principal, client).await?;
-        Ok((principal, issued))
+        if tenant_id.is_some_and(|t| t != principal.tenant_id) {
+            return Err(Error::Forbidden(
+                "this key belongs to another tenant".into(),
+            ));
+        }
+        self.exchange_verified_key(&principal, client).await
     }
 
     async fn exchange_verified_key(

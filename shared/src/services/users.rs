@@ -134,6 +134,33 @@ impl Services {
             .ok_or(Error::NotFound("user"))
     }
 
+    /// The caller's own user record.
+    pub async fn current_user(&self, caller: &Principal) -> Result<User, Error> {
+        self.store
+            .get_user(&caller.tenant_id, &caller.user_id)
+            .await?
+            .ok_or(Error::NotFound("user"))
+    }
+
+    /// The caller's tenant.
+    pub async fn current_tenant(&self, caller: &Principal) -> Result<Tenant, Error> {
+        self.store
+            .get_tenant(&caller.tenant_id)
+            .await?
+            .ok_or(Error::NotFound("tenant"))
+    }
+
+    /// The tenants of these users (of one person signed in by email and password).
+    pub async fn tenants_of(&self, users: &[User]) -> Result<Vec<Tenant>, Error> {
+        let mut tenants = Vec::with_capacity(users.len());
+        for user in users {
+            if let Some(tenant) = self.store.get_tenant(&user.tenant_id).await? {
+                tenants.push(tenant);
+            }
+        }
+        Ok(tenants)
+    }
+
     /// A tenant admin creates an API key for one of the tenant's users (shown once).
     pub async fn create_key_for_user(
         &self,
