@@ -224,6 +224,13 @@ pub fn session_cookie(session: &str) -> String {
     format!("keygate_session={session}")
 }
 
+/// An `Authorization: Basic` header value.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {encoded}")
+}
+
 /// The origin the test configuration allows for cookie-authenticated writes.
 pub const ALLOWED_ORIGIN: &str = "https://app.example.com";
 
