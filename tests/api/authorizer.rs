@@ -105,3 +105,56 @@ async fn denies_each_failure_class() {
         assert_eq!(response.context, Value::Null, "{class}: no context on deny");
     }
 }
+
+/// An event for `method` carrying `cookies` and extra headers.
+fn browser_event(
+    method: &str,
+    cookies: &[String],
+    headers: &[(&str, &str)],
+) -> ApiGatewayV2CustomAuthorizerV2Request {
+    let mut event = serde_json::to_value(event_with(None)).unwrap();
+    event["cookies"] = json!(cookies);
+    event["requestContext"]["http"]["method"] = json!(method);
+    for (name, value) in headers {
+        event["headers"][*name] = json!(value);
+    }
+    serde_json::from_value(event).unwrap()
+}
+
+#[tokio::test]
+async fn accepts_session_cookies_and_cogniac_keys_and_checks_the_origin() {
+    let app = spawn_app().await;
+    app.new_user_with_password("ada@example.com", "correct horse battery")
+        .await;
+    let session = app
+        .sign_in("ada@example.com", "correct horse battery")
+        .await;
+    let cookies = vec![
+        "theme=dark".to_owned(),
+        format!("keygate_session={session}"),
+    ];
+
+    let read = authorize(&app.services, &browser_event("GET", &cookies, &[])).await;
+    assert!(read.is_authorized);
+    assert_eq!(read.context["kind"], "session");
+    let write = browser_event("POST", &cookies, &[("origin", "https://app.example.com")]);
+    assert!(authorize(&app.services, &write).await.is_authorized);
+    for origin in [None, Some("https://evil.example")] {
+        let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
+        let forged = browser_event("DELETE", &cookies, &headers);
+        assert!(
+            !authorize(&app.services, &forged).await.is_authorized,
+            "{origin:?}"
+        );
+    }
+
+    let key_id = &app.admin_key[3..29];
+    let cogniac = format!("Key {key_id}:{}", app.admin_key);
+    let response = authorize(
+        &app.services,
+        &event_with(Some(("Authorization", &cogniac))),
+    )
+    .await;
+    assert!(response.is_authorized);
+    assert_eq!(response.context["kind"], "api_key");
+}

@@ -5,4 +5,5 @@ mod auth;
 mod authorizer;
 mod errors;
 mod sessions;
+mod surfaces;
 mod users;
