@@ -241,7 +241,10 @@ async fn create_key(
         .map_err(|error| rename_field(error, "name", "description"))?;
     let mut record = key_record(&created.key);
     record["api_key"] = json!(format!("{}:{}", created.key.id, created.secret));
-    record.as_object_mut().map(|r| r.remove("last_auth"));
+    if let Some(fields) = record.as_object_mut() {
+        // The creation example shows no last_auth.
+        fields.remove("last_auth");
+    }
     Ok(Json(record))
 }
 

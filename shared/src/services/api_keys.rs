@@ -21,6 +21,25 @@ pub struct NewKeyInput {
     pub key_type: Option<String>,
 }
 
+impl NewKeyInput {
+    /// A key that stands in for its creator (Cogniac's keys replace a password, VirtuousAI's
+    /// named tokens act as their user): it carries the caller's own scopes, never more.
+    pub fn standing_in_for(caller: &Principal, name: Option<String>) -> Self {
+        Self {
+            name,
+            scopes: Some(
+                caller
+                    .scopes
+                    .names()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+            ..Self::default()
+        }
+    }
+}
+
 /// A key may be given at most ten years of life in days.
 pub const MAX_EXPIRES_IN_DAYS: i64 = 3650;
 

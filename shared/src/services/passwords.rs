@@ -2,6 +2,7 @@
 
 use super::{Error, Services};
 use crate::domain::clock::now_epoch;
+use crate::domain::credential::CredentialKind;
 use crate::domain::password::{MAX_FAILED_SIGN_INS, Password, streak_start};
 use crate::domain::principal::Principal;
 use crate::domain::user::User;
@@ -94,8 +95,8 @@ impl Services {
         if !self.store.set_password_hash(&user, &phc).await? {
             return Err(Error::NotFound("user"));
         }
-        let spared = (caller.kind == crate::domain::credential::CredentialKind::Session)
-            .then_some(caller.credential_id.as_str());
+        let spared =
+            (caller.kind == CredentialKind::Session).then_some(caller.credential_id.as_str());
         self.revoke_sessions_of(&user.tenant_id, &user.id, spared)
             .await?;
         Ok(())
