@@ -112,6 +112,53 @@ impl TestApp {
         reply(request.send().await.expect("request is sent")).await
     }
 
+    /// Sends `method path` with the given headers and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        reply(request.send().await.expect("request is sent")).await
+    }
+
+    /// Creates a user with a password in the test tenant; returns the user id.
+    pub async fn new_user_with_password(&self, email: &str, password: &str) -> String {
+        let user = self
+            .call(
+                "POST",
+                "/v1/users",
+                Some(&self.admin_key),
+                Some(serde_json::json!({ "email": email, "password": password })),
+            )
+            .await;
+        assert_eq!(user.status, StatusCode::CREATED, "{}", user.body);
+        user.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Signs in with `POST /v1/sessions`; returns the session secret.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let reply = self
+            .call(
+                "POST",
+                "/v1/sessions",
+                None,
+                Some(serde_json::json!({ "email": email, "password": password })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["session"].as_str().unwrap().to_owned()
+    }
+
     /// Creates a user in the test tenant and a key for them; returns (user id, key).
     pub async fn new_user_with_key(&self, email: &str, key_body: Value) -> (String, String) {
         let user = self
@@ -171,6 +218,21 @@ pub async fn reply(response: reqwest::Response) -> Reply {
         body,
     }
 }
+
+/// The `Cookie` header value carrying a session.
+pub fn session_cookie(session: &str) -> String {
+    format!("keygate_session={session}")
+}
+
+/// An `Authorization: Basic` header value.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {encoded}")
+}
+
+/// The origin the test configuration allows for cookie-authenticated writes.
+pub const ALLOWED_ORIGIN: &str = "https://app.example.com";
 
 /// Every string inside an attribute value, nested or not.
 pub fn strings_in(value: &AttributeValue, out: &mut Vec<String>) {

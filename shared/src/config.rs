@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::domain::password::{DEFAULT_LOCKOUT_SECS, HashCost};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0} must be set (see README.md, Configuration)")]
@@ -32,6 +34,11 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Where the authorizer's "no" is answered (`KEYGATE_AUTHORIZER_DENY`).
     pub authorizer_deny: AuthorizerDeny,
+    /// Argon2id cost of new password hashes (`KEYGATE_PASSWORD_MEMORY_KIB`, default 19456,
+    /// and `KEYGATE_PASSWORD_ITERATIONS`, default 2). Existing hashes keep their own cost.
+    pub password_cost: HashCost,
+    /// How long repeated failed sign-ins lock an account (`KEYGATE_SIGN_IN_LOCKOUT_SECS`, 15 min).
+    pub sign_in_lockout_secs: i64,
 }
 
 /// An HTTP API answers an authorizer's `isAuthorized: false` with a bare 403, whatever the
@@ -52,6 +59,8 @@ impl std::fmt::Debug for Config {
             .field("dynamodb_endpoint", &self.dynamodb_endpoint)
             .field("region", &self.region)
             .field("pepper", &self.pepper.as_ref().map(|_| "<set>"))
+            .field("allowed_origins", &self.allowed_origins)
+            .field("password_cost", &self.password_cost)
             .finish_non_exhaustive()
     }
 }
@@ -116,6 +125,17 @@ impl Config {
                     });
                 }
             },
+            password_cost: HashCost {
+                memory_kib: number("KEYGATE_PASSWORD_MEMORY_KIB", 19 * 1024, 64, 256 * 1024)?
+                    as u32,
+                iterations: number("KEYGATE_PASSWORD_ITERATIONS", 2, 1, 10)? as u32,
+            },
+            sign_in_lockout_secs: number(
+                "KEYGATE_SIGN_IN_LOCKOUT_SECS",
+                DEFAULT_LOCKOUT_SECS,
+                1,
+                24 * 3600,
+            )?,
         })
     }
 }
@@ -134,6 +154,8 @@ mod tests {
             Config::from_lookup(|n| (n == "KEYGATE_TABLE").then(|| "t".to_owned())).unwrap();
         assert_eq!(config.access_token_ttl_secs, 86_400);
         assert_eq!(config.auth_cache_ttl, Duration::from_secs(5));
+        assert_eq!(config.password_cost, HashCost::default());
+        assert_eq!(config.sign_in_lockout_secs, 900);
         let too_long = Config::from_lookup(|n| match n {
             "KEYGATE_TABLE" => Some("t".into()),
             "KEYGATE_AUTH_CACHE_SECS" => Some("60".into()),

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod authorizer;
 pub mod config;
+pub mod dialects;
 pub mod domain;
 pub mod http;
 pub mod routes;

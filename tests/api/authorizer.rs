@@ -158,3 +158,58 @@ async fn functions_trust_the_context_and_answer_the_denial_marker_with_401() {
         "a context that is not keygate's is never trusted"
     );
 }
+
+/// An event for `method` carrying `cookies` and extra headers.
+fn browser_event(
+    method: &str,
+    cookies: &[String],
+    headers: &[(&str, &str)],
+) -> ApiGatewayV2CustomAuthorizerV2Request {
+    let mut event = serde_json::to_value(event_with(None)).unwrap();
+    event["cookies"] = json!(cookies);
+    event["requestContext"]["http"]["method"] = json!(method);
+    for (name, value) in headers {
+        event["headers"][*name] = json!(value);
+    }
+    serde_json::from_value(event).unwrap()
+}
+
+#[tokio::test]
+async fn accepts_session_cookies_and_cogniac_keys_and_checks_the_origin() {
+    let app = spawn_app().await;
+    app.new_user_with_password("ada@example.com", "correct horse battery")
+        .await;
+    let session = app
+        .sign_in("ada@example.com", "correct horse battery")
+        .await;
+    let cookies = vec![
+        "theme=dark".to_owned(),
+        format!("keygate_session={session}"),
+    ];
+
+    let read = authorize(&app.services, &browser_event("GET", &cookies, &[])).await;
+    assert!(read.is_authorized);
+    assert_eq!(read.context["kind"], "session");
+    let write = browser_event("POST", &cookies, &[("origin", "https://app.example.com")]);
+    assert!(authorize(&app.services, &write).await.is_authorized);
+    for origin in [None, Some("https://evil.example")] {
+        let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
+        let forged = browser_event("DELETE", &cookies, &headers);
+        let response = authorize(&app.services, &forged).await;
+        assert_eq!(
+            response.context,
+            json!({"keygate_denied": "forbidden"}),
+            "{origin:?}"
+        );
+    }
+
+    let key_id = &app.admin_key[3..29];
+    let cogniac = format!("Key {key_id}:{}", app.admin_key);
+    let response = authorize(
+        &app.services,
+        &event_with(Some(("Authorization", &cogniac))),
+    )
+    .await;
+    assert!(response.is_authorized);
+    assert_eq!(response.context["kind"], "api_key");
+}

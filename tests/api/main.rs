@@ -8,4 +8,6 @@ mod chats;
 mod datasets;
 mod errors;
 mod events;
+mod sessions;
+mod surfaces;
 mod users;

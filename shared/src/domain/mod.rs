@@ -6,6 +6,8 @@ pub mod chat;
 pub mod clock;
 pub mod credential;
 pub mod dataset;
+pub mod ids;
+pub mod password;
 pub mod principal;
 pub mod scope;
 pub mod token;

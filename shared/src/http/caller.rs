@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use lambda_http::request::RequestContext;
 
-use super::credentials;
+use super::credentials::{self, Source};
 use super::problem::Problem;
 use crate::authorizer::DENIED_MARKER;
 use crate::domain::principal::Principal;
@@ -21,6 +21,25 @@ pub struct Caller(pub Principal);
 
 /// Resolves the caller from the authorizer context or the presented credential.
 pub async fn resolve(parts: &Parts, services: &Services) -> Result<Principal, Error> {
+    resolve_with_source(parts, services)
+        .await
+        .map(|(principal, _)| principal)
+}
+
+/// The caller and how their credential arrived (header or cookie). A cookie-only
+/// state-changing request from a foreign origin is refused here, whoever verified it.
+pub async fn resolve_with_source(
+    parts: &Parts,
+    services: &Services,
+) -> Result<(Principal, Source), Error> {
+    let presented = credentials::presented(&parts.headers);
+    let source = presented.map_or(Source::Header, |p| p.source);
+    credentials::check_origin(
+        &parts.method,
+        &parts.headers,
+        source,
+        &services.config.allowed_origins,
+    )?;
     if let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>()
         && let Some(authorizer) = &context.authorizer
         && !authorizer.fields.is_empty()
@@ -30,15 +49,18 @@ pub async fn resolve(parts: &Parts, services: &Services) -> Result<Principal, Er
                 Some("unavailable") => Error::Unavailable(StoreError::Unavailable(
                     "the authorizer could not reach the store".into(),
                 )),
+                Some("forbidden") => Error::Forbidden(
+                    "a cookie-only request must come from an allowed origin".into(),
+                ),
                 _ => Error::Unauthenticated("refused by the authorizer"),
             });
         }
-        return Principal::from_context(&authorizer.fields)
-            .ok_or(Error::Unauthenticated("foreign authorizer context"));
+        let principal = Principal::from_context(&authorizer.fields)
+            .ok_or(Error::Unauthenticated("foreign authorizer context"))?;
+        return Ok((principal, source));
     }
-    let secret =
-        credentials::presented(&parts.headers).ok_or(Error::Unauthenticated("no credential"))?;
-    services.verify(secret).await
+    let presented = presented.ok_or(Error::Unauthenticated("no credential"))?;
+    Ok((services.verify(presented.secret).await?, source))
 }
 
 impl FromRequestParts<Services> for AnyCaller {

@@ -1,11 +1,52 @@
-//! Where a credential may be presented: `x-access-tokens`, `Authorization: Bearer`,
-//! `X-API-Key`. Header names are matched case-insensitively (HeaderMap does that).
+//! Where a credential may be presented. Headers, in this order: `x-access-tokens`,
+//! `Authorization: Bearer <secret>` or `Authorization: Key <secret>` (Cogniac),
+//! `X-API-Key`, `vai_token` (VirtuousAI). Then cookies: `keygate_session` (the sign-in
+//! session), `vai_token`. Header names are matched case-insensitively (HeaderMap does that).
+//!
+//! A browser attaches cookies to cross-site requests too, so a state-changing request
+//! authenticated by a cookie alone must come from an allowed `Origin` (CSRF defence;
+//! `SameSite=Lax` already keeps the cookie off most cross-site subrequests).
 
-use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE, ORIGIN};
+use axum::http::{HeaderMap, Method};
 
-/// The presented secret, if any header carries one.
-pub fn presented(headers: &HeaderMap) -> Option<&str> {
+use crate::services::Error;
+
+/// The sign-in session cookie.
+pub const SESSION_COOKIE: &str = "keygate_session";
+/// VirtuousAI's token header and cookie.
+pub const VAI_TOKEN: &str = "vai_token";
+
+/// How the credential arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Header,
+    Cookie,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presented<'a> {
+    pub secret: &'a str,
+    pub source: Source,
+}
+
+/// The presented secret: from a header if any carries one, else from a cookie.
+pub fn presented(headers: &HeaderMap) -> Option<Presented<'_>> {
+    from_headers(headers)
+        .map(|secret| Presented {
+            secret,
+            source: Source::Header,
+        })
+        .or_else(|| {
+            from_cookies(&cookie_pairs(headers)).map(|secret| Presented {
+                secret,
+                source: Source::Cookie,
+            })
+        })
+}
+
+/// The secret carried by a header, if any.
+pub fn from_headers(headers: &HeaderMap) -> Option<&str> {
     let header = |name: &str| {
         headers
             .get(name)
@@ -14,40 +55,195 @@ pub fn presented(headers: &HeaderMap) -> Option<&str> {
             .filter(|v| !v.is_empty())
     };
     header("x-access-tokens")
-        .or_else(|| header(AUTHORIZATION.as_str()).and_then(bearer))
+        .or_else(|| header(AUTHORIZATION.as_str()).and_then(|v| scheme(v, "bearer")))
+        .or_else(|| header(AUTHORIZATION.as_str()).and_then(|v| scheme(v, "key")))
         .or_else(|| header("x-api-key"))
+        .or_else(|| header(VAI_TOKEN))
 }
 
-fn bearer(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+/// The secret carried by a credential cookie among `name=value` pairs, if any.
+pub fn from_cookies<'a>(pairs: &[(&'a str, &'a str)]) -> Option<&'a str> {
+    [SESSION_COOKIE, VAI_TOKEN].into_iter().find_map(|wanted| {
+        pairs
+            .iter()
+            .find(|(name, value)| *name == wanted && !value.is_empty())
+            .map(|(_, value)| *value)
+    })
+}
+
+/// Every `name=value` pair of the request's `Cookie` headers.
+pub fn cookie_pairs(headers: &HeaderMap) -> Vec<(&str, &str)> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(split_cookies)
+        .collect()
+}
+
+/// Splits one `Cookie` header value (`a=1; b=2`) into pairs.
+pub fn split_cookies(value: &str) -> impl Iterator<Item = (&str, &str)> {
+    value.split(';').filter_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        Some((name.trim(), value.trim().trim_matches('"')))
+    })
+}
+
+/// The value of `Authorization: <scheme> <value>`, for a scheme named case-insensitively.
+pub fn scheme<'a>(header: &'a str, wanted: &str) -> Option<&'a str> {
+    let (name, value) = header.trim().split_once(' ')?;
+    name.eq_ignore_ascii_case(wanted)
+        .then(|| value.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// HTTP Basic credentials (`Authorization: Basic base64(user:password)`), if presented.
+/// Only surfaces that sign in with a password (Cogniac) read them.
+pub fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let encoded = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| scheme(v, "basic"))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+/// The `Set-Cookie` value that hands a browser its session: never readable by scripts,
+/// only over HTTPS, not sent on cross-site subrequests, gone when the session expires.
+pub fn session_cookie(secret: &str, max_age_secs: i64) -> String {
+    format!(
+        "{SESSION_COOKIE}={secret}; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age={max_age_secs}"
+    )
+}
+
+/// The `Set-Cookie` value that makes a browser drop its session cookie.
+pub fn cleared_session_cookie() -> String {
+    session_cookie("", 0)
+}
+
+/// Refuses a state-changing request authenticated by a cookie alone unless its `Origin`
+/// is one of `allowed` (exact match, no trailing slash).
+pub fn check_origin(
+    method: &Method,
+    headers: &HeaderMap,
+    source: Source,
+    allowed: &[String],
+) -> Result<(), Error> {
+    let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe || source == Source::Header {
+        return Ok(());
+    }
+    let origin = headers
+        .get(ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(|o| o.trim().trim_end_matches('/'));
+    match origin {
+        Some(origin) if allowed.iter().any(|a| a == origin) => Ok(()),
+        _ => Err(Error::Forbidden(
+            "a request authenticated by a session cookie alone must come from an allowed Origin"
+                .into(),
+        )),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        headers
+    }
+
     #[test]
     fn reads_each_header_form() {
         for (name, value) in [
             ("x-access-tokens", "s1"),
             ("Authorization", "Bearer s1"),
+            ("Authorization", "Key s1"),
             ("X-Api-Key", "s1"),
+            ("vai_token", "s1"),
             ("authorization", "bearer  s1 "),
         ] {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                value.parse().unwrap(),
-            );
-            assert_eq!(presented(&headers), Some("s1"), "{name}");
+            let headers = headers(&[(name, value)]);
+            let presented = presented(&headers).unwrap();
+            assert_eq!(presented.secret, "s1", "{name}");
+            assert_eq!(presented.source, Source::Header);
         }
-        let mut basic = HeaderMap::new();
-        basic.insert(AUTHORIZATION, "Basic abc".parse().unwrap());
-        assert_eq!(presented(&basic), None);
+        assert_eq!(presented(&headers(&[("Authorization", "Basic abc")])), None);
         assert_eq!(presented(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn reads_cookies_after_headers() {
+        let cookie = headers(&[
+            ("cookie", "theme=dark; keygate_session=s2"),
+            ("cookie", "x=1"),
+        ]);
+        assert_eq!(
+            presented(&cookie),
+            Some(Presented {
+                secret: "s2",
+                source: Source::Cookie
+            })
+        );
+        let vai = headers(&[("cookie", "vai_token=s3")]);
+        assert_eq!(presented(&vai).unwrap().secret, "s3");
+        let both = headers(&[("cookie", "keygate_session=s2"), ("x-api-key", "s1")]);
+        assert_eq!(presented(&both).unwrap().source, Source::Header);
+        assert_eq!(presented(&headers(&[("cookie", "keygate_session=")])), None);
+    }
+
+    #[test]
+    fn reads_basic_credentials() {
+        let encoded = headers(&[("authorization", "Basic YWRhQGV4YW1wbGUuY29tOnA6dw==")]);
+        assert_eq!(
+            basic(&encoded),
+            Some(("ada@example.com".to_owned(), "p:w".to_owned()))
+        );
+        assert_eq!(basic(&headers(&[("authorization", "Basic !!")])), None);
+        assert_eq!(basic(&headers(&[("authorization", "Bearer x")])), None);
+    }
+
+    #[test]
+    fn cookie_only_writes_need_an_allowed_origin() {
+        let allowed = vec!["https://app.example.com".to_owned()];
+        let from = |origin: &str| headers(&[("origin", origin)]);
+        let check = |method: Method, h: &HeaderMap, source| {
+            check_origin(&method, h, source, &allowed).is_ok()
+        };
+        assert!(check(
+            Method::POST,
+            &from("https://app.example.com"),
+            Source::Cookie
+        ));
+        assert!(check(
+            Method::POST,
+            &from("https://app.example.com/"),
+            Source::Cookie
+        ));
+        assert!(!check(
+            Method::POST,
+            &from("https://evil.example"),
+            Source::Cookie
+        ));
+        assert!(!check(Method::DELETE, &HeaderMap::new(), Source::Cookie));
+        assert!(check(Method::GET, &HeaderMap::new(), Source::Cookie));
+        assert!(check(
+            Method::POST,
+            &from("https://evil.example"),
+            Source::Header
+        ));
     }
 }

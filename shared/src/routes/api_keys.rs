@@ -38,6 +38,7 @@ impl From<CreateBody> for NewKeyInput {
             name: body.name,
             scopes: body.scopes,
             expires_at: body.expires_at,
+            expires_in_days: None,
             key_type: body.key_type,
         }
     }

@@ -5,12 +5,14 @@ pub mod api_keys;
 pub mod auth;
 pub mod chats;
 pub mod datasets;
+pub mod sessions;
 pub mod users;
-mod views;
+pub(crate) mod views;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
+use crate::dialects;
 use crate::http::Problem;
 use crate::http::json::MAX_BODY_BYTES;
 use crate::services::Services;
@@ -27,18 +29,26 @@ pub fn finish(router: Router<Services>, services: Services) -> Router {
 pub fn all(services: Services) -> Router {
     let routes = Router::new()
         .merge(auth::routes())
+        .merge(sessions::routes())
         .merge(users::routes())
         .merge(api_keys::routes())
         .merge(chats::routes())
         .merge(activity::routes())
-        .merge(datasets::routes());
+        .merge(datasets::routes())
+        .merge(dialects::cogniac::routes())
+        .merge(dialects::virtuousai::routes())
+        .merge(dialects::assisters::routes());
     finish(routes, services)
 }
 
-/// The `auth` function: token exchange, temp tokens, me, and user management.
+/// The `auth` function: token exchange, temp tokens, me, sessions, passwords and user
+/// management.
 pub fn auth_group(services: Services) -> Router {
     finish(
-        Router::new().merge(auth::routes()).merge(users::routes()),
+        Router::new()
+            .merge(auth::routes())
+            .merge(sessions::routes())
+            .merge(users::routes()),
         services,
     )
 }
@@ -61,4 +71,19 @@ pub fn activity(services: Services) -> Router {
 /// The `datasets` function.
 pub fn datasets(services: Services) -> Router {
     finish(datasets::routes(), services)
+}
+
+/// The `cogniac` function: Cogniac's `/1/...` surface.
+pub fn cogniac(services: Services) -> Router {
+    finish(dialects::cogniac::routes(), services)
+}
+
+/// The `virtuousai` function: VirtuousAI's `/api/v1/access-tokens`.
+pub fn virtuousai(services: Services) -> Router {
+    finish(dialects::virtuousai::routes(), services)
+}
+
+/// The `assisters` function: Assisters' `/api/keys`.
+pub fn assisters(services: Services) -> Router {
+    finish(dialects::assisters::routes(), services)
 }

@@ -29,6 +29,7 @@ struct CreateBody {
     name: Option<String>,
     role: Option<String>,
     cac_verified: Option<bool>,
+    password: Option<String>,
 }
 
 async fn create(
@@ -41,6 +42,7 @@ async fn create(
         name: body.name,
         role: body.role,
         cac_verified: body.cac_verified,
+        password: body.password,
     };
     let user = services.create_user(&caller, input).await?;
     Ok((StatusCode::CREATED, Json(views::user(&user))))

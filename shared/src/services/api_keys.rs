@@ -16,8 +16,32 @@ pub struct NewKeyInput {
     pub name: Option<String>,
     pub scopes: Option<Vec<String>>,
     pub expires_at: Option<String>,
+    /// An alternative to `expires_at`: whole days from now (VirtuousAI's `expiresInDays`).
+    pub expires_in_days: Option<i64>,
     pub key_type: Option<String>,
 }
+
+impl NewKeyInput {
+    /// A key that stands in for its creator (Cogniac's keys replace a password, VirtuousAI's
+    /// named tokens act as their user): it carries the caller's own scopes, never more.
+    pub fn standing_in_for(caller: &Principal, name: Option<String>) -> Self {
+        Self {
+            name,
+            scopes: Some(
+                caller
+                    .scopes
+                    .names()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+            ..Self::default()
+        }
+    }
+}
+
+/// A key may be given at most ten years of life in days.
+pub const MAX_EXPIRES_IN_DAYS: i64 = 3650;
 
 /// Which scopes a surface lets clients ask for (Assisters refuses `admin` at creation).
 pub struct ScopePolicy<'a> {
@@ -90,11 +114,25 @@ impl Services {
             None => Scopes::default_for_new_key(),
         };
         let now = now_epoch();
-        let expires_at = input
-            .expires_at
-            .as_deref()
-            .map(|raw| parse_future("expires_at", raw, now))
-            .transpose()?;
+        let expires_at = match (input.expires_at.as_deref(), input.expires_in_days) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "expires_in_days",
+                    "give expires_at or expires_in_days, not both",
+                ));
+            }
+            (Some(raw), None) => Some(parse_future("expires_at", raw, now)?),
+            (None, Some(days)) if (1..=MAX_EXPIRES_IN_DAYS).contains(&days) => {
+                Some(now + days * 24 * 3600)
+            }
+            (None, Some(_)) => {
+                return Err(Error::invalid(
+                    "expires_in_days",
+                    format!("must be a whole number of days from 1 to {MAX_EXPIRES_IN_DAYS}"),
+                ));
+            }
+            (None, None) => None,
+        };
         let key_type = match input.key_type.as_deref() {
             None => KeyType::Admin,
             Some(raw) => KeyType::parse(raw)

@@ -186,17 +186,42 @@ impl Services {
             .filter(|k| !k.trim().is_empty())
             .ok_or_else(|| Error::invalid("api_key", "is required"))?;
         let principal = self.verify(api_key).await?;
-        if principal.kind != CredentialKind::ApiKey {
-            return Err(Error::Unauthenticated("only an API key may be exchanged"));
-        }
         if principal.email != email.as_str() {
             return Err(Error::Unauthenticated(
                 "the key does not belong to that email",
             ));
         }
+        self.exchange_verified_key(&principal, client).await
+    }
+
+    /// An API key alone → a 24 h access token, recorded as a login (Cogniac's
+    /// `Authorization: Key`); `tenant_id`, when given, must be the key's tenant.
+    pub async fn exchange_key(
+        &self,
+        api_key: &str,
+        tenant_id: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<IssuedToken, Error> {
+        let principal = self.verify(api_key).await?;
+        if tenant_id.is_some_and(|t| t != principal.tenant_id) {
+            return Err(Error::Forbidden(
+                "this key belongs to another tenant".into(),
+            ));
+        }
+        self.exchange_verified_key(&principal, client).await
+    }
+
+    async fn exchange_verified_key(
+        &self,
+        principal: &Principal,
+        client: &ClientInfo,
+    ) -> Result<IssuedToken, Error> {
+        if principal.kind != CredentialKind::ApiKey {
+            return Err(Error::Unauthenticated("only an API key may be exchanged"));
+        }
         let issued = self
             .issue_token(
-                &principal,
+                principal,
                 principal.key_type,
                 None,
                 None,

@@ -6,6 +6,8 @@ pub mod auth;
 pub mod chats;
 pub mod datasets;
 mod error;
+pub mod passwords;
+pub mod sessions;
 pub mod users;
 mod verify_cache;
 
@@ -15,6 +17,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::domain::credential::CredentialHasher;
+use crate::domain::password::PasswordHasher;
 use crate::store::Store;
 use verify_cache::VerifyCache;
 
@@ -31,6 +34,7 @@ pub struct Services {
     pub store: Store,
     pub config: Arc<Config>,
     hasher: CredentialHasher,
+    passwords: PasswordHasher,
     cache: Arc<VerifyCache>,
 }
 
@@ -38,6 +42,7 @@ impl Services {
     pub fn new(config: Config, store: Store) -> Self {
         Self {
             hasher: CredentialHasher::new(config.pepper.clone()),
+            passwords: PasswordHasher::new(config.password_cost),
             cache: Arc::new(VerifyCache::new(config.auth_cache_ttl)),
             config: Arc::new(config),
             store,

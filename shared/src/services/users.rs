@@ -4,6 +4,7 @@ use super::api_keys::{CreatedKey, NewKeyInput, ScopePolicy};
 use super::{Error, Services};
 use crate::domain::clock::now_epoch;
 use crate::domain::credential::new_ulid;
+use crate::domain::password::Password;
 use crate::domain::principal::Principal;
 use crate::domain::scope::{Scope, UserRole};
 use crate::domain::user::{Email, Tenant, User};
@@ -23,6 +24,8 @@ pub struct NewUserInput {
     pub name: Option<String>,
     pub role: Option<String>,
     pub cac_verified: Option<bool>,
+    /// An initial password (optional; the user may set one later).
+    pub password: Option<String>,
 }
 
 impl Services {
@@ -78,6 +81,11 @@ impl Services {
             Some(raw) => UserRole::parse(raw)
                 .ok_or_else(|| Error::invalid("role", "must be \"admin\" or \"member\""))?,
         };
+        let password = input
+            .password
+            .as_deref()
+            .map(|raw| Password::parse("password", raw))
+            .transpose()?;
         let user = User {
             tenant_id: caller.tenant_id.clone(),
             id: new_ulid().to_string(),
@@ -87,7 +95,15 @@ impl Services {
             cac_verified: input.cac_verified.unwrap_or(false),
             created_at: now_epoch(),
         };
-        match self.store.create_user(&user).await? {
+        let password_hash = match password {
+            Some(password) => Some(self.hash_password(password).await),
+            None => None,
+        };
+        match self
+            .store
+            .create_user(&user, password_hash.as_deref())
+            .await?
+        {
             CreateUser::Created => Ok(user),
             CreateUser::EmailTaken => Err(Error::Conflict(format!(
                 "a user with email {} already exists",
@@ -116,6 +132,33 @@ impl Services {
             .get_user(&caller.tenant_id, user_id)
             .await?
             .ok_or(Error::NotFound("user"))
+    }
+
+    /// The caller's own user record.
+    pub async fn current_user(&self, caller: &Principal) -> Result<User, Error> {
+        self.store
+            .get_user(&caller.tenant_id, &caller.user_id)
+            .await?
+            .ok_or(Error::NotFound("user"))
+    }
+
+    /// The caller's tenant.
+    pub async fn current_tenant(&self, caller: &Principal) -> Result<Tenant, Error> {
+        self.store
+            .get_tenant(&caller.tenant_id)
+            .await?
+            .ok_or(Error::NotFound("tenant"))
+    }
+
+    /// The tenants of these users (of one person signed in by email and password).
+    pub async fn tenants_of(&self, users: &[User]) -> Result<Vec<Tenant>, Error> {
+        let mut tenants = Vec::with_capacity(users.len());
+        for user in users {
+            if let Some(tenant) = self.store.get_tenant(&user.tenant_id).await? {
+                tenants.push(tenant);
+            }
+        }
+        Ok(tenants)
     }
 
     /// A tenant admin creates an API key for one of the tenant's users (shown once).

@@ -25,6 +25,13 @@ pub fn email_sk(email: &str) -> String {
     format!("EMAIL#{email}")
 }
 
+/// The global index of one email's accounts: one item per tenant where the email has a
+/// user (`SK` = [`tenant`]), written with the tenant's own `EMAIL#` marker. Sign-in reads it.
+pub fn email_accounts(email: &str) -> String {
+    format!("EMAIL#{email}")
+}
+pub const TENANT_SK_PREFIX: &str = "TENANT#";
+
 /// The partition holding one user's own collections (logins, logs, chats ...).
 pub fn user(tenant_id: &str, user_id: &str) -> String {
     format!("USER#{tenant_id}#{user_id}")

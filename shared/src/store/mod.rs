@@ -115,6 +115,19 @@ impl Store {
             .build()
     }
 
+    /// A transactional unconditional Put of `item`.
+    pub(crate) fn put(&self, item: item::Item) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .build()
+                    .expect("table and item are set"),
+            )
+            .build()
+    }
+
     /// A transactional Update of the item at `key`.
     pub(crate) fn update_if(
         &self,
@@ -207,6 +220,39 @@ impl Store {
                     .expect("table and key are set"),
             )
             .build()
+    }
+}
+
+impl Store {
+    /// A single conditional UpdateItem; false when the condition failed.
+    pub(crate) async fn update_where(
+        &self,
+        key: item::Item,
+        expression: &str,
+        condition: &str,
+        values: item::Item,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 
 use super::item::{Item, Reader, list, n, put_opt, s};
-use super::keys::{self, GSI1PK, GSI1SK, PK, PURGE_AT, SK};
+use super::keys::{self, GSI1, GSI1PK, GSI1SK, PK, PURGE_AT, SK};
 use super::{Store, StoreError, primary_key};
 use crate::domain::api_key::ApiKey;
 use crate::domain::credential::CredentialKind;
@@ -143,6 +143,44 @@ impl Store {
             .map(super::api_keys::key_from_item)
             .transpose()?;
         Ok(Some(TokenWithKey { token, hash, key }))
+    }
+
+    /// Ids of a user's unrevoked, unexpired sessions (GSI1, so eventually consistent: a
+    /// session made in the last instant may be missing). Pages through the user's tokens,
+    /// which TTL keeps to those of the last few days.
+    pub async fn list_live_sessions(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("GSI1PK = :owner")
+                .filter_expression(
+                    "kind = :session AND expires_at > :now AND attribute_not_exists(revoked_at)",
+                )
+                .expression_attribute_values(":owner", s(keys::user_tokens(tenant_id, user_id)))
+                .expression_attribute_values(":session", s(CredentialKind::Session.as_str()))
+                .expression_attribute_values(":now", n(now))
+                .set_exclusive_start_key(start)
+                .limit(100)
+                .send()
+                .await?;
+            for item in output.items() {
+                ids.push(Reader(item).string("token_id")?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ids);
+            }
+        }
     }
 
     /// Revokes a token or session; false when missing or already revoked.

@@ -1,15 +1,58 @@
 //! Tenants and users. A user's email is unique within a tenant through a marker item
-//! written in the same transaction as the user.
+//! written in the same transaction as the user, together with the email's entry in the
+//! global account index that sign-in reads (`EMAIL#<email>` / `TENANT#<tenant>`). Both
+//! are keyed by (tenant, email), so one exists exactly when the other does.
+//!
+//! A user item may hold a password as an Argon2id PHC string (`password_hash`) and the
+//! current streak of sign-in attempts (`sign_in_failures`, `sign_in_failure_at`).
 
 use super::item::{Item, Reader, b, n, put_opt, s};
 use super::keys::{self, PK, SK};
-use super::{Store, StoreError, any_condition_failed};
+use super::{Store, StoreError, any_condition_failed, primary_key};
 use crate::domain::scope::UserRole;
 use crate::domain::user::{Tenant, User};
 
 pub enum CreateUser {
     Created,
     EmailTaken,
+}
+
+/// Where an email has a user: one tenant and the user there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub tenant_id: String,
+    pub user_id: String,
+}
+
+/// Whether a sign-in attempt may go on to check the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    Allowed,
+    Locked,
+}
+
+/// The tenant's uniqueness marker and the global account entry of a user's email.
+fn email_items(user: &User) -> [Item; 2] {
+    let mut marker = Item::new();
+    marker.insert(PK.into(), s(keys::tenant(&user.tenant_id)));
+    marker.insert(SK.into(), s(keys::email_sk(&user.email)));
+    marker.insert("type".into(), s("Email"));
+    marker.insert("user_id".into(), s(&user.id));
+    [marker, account_item(user)]
+}
+
+fn account_item(user: &User) -> Item {
+    let mut account = Item::new();
+    account.insert(PK.into(), s(keys::email_accounts(&user.email)));
+    account.insert(SK.into(), s(keys::tenant(&user.tenant_id)));
+    account.insert("type".into(), s("Account"));
+    account.insert("tenant_id".into(), s(&user.tenant_id));
+    account.insert("user_id".into(), s(&user.id));
+    account
+}
+
+fn user_key(tenant_id: &str, user_id: &str) -> Item {
+    primary_key(keys::tenant(tenant_id), keys::user_sk(user_id))
 }
 
 fn user_item(user: &User) -> Item {
@@ -51,16 +94,13 @@ impl Store {
         tenant_item.insert("tenant_id".into(), s(&tenant.id));
         tenant_item.insert("name".into(), s(&tenant.name));
         tenant_item.insert("created_at".into(), n(tenant.created_at));
-        let mut email = Item::new();
-        email.insert(PK.into(), s(keys::tenant(&admin.tenant_id)));
-        email.insert(SK.into(), s(keys::email_sk(&admin.email)));
-        email.insert("type".into(), s("Email"));
-        email.insert("user_id".into(), s(&admin.id));
+        let [marker, account] = email_items(admin);
         self.client
             .transact_write_items()
             .transact_items(self.put_if(tenant_item, "attribute_not_exists(PK)"))
             .transact_items(self.put_if(user_item(admin), "attribute_not_exists(PK)"))
-            .transact_items(self.put_if(email, "attribute_not_exists(PK)"))
+            .transact_items(self.put_if(marker, "attribute_not_exists(PK)"))
+            .transact_items(self.put_if(account, "attribute_not_exists(PK)"))
             .send()
             .await?;
         Ok(())
@@ -88,18 +128,22 @@ impl Store {
             .transpose()
     }
 
-    /// Creates a user unless the email is already taken in the tenant.
-    pub async fn create_user(&self, user: &User) -> Result<CreateUser, StoreError> {
-        let mut email = Item::new();
-        email.insert(PK.into(), s(keys::tenant(&user.tenant_id)));
-        email.insert(SK.into(), s(keys::email_sk(&user.email)));
-        email.insert("type".into(), s("Email"));
-        email.insert("user_id".into(), s(&user.id));
+    /// Creates a user (with a password hash when given) unless the email is already taken
+    /// in the tenant.
+    pub async fn create_user(
+        &self,
+        user: &User,
+        password_hash: Option<&str>,
+    ) -> Result<CreateUser, StoreError> {
+        let mut item = user_item(user);
+        put_opt(&mut item, "password_hash", password_hash.map(s));
+        let [marker, account] = email_items(user);
         let result = self
             .client
             .transact_write_items()
-            .transact_items(self.put_if(user_item(user), "attribute_not_exists(PK)"))
-            .transact_items(self.put_if(email, "attribute_not_exists(PK)"))
+            .transact_items(self.put_if(item, "attribute_not_exists(PK)"))
+            .transact_items(self.put_if(marker, "attribute_not_exists(PK)"))
+            .transact_items(self.put_if(account, "attribute_not_exists(PK)"))
             .send()
             .await;
         match result {
@@ -126,6 +170,143 @@ impl Store {
             .send()
             .await?;
         output.item.as_ref().map(user_from).transpose()
+    }
+
+    /// A user and their password hash, read consistently (sign-in follows user creation).
+    pub async fn get_user_with_password(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+    ) -> Result<Option<(User, Option<String>)>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(user_key(tenant_id, user_id)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output
+            .item
+            .as_ref()
+            .map(|item| Ok((user_from(item)?, Reader(item).opt_string("password_hash"))))
+            .transpose()
+    }
+
+    /// The tenants where `email` has a user, oldest tenant id first, at most `limit`.
+    pub async fn list_accounts(&self, email: &str, limit: u32) -> Result<Vec<Account>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :tenant)")
+            .expression_attribute_values(":pk", s(keys::email_accounts(email)))
+            .expression_attribute_values(":tenant", s(keys::TENANT_SK_PREFIX))
+            .consistent_read(true)
+            .limit(limit as i32)
+            .send()
+            .await?;
+        output
+            .items()
+            .iter()
+            .map(|item| {
+                let r = Reader(item);
+                Ok(Account {
+                    tenant_id: r.string("tenant_id")?,
+                    user_id: r.string("user_id")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores a new password hash and ends any failure streak. The account entry is put
+    /// again (idempotently) so users made before the index existed can sign in too.
+    /// False when the user is gone.
+    pub async fn set_password_hash(&self, user: &User, phc: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.update_if(
+                user_key(&user.tenant_id, &user.id),
+                "SET password_hash = :phc REMOVE sign_in_failures, sign_in_failure_at",
+                "attribute_exists(PK)",
+                Item::from([(":phc".to_owned(), s(phc))]),
+            ))
+            // Keyed by (email, tenant) like the tenant's marker, so it can only name this user.
+            .transact_items(self.put(account_item(user)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if any_condition_failed(&error) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Counts a sign-in attempt before its password is checked, so that at most `max`
+    /// attempts per streak can ever be checked, however many arrive at once. An attempt
+    /// continues the streak when the previous one came after `streak_start`, else starts a
+    /// new one; a full streak answers `Locked` until it is older than `streak_start`.
+    /// A successful check clears the streak ([`Store::clear_sign_in_failures`]).
+    pub async fn start_sign_in_attempt(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        now: i64,
+        streak_start: i64,
+        max: i64,
+    ) -> Result<Attempt, StoreError> {
+        let values = || {
+            Item::from([
+                (":now".to_owned(), n(now)),
+                (":start".to_owned(), n(streak_start)),
+                (":one".to_owned(), n(1)),
+            ])
+        };
+        let continue_streak = || async {
+            let mut values = values();
+            values.insert(":max".into(), n(max));
+            self.update_where(
+                user_key(tenant_id, user_id),
+                "SET sign_in_failures = sign_in_failures + :one, sign_in_failure_at = :now",
+                "attribute_exists(PK) AND sign_in_failure_at >= :start AND sign_in_failures < :max",
+                values,
+            )
+            .await
+        };
+        if continue_streak().await? {
+            return Ok(Attempt::Allowed);
+        }
+        let started = self
+            .update_where(
+                user_key(tenant_id, user_id),
+                "SET sign_in_failures = :one, sign_in_failure_at = :now",
+                "attribute_exists(PK) AND (attribute_not_exists(sign_in_failure_at) OR sign_in_failure_at < :start)",
+                values(),
+            )
+            .await?;
+        // Neither: the streak is full, or a concurrent attempt has just started a new one.
+        if started || continue_streak().await? {
+            Ok(Attempt::Allowed)
+        } else {
+            Ok(Attempt::Locked)
+        }
+    }
+
+    /// Ends the failure streak after a successful password check.
+    pub async fn clear_sign_in_failures(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+    ) -> Result<(), StoreError> {
+        self.update_where(
+            user_key(tenant_id, user_id),
+            "REMOVE sign_in_failures, sign_in_failure_at",
+            "attribute_exists(PK)",
+            Item::new(),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Finds a user of the tenant by (normalised) email.

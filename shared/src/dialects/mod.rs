@@ -1,0 +1,86 @@
+//! External API surfaces: each module answers one platform's documented paths and shapes
+//! by translating onto the shared services. A dialect holds no business rule; it names
+//! fields, renders records and shapes errors the way its document does.
+
+pub mod assisters;
+pub mod cogniac;
+pub mod virtuousai;
+
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::domain::Invalid;
+use crate::services::Error;
+
+/// The status and a client-safe message for a service error; every dialect wraps these in
+/// its own shape. Internal detail (why a credential failed, what the store said) is logged,
+/// never returned.
+pub(crate) fn status_and_message(error: &Error) -> (StatusCode, String) {
+    match error {
+        Error::Invalid(invalid) => (StatusCode::BAD_REQUEST, invalid.to_string()),
+        Error::TooLarge { field, message } => {
+            (StatusCode::PAYLOAD_TOO_LARGE, format!("{field}: {message}"))
+        }
+        Error::Unauthenticated(reason) => {
+            tracing::info!(reason, "credential refused");
+            (
+                StatusCode::UNAUTHORIZED,
+                "a valid credential is required".to_owned(),
+            )
+        }
+        Error::Forbidden(detail) => (StatusCode::FORBIDDEN, detail.clone()),
+        Error::NameTooLong(invalid) => (StatusCode::NOT_ACCEPTABLE, invalid.to_string()),
+        Error::CacRequired(detail) => (StatusCode::PROXY_AUTHENTICATION_REQUIRED, detail.clone()),
+        Error::MissingInformation(field) => {
+            (StatusCode::REQUEST_TIMEOUT, format!("{field} is required"))
+        }
+        Error::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found")),
+        Error::Conflict(detail) | Error::LimitReached(detail) => {
+            (StatusCode::CONFLICT, detail.clone())
+        }
+        Error::Unavailable(source) => {
+            tracing::error!(error = %source, "store unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the service is unavailable; retry shortly".to_owned(),
+            )
+        }
+    }
+}
+
+/// Parses a JSON body (empty reads as `{}`), naming the field on error (`body` when the
+/// JSON itself is broken).
+pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Invalid> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            Invalid::new("body", format!("is not valid JSON: {inner}"))
+        } else {
+            let field = if field == "." {
+                "body".to_owned()
+            } else {
+                field
+            };
+            Invalid::new(field, inner.to_string())
+        }
+    })
+}
+
+/// Parses query parameters, naming the parameter on error.
+pub(crate) fn parse_query<T: DeserializeOwned>(query: Option<&str>) -> Result<T, Invalid> {
+    let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes());
+    serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs)).map_err(|error| {
+        let field = error.path().to_string();
+        Invalid::new(field, error.into_inner().to_string())
+    })
+}
+
+/// Keys a dialect lists in one answer when its document has no pagination.
+pub(crate) const UNPAGED_LIST_LIMIT: u32 = 100;

@@ -1,0 +1,258 @@
+//! VirtuousAI (`/api/v1/access-tokens`): the caller's named access tokens.
+//!
+//! Credential: `authorization: Bearer`, `X-API-Key`, or `vai_token` (header or cookie).
+//! Named access tokens are keygate API keys: same items, same 10-active limit, same ids
+//! (shown in UUID form, which is the same 128 bits as the ULID; both forms are accepted
+//! in paths), so a token made here is a key everywhere else. Their `tokenType` is
+//! `api_key`; sessions are not listed here (they are managed through `/v1/sessions`), so
+//! `tokenType=session` lists nothing.
+//!
+//! Errors: validation answers 422 `{"detail": [{"loc", "msg", "type"}]}` as the document
+//! shows; every other error is FastAPI's `{"detail": "<message>"}`.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{parse_body, parse_query, status_and_message};
+use crate::domain::Invalid;
+use crate::domain::api_key::ApiKey;
+use crate::domain::ids::{canonical_ulid, ulid_to_uuid};
+use crate::domain::principal::Principal;
+use crate::domain::validation::bounded_limit;
+use crate::http::caller::resolve;
+use crate::http::cursor;
+use crate::services::api_keys::{NewKeyInput, ScopePolicy};
+use crate::services::{Error, Services};
+
+/// The `tokenType` of every token this surface shows.
+pub const TOKEN_TYPE: &str = "api_key";
+
+pub fn routes() -> Router<Services> {
+    Router::new()
+        .route(
+            "/api/v1/access-tokens",
+            get(list).post(create).delete(revoke_all),
+        )
+        .route("/api/v1/access-tokens/{token_id}", get(read).delete(revoke))
+}
+
+/// Where a field travels, for the `loc` of a validation error.
+fn location(field: &str) -> &'static str {
+    match field {
+        "tokenType" | "includeRevoked" | "limit" | "cursor" | "exclude_current" => "query",
+        "token_id" => "path",
+        _ => "body",
+    }
+}
+
+/// keygate's field names as VirtuousAI spells them.
+fn wire_name(field: &str) -> &str {
+    match field {
+        "expires_in_days" => "expiresInDays",
+        other => other,
+    }
+}
+
+/// A service error in VirtuousAI's (FastAPI's) shape.
+pub struct VaiError {
+    error: Error,
+    kind: &'static str,
+}
+
+impl From<Error> for VaiError {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            kind: "value_error",
+        }
+    }
+}
+
+impl From<Invalid> for VaiError {
+    fn from(invalid: Invalid) -> Self {
+        Error::Invalid(invalid).into()
+    }
+}
+
+impl VaiError {
+    fn missing(field: &str) -> Self {
+        Self {
+            error: Error::invalid(field, "Field required"),
+            kind: "missing",
+        }
+    }
+}
+
+impl IntoResponse for VaiError {
+    fn into_response(self) -> Response {
+        if let Error::Invalid(invalid) = &self.error {
+            let field = wire_name(&invalid.field);
+            let loc = if field == "body" {
+                json!(["body"])
+            } else {
+                json!([location(field), field])
+            };
+            let body = json!({"detail": [{
+                "loc": loc,
+                "msg": invalid.message,
+                "type": self.kind,
+            }]});
+            return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+        }
+        let (status, message) = status_and_message(&self.error);
+        (status, Json(json!({ "detail": message }))).into_response()
+    }
+}
+
+struct Caller(Principal);
+
+impl FromRequestParts<Services> for Caller {
+    type Rejection = VaiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        services: &Services,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = resolve(parts, services).await?;
+        principal.require_full_key().map_err(Error::from)?;
+        Ok(Self(principal))
+    }
+}
+
+fn token_view(key: &ApiKey) -> Value {
+    let time = crate::routes::views::time;
+    json!({
+        "createdAt": time(Some(key.created_at)),
+        "expiresAt": time(key.expires_at),
+        "id": ulid_to_uuid(&key.id).unwrap_or_else(|| key.id.clone()),
+        "lastUsedAt": time(key.last_used_at),
+        "name": key.name,
+        "revokedAt": time(key.revoked_at),
+        "tokenPrefix": key.key_prefix,
+        "tokenType": TOKEN_TYPE,
+    })
+}
+
+/// The keygate id named by a path's `token_id` (UUID or ULID form).
+fn token_id(raw: &str) -> Result<String, VaiError> {
+    canonical_ulid(raw)
+        .ok_or_else(|| Invalid::new("token_id", "Input should be a valid UUID").into())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    token_type: Option<String>,
+    include_revoked: Option<bool>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, VaiError> {
+    let query: ListQuery = parse_query(query.as_deref())?;
+    let limit = bounded_limit("limit", query.limit, 50, 1, 200)?;
+    let after = cursor::decode("cursor", query.cursor.as_deref())?;
+    if query.token_type.as_deref().is_some_and(|t| t != TOKEN_TYPE) {
+        return Ok(Json(json!({"items": [], "nextCursor": null})));
+    }
+    let page = services
+        .list_api_keys(
+            &caller,
+            query.include_revoked.unwrap_or(false),
+            limit,
+            after.as_deref(),
+        )
+        .await?;
+    Ok(Json(json!({
+        "items": page.keys.iter().map(token_view).collect::<Vec<_>>(),
+        "nextCursor": page.next_after.as_deref().map(cursor::encode),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateBody {
+    name: Option<String>,
+    expires_in_days: Option<i64>,
+}
+
+async fn create(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), VaiError> {
+    let body: CreateBody = parse_body(&body)?;
+    let name = body.name.ok_or_else(|| VaiError::missing("name"))?;
+    // A named token stands in for its creator: it carries the caller's scopes.
+    let input = NewKeyInput {
+        name: Some(name),
+        scopes: Some(
+            caller
+                .scopes
+                .names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        ),
+        expires_in_days: body.expires_in_days,
+        ..Default::default()
+    };
+    let created = services
+        .create_api_key(&caller, input, ScopePolicy::ALL)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "plaintext": created.secret,
+            "token": token_view(&created.key),
+        })),
+    ))
+}
+
+#[derive(Deserialize)]
+struct RevokeAllQuery {
+    exclude_current: Option<bool>,
+}
+
+async fn revoke_all(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, VaiError> {
+    let query: RevokeAllQuery = parse_query(query.as_deref())?;
+    let count = services
+        .revoke_all_api_keys(&caller, query.exclude_current.unwrap_or(true))
+        .await?;
+    Ok(Json(json!({ "revokedCount": count })))
+}
+
+async fn read(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    Path(raw_id): Path<String>,
+) -> Result<Json<Value>, VaiError> {
+    let key = services.get_api_key(&caller, &token_id(&raw_id)?).await?;
+    Ok(Json(token_view(&key)))
+}
+
+async fn revoke(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    Path(raw_id): Path<String>,
+) -> Result<StatusCode, VaiError> {
+    services
+        .revoke_api_key(&caller, &token_id(&raw_id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,110 @@
+//! `/v1/sessions` (sign in with email and password, sign out) and
+//! `/v1/users/me/password` (set or change one's own password).
+
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::views;
+use crate::http::credentials::{cleared_session_cookie, session_cookie};
+use crate::http::{Caller, Client, JsonBody, Problem};
+use crate::services::Services;
+
+pub fn routes() -> Router<Services> {
+    Router::new()
+        .route("/v1/sessions", post(sign_in).delete(sign_out))
+        .route("/v1/users/me/password", put(set_password))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignInBody {
+    email: Option<String>,
+    password: Option<String>,
+    tenant_id: Option<String>,
+}
+
+fn with_cookie(status: StatusCode, cookie: &str, body: Option<serde_json::Value>) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        headers.insert(SET_COOKIE, value);
+    }
+    match body {
+        Some(body) => (status, headers, Json(body)).into_response(),
+        None => (status, headers).into_response(),
+    }
+}
+
+async fn sign_in(
+    State(services): State<Services>,
+    Client(client): Client,
+    JsonBody(body): JsonBody<SignInBody>,
+) -> Result<Response, Problem> {
+    let issued = services
+        .sign_in(
+            body.email.as_deref(),
+            body.password.as_deref(),
+            body.tenant_id.as_deref(),
+            &client,
+        )
+        .await?;
+    let session = &issued.token;
+    let lifetime = session.expires_at - session.created_at;
+    let body = json!({
+        "session": issued.secret,
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "expires_at": views::time(Some(session.expires_at)),
+        "session_id": session.id,
+        "user": {
+            "id": session.user_id,
+            "tenant_id": session.tenant_id,
+            "email": session.email,
+            "role": session.user_role.as_str(),
+        },
+    });
+    Ok(with_cookie(
+        StatusCode::CREATED,
+        &session_cookie(&issued.secret, lifetime),
+        Some(body),
+    ))
+}
+
+async fn sign_out(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+) -> Result<Response, Problem> {
+    services.sign_out(&caller).await?;
+    Ok(with_cookie(
+        StatusCode::NO_CONTENT,
+        &cleared_session_cookie(),
+        None,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    old_password: Option<String>,
+    new_password: Option<String>,
+}
+
+async fn set_password(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<PasswordBody>,
+) -> Result<StatusCode, Problem> {
+    services
+        .set_own_password(
+            &caller,
+            body.old_password.as_deref(),
+            body.new_password.as_deref(),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

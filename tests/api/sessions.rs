@@ -1,0 +1,386 @@
+use keygate_tests::{
+    ALLOWED_ORIGIN, StatusCode, session_cookie, spawn_app, spawn_app_with, strings_in,
+};
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery";
+
+#[tokio::test]
+async fn sign_in_sets_a_safe_cookie_records_a_login_and_authenticates() {
+    let app = spawn_app().await;
+    let user_id = app
+        .new_user_with_password("Ada@Example.com", PASSWORD)
+        .await;
+    let reply = app
+        .send(
+            "POST",
+            "/v1/sessions",
+            &[("user-agent", "browser/1")],
+            Some(json!({"email": "ada@example.com", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let session = reply.body["session"].as_str().unwrap();
+    assert!(session.starts_with("kgs_"));
+    assert_eq!(reply.body["expires_in"], 12 * 3600);
+    assert_eq!(reply.body["user"]["id"], user_id.as_str());
+    let cookie = reply.headers["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with(&format!("keygate_session={session};")));
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Lax",
+        "Path=/",
+        "Max-Age=43200",
+    ] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+
+    let by_cookie = app
+        .send(
+            "GET",
+            "/v1/auth/me",
+            &[("cookie", &session_cookie(session))],
+            None,
+        )
+        .await;
+    assert_eq!(by_cookie.status, StatusCode::OK, "{}", by_cookie.body);
+    assert_eq!(by_cookie.body["credential_kind"], "session");
+    assert_eq!(by_cookie.body["user_id"], user_id.as_str());
+    let bearer = format!("Bearer {session}");
+    let by_header = app
+        .send("GET", "/v1/auth/me", &[("authorization", &bearer)], None)
+        .await;
+    assert_eq!(by_header.status, StatusCode::OK);
+
+    let logins = app
+        .services
+        .store
+        .list_logins(&app.tenant_id, &user_id, 5)
+        .await
+        .unwrap();
+    assert_eq!(logins.len(), 1);
+    assert_eq!(logins[0].method, "password");
+    assert_eq!(logins[0].user_agent, "browser/1");
+
+    // The session item carries the TTL attribute, and the password is only a PHC hash.
+    let items = app.scan_table().await;
+    let session_item = items
+        .iter()
+        .find(|i| {
+            i.get("kind")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                == Some("session")
+        })
+        .expect("a session item");
+    assert!(session_item.contains_key("purge_at"));
+    let mut strings = Vec::new();
+    items
+        .iter()
+        .flat_map(|item| item.values())
+        .for_each(|v| strings_in(v, &mut strings));
+    assert!(
+        !strings
+            .iter()
+            .any(|s| s.contains(PASSWORD) || s.contains(session))
+    );
+    assert!(
+        strings
+            .iter()
+            .any(|s| s.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"))
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_answer_alike() {
+    let app = spawn_app().await;
+    app.new_user_with_password("ada@example.com", PASSWORD)
+        .await;
+    let attempt = |email: &'static str, password: &'static str| {
+        app.call(
+            "POST",
+            "/v1/sessions",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+    };
+    let wrong = attempt("ada@example.com", "not the password").await;
+    let unknown = attempt("nobody@example.com", PASSWORD).await;
+    let no_password = attempt("admin@example.com", PASSWORD).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.body, unknown.body);
+    assert_eq!(wrong.body, no_password.body);
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers.get("set-cookie").is_none());
+    let missing = app
+        .call(
+            "POST",
+            "/v1/sessions",
+            None,
+            Some(json!({"email": "ada@example.com"})),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.body["field"], "password");
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_not_others() {
+    let app = spawn_app().await;
+    app.new_user_with_password("ada@example.com", PASSWORD)
+        .await;
+    app.new_user_with_password("bob@example.com", PASSWORD)
+        .await;
+    let attempt = |email: &'static str, password: &'static str| {
+        app.call(
+            "POST",
+            "/v1/sessions",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            attempt("ada@example.com", "wrong password!").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let locked = attempt("ada@example.com", PASSWORD).await;
+    assert_eq!(
+        locked.status,
+        StatusCode::UNAUTHORIZED,
+        "locked: even the right password"
+    );
+    let wrong = attempt("ada@example.com", "wrong password!").await;
+    assert_eq!(locked.body, wrong.body, "a lock is not revealed");
+    assert_eq!(
+        attempt("bob@example.com", PASSWORD).await.status,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn parallel_guesses_cannot_exceed_the_streak() {
+    let app = spawn_app().await;
+    app.new_user_with_password("ada@example.com", PASSWORD)
+        .await;
+    // Twelve guesses at once, the right one among them: at most five are ever checked,
+    // so whether the right one got through, the account ends locked or signed in, and a
+    // later right password is refused unless that one succeeded.
+    let guesses = (0..12).map(|i| {
+        let password = if i == 11 {
+            PASSWORD.to_owned()
+        } else {
+            format!("wrong guess {i:02}")
+        };
+        app.call(
+            "POST",
+            "/v1/sessions",
+            None,
+            Some(json!({"email": "ada@example.com", "password": password})),
+        )
+    });
+    let replies = futures::future::join_all(guesses).await;
+    let refused = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(refused >= 11, "wrong guesses are refused");
+    let items = app.scan_table().await;
+    let failures = items
+        .iter()
+        .filter_map(|i| i.get("sign_in_failures"))
+        .filter_map(|v| v.as_n().ok())
+        .map(|n| n.parse::<i64>().unwrap())
+        .max()
+        .unwrap_or(0);
+    assert!(failures <= 5, "the streak never passes five: {failures}");
+}
+
+#[tokio::test]
+async fn a_lock_ends_after_the_lockout() {
+    let app = spawn_app_with(&[("KEYGATE_SIGN_IN_LOCKOUT_SECS", "1")]).await;
+    app.new_user_with_password("ada@example.com", PASSWORD)
+        .await;
+    for _ in 0..5 {
+        app.call(
+            "POST",
+            "/v1/sessions",
+            None,
+            Some(json!({"email": "ada@example.com", "password": "wrong password!"})),
+        )
+        .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    app.sign_in("ada@example.com", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn cookie_only_writes_need_an_allowed_origin() {
+    let app = spawn_app().await;
+    app.new_user_with_password("ada@example.com", PASSWORD)
+        .await;
+    let session = app.sign_in("ada@example.com", PASSWORD).await;
+    let cookie = session_cookie(&session);
+    let create = |headers: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            app.send(
+                "POST",
+                "/v1/api-keys",
+                &headers,
+                Some(json!({"name": "web"})),
+            )
+            .await
+        }
+    };
+    let no_origin = create(vec![("cookie", cookie.clone())]).await;
+    assert_eq!(
+        no_origin.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        no_origin.body
+    );
+    let foreign = create(vec![
+        ("cookie", cookie.clone()),
+        ("origin", "https://evil.example".into()),
+    ])
+    .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    let allowed = create(vec![
+        ("cookie", cookie.clone()),
+        ("origin", ALLOWED_ORIGIN.into()),
+    ])
+    .await;
+    assert_eq!(allowed.status, StatusCode::CREATED, "{}", allowed.body);
+    let by_header = create(vec![("authorization", format!("Bearer {session}"))]).await;
+    assert_eq!(
+        by_header.status,
+        StatusCode::CREATED,
+        "a header is no CSRF risk"
+    );
+    let read = app
+        .send("GET", "/v1/api-keys", &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "reads need no Origin");
+    assert_eq!(read.body["items"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn sign_out_revokes_the_session_and_clears_the_cookie() {
+    let app = spawn_app().await;
+    app.new_user_with_password("ada@example.com", PASSWORD)
+        .await;
+    let session = app.sign_in("ada@example.com", PASSWORD).await;
+    let cookie = session_cookie(&session);
+    let out = app
+        .send(
+            "DELETE",
+            "/v1/sessions",
+            &[("cookie", &cookie), ("origin", ALLOWED_ORIGIN)],
+            None,
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.body);
+    assert!(
+        out.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let after = app
+        .send("GET", "/v1/auth/me", &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    let with_key = app
+        .call("DELETE", "/v1/sessions", Some(&app.admin_key), None)
+        .await;
+    assert_eq!(with_key.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn users_set_and_change_their_own_password() {
+    let app = spawn_app().await;
+    let key = app.admin_key.as_str();
+    let set = |body| app.call("PUT", "/v1/users/me/password", Some(key), Some(body));
+    let weak = set(json!({"new_password": "aaaaaaaaaaaaaaaa"})).await;
+    assert_eq!(weak.status, StatusCode::BAD_REQUEST);
+    assert_eq!(weak.body["field"], "new_password");
+    let first = set(json!({"new_password": PASSWORD})).await;
+    assert_eq!(first.status, StatusCode::NO_CONTENT, "{}", first.body);
+    let session = app.sign_in("admin@example.com", PASSWORD).await;
+
+    let missing_old = set(json!({"new_password": "a new pass phrase"})).await;
+    assert_eq!(missing_old.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing_old.body["field"], "old_password");
+    let wrong_old =
+        set(json!({"old_password": "not it at all", "new_password": "a new pass phrase"})).await;
+    assert_eq!(wrong_old.status, StatusCode::BAD_REQUEST);
+    assert_eq!(wrong_old.body["field"], "old_password");
+    let changed = set(json!({"old_password": PASSWORD, "new_password": "a new pass phrase"})).await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+
+    // The change signs out the user's sessions; only the new password works.
+    let old_session = app.call("GET", "/v1/auth/me", Some(&session), None).await;
+    assert_eq!(old_session.status, StatusCode::UNAUTHORIZED);
+    let refused = app
+        .call(
+            "POST",
+            "/v1/sessions",
+            None,
+            Some(json!({"email": "admin@example.com", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    app.sign_in("admin@example.com", "a new pass phrase").await;
+}
+
+#[tokio::test]
+async fn an_email_in_several_tenants_names_its_tenant() {
+    let app = spawn_app().await;
+    app.new_user_with_password("ada@example.com", PASSWORD)
+        .await;
+    let other = app
+        .services
+        .bootstrap("other tenant", "ada@example.com")
+        .await
+        .unwrap();
+    let set = app
+        .call(
+            "PUT",
+            "/v1/users/me/password",
+            Some(&other.key.secret),
+            Some(json!({"new_password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::NO_CONTENT, "{}", set.body);
+    let ambiguous = app
+        .call(
+            "POST",
+            "/v1/sessions",
+            None,
+            Some(json!({"email": "ada@example.com", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(
+        ambiguous.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        ambiguous.body
+    );
+    assert_eq!(ambiguous.body["field"], "tenant_id");
+    let chosen = app
+        .call(
+            "POST",
+            "/v1/sessions",
+            None,
+            Some(json!({"email": "ada@example.com", "password": PASSWORD, "tenant_id": other.tenant.id})),
+        )
+        .await;
+    assert_eq!(chosen.status, StatusCode::CREATED, "{}", chosen.body);
+    assert_eq!(chosen.body["user"]["tenant_id"], other.tenant.id.as_str());
+    assert_eq!(chosen.body["user"]["role"], "admin");
+}
