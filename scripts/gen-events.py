@@ -2,13 +2,21 @@
 """Writes events/<function>/<name>.json: one API Gateway HTTP API (payload 2.0) sample event
 per route, usable with `cargo lambda invoke <function> --data-file ...` and `sam local invoke`.
 
-The events carry no authorizer context, so a function verifies the X-API-Key itself: replace
-REPLACE_WITH_API_KEY with a key printed by scripts/run-local. Re-run after adding a route."""
+The events carry no authorizer context, so a function verifies the credential itself: replace
+REPLACE_WITH_API_KEY with a key printed by scripts/run-local (and REPLACE_WITH_SESSION with a
+session from POST /v1/sessions for the cookie-only Assisters routes). Re-run after adding a route.
+
+The last field of a route says how it authenticates: False (public), True (X-API-Key),
+"bearer", "key" (Cogniac's `Authorization: Key`), "basic" (Cogniac's email and password),
+"vai" (VirtuousAI's vai_token header) or "session" (the dashboard cookie, with an Origin)."""
 
 import json
 import pathlib
 
 KEY = "REPLACE_WITH_API_KEY"
+SESSION = "REPLACE_WITH_SESSION"
+ORIGIN = "https://app.example.com"
+BASIC = "Basic ZGVtb0BleGFtcGxlLmNvbTpSRVBMQUNFX1dJVEhfUEFTU1dPUkQ="  # demo@example.com:REPLACE_WITH_PASSWORD
 ID = "01KAAAAAAAAAAAAAAAAAAAAAAA"
 
 # (function, event name, method, route key path, concrete path, query, body, authenticated)
@@ -41,6 +49,28 @@ ROUTES = [
     ("chats", "get-message", "GET", "/v1/chats/{proxy+}", f"/v1/chats/{ID}/messages/1", "", None, True),
     ("activity", "list-logs", "GET", "/v1/logs", "/v1/logs", "limit=20", None, True),
     ("activity", "list-logins", "GET", "/v1/logins", "/v1/logins", "limit=5", None, True),
+    ("auth", "sign-in", "POST", "/v1/sessions", "/v1/sessions", "", {"email": "demo@example.com", "password": "REPLACE_WITH_PASSWORD"}, False),
+    ("auth", "sign-out", "DELETE", "/v1/sessions", "/v1/sessions", "", None, "ending-session"),
+    ("auth", "set-password", "PUT", "/v1/users/{proxy+}", "/v1/users/me/password", "", {"new_password": "a long new passphrase"}, True),
+    ("cogniac", "token", "GET", "/1/token", "/1/token", "tenant_id=REPLACE_WITH_TENANT_ID", None, "key"),
+    ("cogniac", "token-basic", "GET", "/1/token", "/1/token", "", None, "basic"),
+    ("cogniac", "user-tenants", "GET", "/1/users/current/tenants", "/1/users/current/tenants", "", None, "basic"),
+    ("cogniac", "mfa-status", "GET", "/21/users/mfa/status", "/21/users/mfa/status", "", None, "basic"),
+    ("cogniac", "current-tenant", "GET", "/1/tenants/current", "/1/tenants/current", "", None, "bearer"),
+    ("cogniac", "current-user", "GET", "/1/users/current", "/1/users/current", "", None, "bearer"),
+    ("cogniac", "create-key", "POST", "/1/users/{user_id}/apiKeys", "/1/users/REPLACE_WITH_USER_ID/apiKeys", "", {"description": "my key"}, "bearer"),
+    ("cogniac", "list-keys", "GET", "/1/users/{user_id}/apiKeys", "/1/users/REPLACE_WITH_USER_ID/apiKeys", "", None, "bearer"),
+    ("cogniac", "get-key", "GET", "/1/users/{user_id}/apiKeys/{key_id}", f"/1/users/REPLACE_WITH_USER_ID/apiKeys/{ID}", "", None, "bearer"),
+    ("cogniac", "delete-key", "DELETE", "/1/users/{user_id}/apiKeys/{key_id}", f"/1/users/REPLACE_WITH_USER_ID/apiKeys/{ID}", "", None, "bearer"),
+    ("virtuousai", "list-tokens", "GET", "/api/v1/access-tokens", "/api/v1/access-tokens", "limit=50&includeRevoked=false", None, "vai"),
+    ("virtuousai", "create-token", "POST", "/api/v1/access-tokens", "/api/v1/access-tokens", "", {"name": "ci", "expiresInDays": 30}, "vai"),
+    ("virtuousai", "revoke-all", "DELETE", "/api/v1/access-tokens", "/api/v1/access-tokens", "exclude_current=true", None, "vai"),
+    ("virtuousai", "get-token", "GET", "/api/v1/access-tokens/{token_id}", "/api/v1/access-tokens/01890f3a-0000-4000-8000-000000000000", "", None, "vai"),
+    ("virtuousai", "revoke-token", "DELETE", "/api/v1/access-tokens/{token_id}", "/api/v1/access-tokens/01890f3a-0000-4000-8000-000000000000", "", None, "vai"),
+    ("assisters", "list-keys", "GET", "/api/keys", "/api/keys", "", None, "session"),
+    ("assisters", "create-key", "POST", "/api/keys", "/api/keys", "", {"name": "Production", "scopes": ["chat", "read"]}, "session"),
+    ("assisters", "update-key", "PATCH", "/api/keys/{id}", f"/api/keys/{ID}", "", {"name": "Renamed", "is_active": False}, "session"),
+    ("assisters", "delete-key", "DELETE", "/api/keys/{id}", f"/api/keys/{ID}", "", None, "session"),
 ]
 
 
@@ -50,8 +80,22 @@ def event(method, route_path, path, query, body, authenticated):
         "user-agent": "curl/8.5.0",
         "x-forwarded-for": "203.0.113.7",
     }
-    if authenticated:
+    cookies = []
+    if authenticated is True:
         headers["x-api-key"] = KEY
+    elif authenticated == "bearer":
+        headers["authorization"] = f"Bearer {KEY}"
+    elif authenticated == "key":
+        headers["authorization"] = f"Key {KEY}"
+    elif authenticated == "basic":
+        headers["authorization"] = BASIC
+    elif authenticated == "vai":
+        headers["vai_token"] = KEY
+    elif authenticated in ("session", "ending-session"):
+        # Signing out ends its session: that event has a session of its own.
+        session = SESSION if authenticated == "session" else "REPLACE_WITH_SESSION_TO_END"
+        cookies.append(f"keygate_session={session}")
+        headers["origin"] = ORIGIN
     if body is not None:
         headers["content-type"] = "application/json"
     route_key = f"{method} {route_path}"
@@ -75,6 +119,8 @@ def event(method, route_path, path, query, body, authenticated):
         },
         "isBase64Encoded": False,
     }
+    if cookies:
+        result["cookies"] = cookies
     if query:
         result["queryStringParameters"] = dict(pair.split("=", 1) for pair in query.split("&"))
     if body is not None:
