@@ -10,6 +10,8 @@ use keygate::store::Store;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
+pub mod faults;
+
 pub use reqwest::StatusCode;
 
 /// A running keygate with a fresh table and a bootstrapped tenant admin.
@@ -50,6 +52,13 @@ pub fn test_config(table: &str, extra: &[(&str, &str)]) -> Config {
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
+}
+
+/// A keygate whose DynamoDB endpoint fails the operations the returned switch names.
+pub async fn spawn_app_with_faults() -> (TestApp, faults::Faults) {
+    let (endpoint, faults) = faults::start(emulator_endpoint()).await;
+    let app = spawn_app_with(&[("KEYGATE_DYNAMODB_ENDPOINT", &endpoint)]).await;
+    (app, faults)
 }
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {

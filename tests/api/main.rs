@@ -8,6 +8,7 @@ mod chats;
 mod datasets;
 mod errors;
 mod events;
+mod faults;
 mod sessions;
 mod surfaces;
 mod users;

@@ -1,0 +1,165 @@
+//! DynamoDB failing mid-request: the client gets a 503 it may retry, and the table holds the
+//! whole change or none of it.
+
+use keygate_tests::{StatusCode, TestApp, spawn_app_with_faults};
+use serde_json::json;
+
+/// How many items of each `type` the table holds.
+async fn count_of(app: &TestApp, item_type: &str) -> usize {
+    app.scan_table()
+        .await
+        .iter()
+        .filter(|item| {
+            item.get("type")
+                .and_then(|t| t.as_s().ok())
+                .map(String::as_str)
+                == Some(item_type)
+        })
+        .count()
+}
+
+async fn active_keys_counter(app: &TestApp) -> String {
+    let items = app.scan_table().await;
+    let user = items
+        .iter()
+        .find(|i| {
+            i.get("type")
+                .and_then(|t| t.as_s().ok())
+                .map(String::as_str)
+                == Some("User")
+        })
+        .expect("the admin user item");
+    user["active_keys"].as_n().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_failed_key_creation_is_a_503_and_writes_nothing() {
+    let (app, faults) = spawn_app_with_faults().await;
+    app.call("GET", "/v1/auth/me", Some(&app.admin_key), None)
+        .await; // warm the cache
+    faults.fail("TransactWriteItems");
+    let reply = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&app.admin_key),
+            Some(json!({"name": "lost"})),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.headers["retry-after"], "1");
+    assert_eq!(reply.headers["content-type"], "application/problem+json");
+    faults.heal();
+    assert_eq!(count_of(&app, "ApiKey").await, 1, "only the bootstrap key");
+    assert_eq!(
+        active_keys_counter(&app).await,
+        "1",
+        "the counter did not move"
+    );
+    let retried = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&app.admin_key),
+            Some(json!({"name": "lost"})),
+        )
+        .await;
+    assert_eq!(retried.status, StatusCode::CREATED, "the retry succeeds");
+}
+
+#[tokio::test]
+async fn an_unreadable_store_is_a_503_not_a_401() {
+    let (app, faults) = spawn_app_with_faults().await;
+    faults.fail("GetItem");
+    faults.fail("BatchGetItem");
+    let reply = app
+        .call("GET", "/v1/auth/me", Some(&app.admin_key), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    faults.heal();
+    assert_eq!(
+        app.call("GET", "/v1/auth/me", Some(&app.admin_key), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_failed_revocation_leaves_the_key_whole() {
+    let (app, faults) = spawn_app_with_faults().await;
+    let created = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&app.admin_key),
+            Some(json!({"name": "k"})),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    faults.fail("TransactWriteItems");
+    let reply = app
+        .call(
+            "DELETE",
+            &format!("/v1/api-keys/{id}"),
+            Some(&app.admin_key),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    faults.heal();
+    let key = app
+        .call(
+            "GET",
+            &format!("/v1/api-keys/{id}"),
+            Some(&app.admin_key),
+            None,
+        )
+        .await;
+    assert_eq!(key.body["revoked_at"], serde_json::Value::Null);
+    assert_eq!(active_keys_counter(&app).await, "2");
+}
+
+#[tokio::test]
+async fn a_failed_chat_append_adds_no_message_and_no_log() {
+    let (app, faults) = spawn_app_with_faults().await;
+    let chat = app
+        .call(
+            "POST",
+            "/v1/chats",
+            Some(&app.admin_key),
+            Some(json!({"name": "c"})),
+        )
+        .await;
+    let id = chat.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/chats/{id}/messages");
+    let human = app
+        .call(
+            "POST",
+            &path,
+            Some(&app.admin_key),
+            Some(json!({"role": "human", "content": {"text": "hi"}})),
+        )
+        .await;
+    assert_eq!(human.status, StatusCode::CREATED);
+    faults.fail("TransactWriteItems");
+    let ai = app
+        .call(
+            "POST",
+            &path,
+            Some(&app.admin_key),
+            Some(json!({"role": "ai", "content": {"text": "hello"}})),
+        )
+        .await;
+    assert_eq!(ai.status, StatusCode::SERVICE_UNAVAILABLE);
+    faults.heal();
+    assert_eq!(count_of(&app, "Message").await, 1);
+    assert_eq!(count_of(&app, "PromptLog").await, 0);
+    let listed = app.call("GET", &path, Some(&app.admin_key), None).await;
+    assert_eq!(listed.body["total"], 1);
+}
