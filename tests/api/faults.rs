@@ -163,3 +163,23 @@ async fn a_failed_chat_append_adds_no_message_and_no_log() {
     let listed = app.call("GET", &path, Some(&app.admin_key), None).await;
     assert_eq!(listed.body["total"], 1);
 }
+
+#[tokio::test]
+async fn a_failed_exchange_leaves_neither_token_nor_login() {
+    let (app, faults) = spawn_app_with_faults().await;
+    app.call("GET", "/v1/auth/me", Some(&app.admin_key), None)
+        .await; // warm the cache
+    faults.fail("TransactWriteItems");
+    let body = json!({"email": app.admin_email, "api_key": app.admin_key});
+    let reply = app
+        .call("POST", "/v1/auth/token", None, Some(body.clone()))
+        .await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    faults.heal();
+    assert_eq!(count_of(&app, "AccessToken").await, 0);
+    assert_eq!(count_of(&app, "Login").await, 0);
+    let retried = app.call("POST", "/v1/auth/token", None, Some(body)).await;
+    assert_eq!(retried.status, StatusCode::OK);
+    assert_eq!(count_of(&app, "AccessToken").await, 1);
+    assert_eq!(count_of(&app, "Login").await, 1);
+}

@@ -219,18 +219,16 @@ impl Services {
         if principal.kind != CredentialKind::ApiKey {
             return Err(Error::Unauthenticated("only an API key may be exchanged"));
         }
-        let issued = self
-            .issue_token(
-                principal,
-                principal.key_type,
-                None,
-                None,
-                self.config.access_token_ttl_secs,
-            )
-            .await?;
-        self.record_login(&principal.tenant_id, &principal.user_id, "api_key", client)
-            .await?;
-        Ok(issued)
+        let login = new_login("api_key", client);
+        self.issue_token(
+            principal,
+            principal.key_type,
+            None,
+            None,
+            self.config.access_token_ttl_secs,
+            Some(&login),
+        )
+        .await
     }
 
     /// AskTable's temp token: never more power, nor a longer life, than the minting credential.
@@ -259,7 +257,7 @@ impl Services {
         }
         let chat_role = request.chat_role.or_else(|| caller.chat_role.clone());
         let user_profile = request.user_profile.or_else(|| caller.user_profile.clone());
-        self.issue_token(caller, ak_role, chat_role, user_profile, ttl)
+        self.issue_token(caller, ak_role, chat_role, user_profile, ttl, None)
             .await
     }
 
@@ -270,6 +268,7 @@ impl Services {
         chat_role: Option<ChatRole>,
         user_profile: Option<Map<String, Value>>,
         ttl_secs: i64,
+        login: Option<&Login>,
     ) -> Result<IssuedToken, Error> {
         let key_id = minter
             .key_id
@@ -300,29 +299,22 @@ impl Services {
             revoked_at: None,
         };
         self.store
-            .put_token(&token, &self.hasher().hash(&new.secret))
+            .put_token(&token, &self.hasher().hash(&new.secret), login)
             .await?;
         Ok(IssuedToken {
             secret: new.secret,
             token,
         })
     }
+}
 
-    pub async fn record_login(
-        &self,
-        tenant_id: &str,
-        user_id: &str,
-        method: &str,
-        client: &ClientInfo,
-    ) -> Result<(), Error> {
-        let login = Login {
-            id: credential::new_ulid().to_string(),
-            at: now_epoch(),
-            ip: client.ip.clone(),
-            user_agent: client.user_agent.chars().take(512).collect(),
-            method: method.to_owned(),
-        };
-        self.store.put_login(tenant_id, user_id, &login).await?;
-        Ok(())
+/// A sign-in to record with the credential it issues.
+pub(crate) fn new_login(method: &str, client: &ClientInfo) -> Login {
+    Login {
+        id: credential::new_ulid().to_string(),
+        at: now_epoch(),
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.chars().take(512).collect(),
+        method: method.to_owned(),
     }
 }

@@ -113,10 +113,9 @@ impl Services {
             expires_at: now + self.config.session_ttl_secs,
             revoked_at: None,
         };
+        let login = super::auth::new_login(method, client);
         self.store
-            .put_token(&session, &self.hasher().hash(&new.secret))
-            .await?;
-        self.record_login(&user.tenant_id, &user.id, method, client)
+            .put_token(&session, &self.hasher().hash(&new.secret), Some(&login))
             .await?;
         Ok(IssuedToken {
             secret: new.secret,

@@ -16,31 +16,21 @@ pub struct Login {
     pub method: String,
 }
 
-impl Store {
-    pub async fn put_login(
-        &self,
-        tenant_id: &str,
-        user_id: &str,
-        login: &Login,
-    ) -> Result<(), StoreError> {
-        let mut item = Item::new();
-        item.insert(PK.into(), s(keys::user(tenant_id, user_id)));
-        item.insert(SK.into(), s(keys::login_sk(&login.id)));
-        item.insert("type".into(), s("Login"));
-        item.insert("at".into(), n(login.at));
-        item.insert("ip".into(), s(&login.ip));
-        item.insert("user_agent".into(), s(&login.user_agent));
-        item.insert("method".into(), s(&login.method));
-        item.insert(PURGE_AT.into(), n(login.at + LOGIN_RETENTION_SECS));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await?;
-        Ok(())
-    }
+/// A login's item, in its user's partition, purged after the retention.
+pub(super) fn login_item(tenant_id: &str, user_id: &str, login: &Login) -> Item {
+    let mut item = Item::new();
+    item.insert(PK.into(), s(keys::user(tenant_id, user_id)));
+    item.insert(SK.into(), s(keys::login_sk(&login.id)));
+    item.insert("type".into(), s("Login"));
+    item.insert("at".into(), n(login.at));
+    item.insert("ip".into(), s(&login.ip));
+    item.insert("user_agent".into(), s(&login.user_agent));
+    item.insert("method".into(), s(&login.method));
+    item.insert(PURGE_AT.into(), n(login.at + LOGIN_RETENTION_SECS));
+    item
+}
 
+impl Store {
     /// The latest logins, newest first.
     pub async fn list_logins(
         &self,

@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::types::KeysAndAttributes;
 
 use super::item::{Item, Reader, list, n, put_opt, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, PK, PURGE_AT, SK};
+use super::logins::{Login, login_item};
 use super::{Store, StoreError, primary_key};
 use crate::domain::api_key::ApiKey;
 use crate::domain::credential::CredentialKind;
@@ -85,12 +86,32 @@ pub struct TokenWithKey {
 }
 
 impl Store {
-    pub async fn put_token(&self, token: &AccessToken, hash: &str) -> Result<(), StoreError> {
+    /// Stores a new token; with `login`, the sign-in it records is written in the same
+    /// transaction, so the table never holds one without the other.
+    pub async fn put_token(
+        &self,
+        token: &AccessToken,
+        hash: &str,
+        login: Option<&Login>,
+    ) -> Result<(), StoreError> {
+        let item = token_item(token, hash);
+        let Some(login) = login else {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK)")
+                .send()
+                .await?;
+            return Ok(());
+        };
         self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(token_item(token, hash)))
-            .condition_expression("attribute_not_exists(PK)")
+            .transact_write_items()
+            .transact_items(self.put_if(item, "attribute_not_exists(PK)"))
+            .transact_items(self.put_if(
+                login_item(&token.tenant_id, &token.user_id, login),
+                "attribute_not_exists(PK)",
+            ))
             .send()
             .await?;
         Ok(())
