@@ -11,6 +11,7 @@ mod views;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
+use crate::dialects;
 use crate::http::Problem;
 use crate::http::json::MAX_BODY_BYTES;
 use crate::services::Services;
@@ -31,7 +32,8 @@ pub fn all(services: Services) -> Router {
         .merge(api_keys::routes())
         .merge(chats::routes())
         .merge(activity::routes())
-        .merge(datasets::routes());
+        .merge(datasets::routes())
+        .merge(dialects::asksage::routes());
     finish(routes, services)
 }
 
@@ -61,4 +63,9 @@ pub fn activity(services: Services) -> Router {
 /// The `datasets` function.
 pub fn datasets(services: Services) -> Router {
     finish(datasets::routes(), services)
+}
+
+/// The `asksage` function: Ask Sage's User API at `/user/*`.
+pub fn asksage(services: Services) -> Router {
+    finish(dialects::asksage::routes(), services)
 }
