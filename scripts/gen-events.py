@@ -2,7 +2,8 @@
 """Writes events/<function>/<name>.json: one API Gateway HTTP API (payload 2.0) sample event
 per route, usable with `cargo lambda invoke <function> --data-file ...` and `sam local invoke`.
 
-The events carry no authorizer context, so a function verifies the X-API-Key itself: replace
+The events carry no authorizer context, so a function verifies the credential itself (X-API-Key,
+or x-access-tokens for the Ask Sage surface): replace
 REPLACE_WITH_API_KEY with a key printed by scripts/run-local. Re-run after adding a route."""
 
 import json
@@ -26,17 +27,24 @@ ROUTES = [
     ("api-keys", "get-key", "GET", "/v1/api-keys/{key_id}", f"/v1/api-keys/{ID}", "", None, True),
     ("api-keys", "patch-key", "PATCH", "/v1/api-keys/{key_id}", f"/v1/api-keys/{ID}", "", {"name": "renamed", "is_active": False}, True),
     ("api-keys", "revoke-key", "DELETE", "/v1/api-keys/{key_id}", f"/v1/api-keys/{ID}", "", None, True),
+    ("asksage", "get-token-with-api-key", "POST", "/user/get-token-with-api-key", "/user/get-token-with-api-key", "", {"email": "demo@example.com", "api_key": KEY}, False),
+    ("asksage", "get-user-logs", "POST", "/user/{proxy+}", "/user/get-user-logs", "", {}, True),
+    ("asksage", "add-dataset", "POST", "/user/{proxy+}", "/user/add-dataset", "", {"dataset": "MyDataset123"}, True),
+    ("asksage", "get-user-api-keys", "POST", "/user/{proxy+}", "/user/get-user-api-keys", "", {}, True),
 ]
 
+# Ask Sage's clients present their credential in x-access-tokens; keygate's own, in X-API-Key.
+CREDENTIAL_HEADER = {"asksage": "x-access-tokens"}
 
-def event(method, route_path, path, query, body, authenticated):
+
+def event(function, method, route_path, path, query, body, authenticated):
     headers = {
         "host": "abcdef123.execute-api.us-east-1.amazonaws.com",
         "user-agent": "curl/8.5.0",
         "x-forwarded-for": "203.0.113.7",
     }
     if authenticated:
-        headers["x-api-key"] = KEY
+        headers[CREDENTIAL_HEADER.get(function, "x-api-key")] = KEY
     if body is not None:
         headers["content-type"] = "application/json"
     route_key = f"{method} {route_path}"
@@ -72,7 +80,7 @@ def main():
     for function, name, method, route_path, path, query, body, authenticated in ROUTES:
         target = root / function / f"{name}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(event(method, route_path, path, query, body, authenticated), indent=2) + "\n")
+        target.write_text(json.dumps(event(function, method, route_path, path, query, body, authenticated), indent=2) + "\n")
     print(f"wrote {len(ROUTES)} events under {root}")
 
 
