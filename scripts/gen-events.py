@@ -2,7 +2,8 @@
 """Writes events/<function>/<name>.json: one API Gateway HTTP API (payload 2.0) sample event
 per route, usable with `cargo lambda invoke <function> --data-file ...` and `sam local invoke`.
 
-The events carry no authorizer context, so a function verifies the credential itself: replace
+The events carry no authorizer context, so a function verifies the credential itself (X-API-Key,
+or x-access-tokens for the Ask Sage surface): replace
 REPLACE_WITH_API_KEY with a key printed by scripts/run-local (and REPLACE_WITH_SESSION with a
 session from POST /v1/sessions for the cookie-only Assisters routes). Re-run after adding a route.
 
@@ -71,10 +72,17 @@ ROUTES = [
     ("assisters", "create-key", "POST", "/api/keys", "/api/keys", "", {"name": "Production", "scopes": ["chat", "read"]}, "session"),
     ("assisters", "update-key", "PATCH", "/api/keys/{id}", f"/api/keys/{ID}", "", {"name": "Renamed", "is_active": False}, "session"),
     ("assisters", "delete-key", "DELETE", "/api/keys/{id}", f"/api/keys/{ID}", "", None, "session"),
+    ("asksage", "get-token-with-api-key", "POST", "/user/get-token-with-api-key", "/user/get-token-with-api-key", "", {"email": "demo@example.com", "api_key": KEY}, False),
+    ("asksage", "get-user-logs", "POST", "/user/{proxy+}", "/user/get-user-logs", "", {}, True),
+    ("asksage", "add-dataset", "POST", "/user/{proxy+}", "/user/add-dataset", "", {"dataset": "MyDataset123"}, True),
+    ("asksage", "get-user-api-keys", "POST", "/user/{proxy+}", "/user/get-user-api-keys", "", {}, True),
 ]
 
+# Ask Sage's clients present their credential in x-access-tokens; keygate's own, in X-API-Key.
+CREDENTIAL_HEADER = {"asksage": "x-access-tokens"}
 
-def event(method, route_path, path, query, body, authenticated):
+
+def event(function, method, route_path, path, query, body, authenticated):
     headers = {
         "host": "abcdef123.execute-api.us-east-1.amazonaws.com",
         "user-agent": "curl/8.5.0",
@@ -82,7 +90,7 @@ def event(method, route_path, path, query, body, authenticated):
     }
     cookies = []
     if authenticated is True:
-        headers["x-api-key"] = KEY
+        headers[CREDENTIAL_HEADER.get(function, "x-api-key")] = KEY
     elif authenticated == "bearer":
         headers["authorization"] = f"Bearer {KEY}"
     elif authenticated == "key":
@@ -133,7 +141,7 @@ def main():
     for function, name, method, route_path, path, query, body, authenticated in ROUTES:
         target = root / function / f"{name}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(event(method, route_path, path, query, body, authenticated), indent=2) + "\n")
+        target.write_text(json.dumps(event(function, method, route_path, path, query, body, authenticated), indent=2) + "\n")
     print(f"wrote {len(ROUTES)} events under {root}")
 
 

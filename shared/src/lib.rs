@@ -5,6 +5,7 @@
 //! - [`store`]: the single-table DynamoDB mapping (the only place that knows keys and expressions);
 //! - [`services`]: the use cases, written once and called by every API surface;
 //! - [`http`] and [`routes`]: keygate's own HTTP API on axum;
+//! - [`dialects`]: other platforms' API surfaces, translated onto the services;
 //! - [`authorizer`]: the API Gateway Lambda authorizer.
 
 pub mod app;

@@ -2,6 +2,7 @@
 //! by translating onto the shared services. A dialect holds no business rule; it names
 //! fields, renders records and shapes errors the way its document does.
 
+pub mod asksage;
 pub mod assisters;
 pub mod cogniac;
 pub mod virtuousai;
@@ -10,6 +11,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::domain::Invalid;
+use crate::http::json::{BodyError, read_json};
 use crate::services::Error;
 
 /// The status and a client-safe message for a service error; every dialect wraps these in
@@ -51,25 +53,9 @@ pub(crate) fn status_and_message(error: &Error) -> (StatusCode, String) {
 /// Parses a JSON body (empty reads as `{}`), naming the field on error (`body` when the
 /// JSON itself is broken).
 pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Invalid> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
-    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let field = error.path().to_string();
-        let inner = error.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            Invalid::new("body", format!("is not valid JSON: {inner}"))
-        } else {
-            let field = if field == "." {
-                "body".to_owned()
-            } else {
-                field
-            };
-            Invalid::new(field, inner.to_string())
-        }
+    read_json(bytes).map_err(|error| match error {
+        BodyError::Syntax(message) => Invalid::new("body", message),
+        BodyError::Field { field, message } => Invalid::new(field, message),
     })
 }
 

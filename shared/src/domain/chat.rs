@@ -116,6 +116,53 @@ impl MessageText {
     }
 }
 
+/// Messages a client hands over together (a chat history it already holds), written in one
+/// transaction with the prompt-log entries they complete and the chat itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageBatch(Vec<(MessageRole, MessageText)>);
+
+impl MessageBatch {
+    /// With one prompt-log entry per two messages and the chat item, 50 messages stay well
+    /// under DynamoDB's 100 items per transaction.
+    pub const MAX_MESSAGES: usize = 50;
+    /// Each text counts twice when it also lands in a prompt log; 1 MiB keeps a batch well
+    /// under the 4 MB a transaction may carry.
+    pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
+
+    pub fn new(
+        field: &str,
+        messages: Vec<(MessageRole, MessageText)>,
+    ) -> Result<Self, TextRefused> {
+        if messages.is_empty() {
+            return Err(TextRefused::Invalid(Invalid::new(
+                field,
+                "must hold at least one message",
+            )));
+        }
+        if messages.len() > Self::MAX_MESSAGES {
+            return Err(TextRefused::TooLarge(Invalid::new(
+                field,
+                format!("must hold at most {} messages", Self::MAX_MESSAGES),
+            )));
+        }
+        let text_bytes: usize = messages.iter().map(|(_, text)| text.as_str().len()).sum();
+        if text_bytes > Self::MAX_TEXT_BYTES {
+            return Err(TextRefused::TooLarge(Invalid::new(
+                field,
+                format!(
+                    "must hold at most {} bytes of text together",
+                    Self::MAX_TEXT_BYTES
+                ),
+            )));
+        }
+        Ok(Self(messages))
+    }
+
+    pub fn into_inner(self) -> Vec<(MessageRole, MessageText)> {
+        self.0
+    }
+}
+
 /// One message of a chat. Its id is its sequence number within the chat, so a page of
 /// messages is a key range and every read stays as small as the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,6 +317,31 @@ mod tests {
             Err(TextRefused::TooLarge(invalid)) => assert_eq!(invalid.field, "content.text"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn batches_hold_one_to_fifty_messages_and_bounded_text() {
+        let text = |t: &str| MessageText::parse("chats", t.into()).unwrap();
+        let one = vec![(MessageRole::Human, text("hi"))];
+        assert_eq!(
+            MessageBatch::new("chats", one).unwrap().into_inner().len(),
+            1
+        );
+        assert!(matches!(
+            MessageBatch::new("chats", Vec::new()),
+            Err(TextRefused::Invalid(invalid)) if invalid.field == "chats"
+        ));
+        let many = vec![(MessageRole::Ai, text("x")); MessageBatch::MAX_MESSAGES + 1];
+        assert!(matches!(
+            MessageBatch::new("chats", many),
+            Err(TextRefused::TooLarge(_))
+        ));
+        let big = text(&"x".repeat(MAX_MESSAGE_TEXT_BYTES));
+        let heavy = vec![(MessageRole::Human, big); 11];
+        assert!(matches!(
+            MessageBatch::new("chats", heavy),
+            Err(TextRefused::TooLarge(_))
+        ));
     }
 
     #[test]

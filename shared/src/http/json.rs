@@ -14,8 +14,19 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// A JSON body; an empty body reads as `{}` (clients POST without a body).
 pub struct JsonBody<T>(pub T);
 
-/// Parses JSON, naming the field on error: 400 for broken JSON, 422 for a wrong value.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+/// Why a JSON body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// Not JSON at all.
+    Syntax(String),
+    /// JSON whose value at `field` has the wrong type or shape (`body` for the whole);
+    /// `message` says what is wrong with it.
+    Field { field: String, message: String },
+}
+
+/// Reads a JSON body, naming the field on error; an empty body reads as `{}`. Each surface
+/// maps [`BodyError`] to its own error shape.
+pub fn read_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
@@ -26,21 +37,32 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         let field = error.path().to_string();
         let inner = error.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            Problem::bad_request("body", format!("the body is not valid JSON: {inner}"))
+            BodyError::Syntax(format!("the body is not valid JSON: {inner}"))
         } else {
             let field = if field == "." {
                 "body".to_owned()
             } else {
                 field
             };
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-field",
-                "Invalid field",
-                format!("{field}: {inner}"),
-            )
-            .with_field(field)
+            BodyError::Field {
+                field,
+                message: inner.to_string(),
+            }
         }
+    })
+}
+
+/// Parses JSON, naming the field on error: 400 for broken JSON, 422 for a wrong value.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    read_json(bytes).map_err(|error| match error {
+        BodyError::Syntax(message) => Problem::bad_request("body", message),
+        BodyError::Field { field, message } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            "Invalid field",
+            format!("{field}: {message}"),
+        )
+        .with_field(field),
     })
 }
 

@@ -37,7 +37,8 @@ pub fn all(services: Services) -> Router {
         .merge(datasets::routes())
         .merge(dialects::cogniac::routes())
         .merge(dialects::virtuousai::routes())
-        .merge(dialects::assisters::routes());
+        .merge(dialects::assisters::routes())
+        .merge(dialects::asksage::routes());
     finish(routes, services)
 }
 
@@ -86,4 +87,9 @@ pub fn virtuousai(services: Services) -> Router {
 /// The `assisters` function: Assisters' `/api/keys`.
 pub fn assisters(services: Services) -> Router {
     finish(dialects::assisters::routes(), services)
+}
+
+/// The `asksage` function: Ask Sage's User API at `/user/*`.
+pub fn asksage(services: Services) -> Router {
+    finish(dialects::asksage::routes(), services)
 }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::{ClientInfo, Error, Services};
 use crate::domain::chat::{
-    self, Chat, ChatStatus, Message, MessageRole, MessageText, Page, PageRequest,
+    self, Chat, ChatStatus, Message, MessageBatch, MessageRole, MessageText, Page, PageRequest,
 };
 use crate::domain::clock::now_epoch;
 use crate::domain::credential::new_ulid;
@@ -45,6 +45,29 @@ pub struct MessageInput {
     pub text_field: &'static str,
 }
 
+/// Where recorded messages go: a new chat, or after the messages of an existing one.
+#[derive(Debug)]
+pub enum RecordInto {
+    New(NewChatInput),
+    Existing(String),
+}
+
+/// A chat as it stands after messages were recorded into it, and those messages.
+#[derive(Debug)]
+pub struct RecordedChat {
+    pub chat: Chat,
+    pub messages: Vec<Message>,
+}
+
+/// A chat with its messages from the first; `complete` is false when the text bound
+/// stopped the reading early.
+#[derive(Debug)]
+pub struct Transcript {
+    pub chat: Chat,
+    pub messages: Vec<Message>,
+    pub complete: bool,
+}
+
 /// A chat with one page of its messages.
 #[derive(Debug)]
 pub struct ChatMessages {
@@ -58,40 +81,91 @@ impl Services {
         caller: &Principal,
         input: NewChatInput,
     ) -> Result<Chat, Error> {
-        caller.require_scope(Scope::Chat)?;
-        let name = input
-            .name
-            .map(|raw| Name::parse("name", &raw).map(Name::into_inner))
-            .transpose()?;
-        let bot_id = chat::reference("bot_id", input.bot_id)?;
-        let role_id = chat::reference("role_id", input.role_id)?;
-        if let Some(variables) = &input.role_variables {
-            flat_object("role_variables", variables)?;
-        }
-        if let Some(profile) = &input.user_profile {
-            flat_object("user_profile", profile)?;
-        }
-        let token_role = caller.chat_role.as_ref();
-        let now = now_epoch();
-        let chat = Chat {
-            id: new_ulid().to_string(),
-            tenant_id: caller.tenant_id.clone(),
-            user_id: caller.user_id.clone(),
-            name,
-            bot_id,
-            role_id: role_id.or_else(|| token_role.and_then(|r| r.role_id.clone())),
-            role_variables: input
-                .role_variables
-                .or_else(|| token_role.and_then(|r| r.role_variables.clone())),
-            user_profile: input.user_profile.or_else(|| caller.user_profile.clone()),
-            status: ChatStatus::Active,
-            status_message: None,
-            created_at: now,
-            modified_at: now,
-            message_count: 0,
-        };
+        let chat = new_chat(caller, input)?;
         self.store.create_chat(&chat).await?;
         Ok(chat)
+    }
+
+    /// Records messages a client already holds (Ask Sage's `append-chat`): into a new chat,
+    /// written together with it, or after the messages of one of the caller's chats.
+    /// Every human/ai pair among them is logged. `field` names the messages in errors.
+    pub async fn record_chat(
+        &self,
+        caller: &Principal,
+        into: RecordInto,
+        field: &str,
+        messages: Vec<(MessageRole, String)>,
+        client: &ClientInfo,
+    ) -> Result<RecordedChat, Error> {
+        caller.require_scope(Scope::Chat)?;
+        let texts = messages
+            .into_iter()
+            .enumerate()
+            .map(|(index, (role, text))| {
+                MessageText::parse(&format!("{field}[{index}]"), text).map(|text| (role, text))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let batch = MessageBatch::new(field, texts)?.into_inner();
+        match into {
+            RecordInto::Existing(chat_id) => {
+                let (chat, messages) = self.append(caller, &chat_id, batch, client).await?;
+                Ok(RecordedChat { chat, messages })
+            }
+            RecordInto::New(input) => {
+                let mut chat = new_chat(caller, input)?;
+                let (messages, logs) = numbered(&chat, None, &batch, chat.created_at, client);
+                chat.message_count = messages.len() as u64;
+                self.store
+                    .create_chat_with_messages(&chat, &messages, &logs)
+                    .await?;
+                Ok(RecordedChat { chat, messages })
+            }
+        }
+    }
+
+    /// The caller's newest `limit` chats, newest first, in one ranged read (surfaces that
+    /// list every chat at once rather than by page).
+    pub async fn list_latest_chats(
+        &self,
+        caller: &Principal,
+        limit: u64,
+    ) -> Result<Vec<Chat>, Error> {
+        caller.require_scope(Scope::Chat)?;
+        Ok(self
+            .store
+            .list_chats(&caller.tenant_id, &caller.user_id, limit)
+            .await?)
+    }
+
+    /// One of the caller's chats with its messages, oldest first, as far as
+    /// [`MAX_PAGE_TEXT_BYTES`] of text goes (surfaces that return a whole session at once).
+    pub async fn read_chat(&self, caller: &Principal, chat_id: &str) -> Result<Transcript, Error> {
+        let chat = self.get_chat(caller, chat_id).await?;
+        // Read in short ranges, so that a long chat is read no further than the bound.
+        const RANGE: u64 = 20;
+        let mut messages = Vec::new();
+        let mut text_bytes = 0;
+        let mut first = 1;
+        while first <= chat.message_count {
+            let last = (first + RANGE - 1).min(chat.message_count);
+            for message in self.store.list_messages(&chat.id, first, last).await? {
+                text_bytes += message.text.len();
+                if text_bytes > MAX_PAGE_TEXT_BYTES {
+                    return Ok(Transcript {
+                        chat,
+                        messages,
+                        complete: false,
+                    });
+                }
+                messages.push(message);
+            }
+            first = last + 1;
+        }
+        Ok(Transcript {
+            chat,
+            messages,
+            complete: true,
+        })
     }
 
     /// The caller's chats, newest first. Reaching page `p` reads `p * size` chat items.
@@ -222,7 +296,7 @@ impl Services {
             .text
             .ok_or_else(|| Error::invalid(input.text_field, "is required"))?;
         let text = MessageText::parse(input.text_field, text)?;
-        let mut appended = self
+        let (_, mut appended) = self
             .append(caller, chat_id, vec![(role, text)], client)
             .await?;
         Ok(appended.remove(0))
@@ -240,7 +314,7 @@ impl Services {
     ) -> Result<(Message, Message), Error> {
         let prompt = MessageText::parse("prompt", prompt)?;
         let completion = MessageText::parse("completion", completion)?;
-        let mut appended = self
+        let (_, mut appended) = self
             .append(
                 caller,
                 chat_id,
@@ -260,51 +334,30 @@ impl Services {
         chat_id: &str,
         new: Vec<(MessageRole, MessageText)>,
         client: &ClientInfo,
-    ) -> Result<Vec<Message>, Error> {
+    ) -> Result<(Chat, Vec<Message>), Error> {
         for _ in 0..APPEND_ATTEMPTS {
-            let chat = self.get_chat(caller, chat_id).await?;
+            let mut chat = self.get_chat(caller, chat_id).await?;
             let opens_with_answer = new
                 .first()
                 .is_some_and(|(role, _)| *role == MessageRole::Ai);
-            let mut previous = match chat.message_count {
+            let previous = match chat.message_count {
                 count if count > 0 && opens_with_answer => {
                     self.store.get_message(&chat.id, count).await?
                 }
                 _ => None,
             };
             let now = now_epoch();
-            let mut messages = Vec::with_capacity(new.len());
-            let mut logs = Vec::new();
-            for (offset, (role, text)) in new.iter().enumerate() {
-                let prompt = chat::answers(previous.as_ref(), *role);
-                let message = Message {
-                    chat_id: chat.id.clone(),
-                    seq: chat.message_count + 1 + offset as u64,
-                    role: *role,
-                    text: text.as_str().to_owned(),
-                    created_at: now,
-                    reply_to: prompt.map(|p| p.seq),
-                    ip: client.ip.clone(),
-                };
-                if let Some(prompt) = prompt {
-                    logs.push(PromptLog {
-                        id: new_ulid().to_string(),
-                        at: prompt.created_at,
-                        prompt: prompt.text.clone(),
-                        completion: message.text.clone(),
-                        ip: prompt.ip.clone(),
-                        chat_id: Some(chat.id.clone()),
-                    });
-                }
-                messages.push(message.clone());
-                previous = Some(message);
-            }
+            let (messages, logs) = numbered(&chat, previous, &new, now, client);
             match self
                 .store
                 .append_messages(&chat, &messages, &logs, now)
                 .await?
             {
-                Append::Appended => return Ok(messages),
+                Append::Appended => {
+                    chat.message_count += messages.len() as u64;
+                    chat.modified_at = now;
+                    return Ok((chat, messages));
+                }
                 Append::Stale => continue,
             }
         }
@@ -312,4 +365,80 @@ impl Services {
             "other messages kept arriving in this chat; try again".into(),
         ))
     }
+}
+
+/// The new messages numbered after the chat's last one (`previous`, when it may be the
+/// prompt the first new message answers), and a prompt-log entry for every answer.
+fn numbered(
+    chat: &Chat,
+    mut previous: Option<Message>,
+    new: &[(MessageRole, MessageText)],
+    now: i64,
+    client: &ClientInfo,
+) -> (Vec<Message>, Vec<PromptLog>) {
+    let mut messages = Vec::with_capacity(new.len());
+    let mut logs = Vec::new();
+    for (offset, (role, text)) in new.iter().enumerate() {
+        let prompt = chat::answers(previous.as_ref(), *role);
+        let message = Message {
+            chat_id: chat.id.clone(),
+            seq: chat.message_count + 1 + offset as u64,
+            role: *role,
+            text: text.as_str().to_owned(),
+            created_at: now,
+            reply_to: prompt.map(|p| p.seq),
+            ip: client.ip.clone(),
+        };
+        if let Some(prompt) = prompt {
+            logs.push(PromptLog {
+                id: new_ulid().to_string(),
+                at: prompt.created_at,
+                prompt: prompt.text.clone(),
+                completion: message.text.clone(),
+                ip: prompt.ip.clone(),
+                chat_id: Some(chat.id.clone()),
+            });
+        }
+        messages.push(message.clone());
+        previous = Some(message);
+    }
+    (messages, logs)
+}
+
+/// A new chat of the caller's, validated, not yet written. Absent fields of the chat role
+/// and the user profile come from the caller's temp token, when it carries them.
+fn new_chat(caller: &Principal, input: NewChatInput) -> Result<Chat, Error> {
+    caller.require_scope(Scope::Chat)?;
+    let name = input
+        .name
+        .map(|raw| Name::parse("name", &raw).map(Name::into_inner))
+        .transpose()?;
+    let bot_id = chat::reference("bot_id", input.bot_id)?;
+    let role_id = chat::reference("role_id", input.role_id)?;
+    if let Some(variables) = &input.role_variables {
+        flat_object("role_variables", variables)?;
+    }
+    if let Some(profile) = &input.user_profile {
+        flat_object("user_profile", profile)?;
+    }
+    let token_role = caller.chat_role.as_ref();
+    let now = now_epoch();
+    let chat = Chat {
+        id: new_ulid().to_string(),
+        tenant_id: caller.tenant_id.clone(),
+        user_id: caller.user_id.clone(),
+        name,
+        bot_id,
+        role_id: role_id.or_else(|| token_role.and_then(|r| r.role_id.clone())),
+        role_variables: input
+            .role_variables
+            .or_else(|| token_role.and_then(|r| r.role_variables.clone())),
+        user_profile: input.user_profile.or_else(|| caller.user_profile.clone()),
+        status: ChatStatus::Active,
+        status_message: None,
+        created_at: now,
+        modified_at: now,
+        message_count: 0,
+    };
+    Ok(chat)
 }

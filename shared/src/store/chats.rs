@@ -133,16 +133,37 @@ fn message_from(item: &Item) -> Result<Message, StoreError> {
 impl Store {
     /// Writes a new chat and counts it for its owner.
     pub async fn create_chat(&self, chat: &Chat) -> Result<(), StoreError> {
-        self.client
+        self.create_chat_with_messages(chat, &[], &[]).await
+    }
+
+    /// Writes a new chat holding `messages` (numbered from 1, `chat.message_count` of them)
+    /// and the prompt-log entries they complete, and counts the chat, all or nothing.
+    pub async fn create_chat_with_messages(
+        &self,
+        chat: &Chat,
+        messages: &[Message],
+        logs: &[PromptLog],
+    ) -> Result<(), StoreError> {
+        let mut transaction = self
+            .client
             .transact_write_items()
             .transact_items(self.update(
                 counter_key(&chat.tenant_id, &chat.user_id),
                 "SET chat_count = if_not_exists(chat_count, :zero) + :one",
                 Item::from([(":zero".to_owned(), n(0)), (":one".to_owned(), n(1))]),
             ))
-            .transact_items(self.put_if(chat_item(chat), "attribute_not_exists(PK)"))
-            .send()
-            .await?;
+            .transact_items(self.put_if(chat_item(chat), "attribute_not_exists(PK)"));
+        for message in messages {
+            transaction = transaction
+                .transact_items(self.put_if(message_item(message), "attribute_not_exists(PK)"));
+        }
+        for log in logs {
+            transaction = transaction.transact_items(self.put_if(
+                prompt_log_item(&chat.tenant_id, &chat.user_id, log, chat.created_at),
+                "attribute_not_exists(PK)",
+            ));
+        }
+        transaction.send().await?;
         Ok(())
     }
 
