@@ -463,3 +463,49 @@ async fn last_used_is_written_at_most_once_a_minute() {
         .clone();
     assert_eq!(first, later);
 }
+
+#[tokio::test]
+async fn a_key_cannot_grant_scopes_it_lacks() {
+    let app = spawn_app().await;
+    let narrow = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&app.admin_key),
+            Some(json!({"name": "narrow", "scopes": ["chat", "read"]})),
+        )
+        .await;
+    let narrow_key = narrow.body["key"].as_str().unwrap();
+    let narrow_id = narrow.body["id"].as_str().unwrap();
+    let wider = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(narrow_key),
+            Some(json!({"name": "wider", "scopes": ["chat", "write"]})),
+        )
+        .await;
+    assert_eq!(wider.status, StatusCode::FORBIDDEN, "{}", wider.body);
+    let same = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(narrow_key),
+            Some(json!({"name": "same"})),
+        )
+        .await;
+    assert_eq!(
+        same.status,
+        StatusCode::CREATED,
+        "chat and read are within its scopes"
+    );
+    let raise = app
+        .call(
+            "PATCH",
+            &format!("/v1/api-keys/{narrow_id}"),
+            Some(narrow_key),
+            Some(json!({"scopes": ["admin"]})),
+        )
+        .await;
+    assert_eq!(raise.status, StatusCode::FORBIDDEN);
+}

@@ -40,6 +40,18 @@ impl Principal {
         }
     }
 
+    /// A credential may hand out only scopes it holds itself (no key mints a stronger one).
+    pub fn require_scopes_within(&self, wanted: &Scopes) -> Result<(), Denied> {
+        if wanted.is_subset_of(&self.scopes) {
+            Ok(())
+        } else {
+            Err(Denied(format!(
+                "this credential may grant only its own scopes ({})",
+                self.scopes.names().join(", ")
+            )))
+        }
+    }
+
     /// Asker keys may only ask: everything outside their short list is refused.
     pub fn require_full_key(&self) -> Result<(), Denied> {
         match self.key_type {
@@ -155,5 +167,16 @@ mod tests {
         assert!(asker.require_tenant_admin().is_err());
         assert!(asker.require_scope(Scope::Chat).is_ok());
         assert!(asker.require_scope(Scope::Write).is_err());
+    }
+
+    #[test]
+    fn scopes_granted_stay_within_the_granters() {
+        let granter = sample();
+        assert!(
+            granter
+                .require_scopes_within(&Scopes::default_for_new_key())
+                .is_ok()
+        );
+        assert!(granter.require_scopes_within(&Scopes::all()).is_err());
     }
 }

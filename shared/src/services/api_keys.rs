@@ -98,21 +98,27 @@ impl Services {
             cac_verified: false,
             created_at: 0,
         };
-        self.create_key_for(&owner, input, policy).await
+        self.create_key_for(&owner, input, policy, Some(caller))
+            .await
     }
 
-    /// Creates a key for `owner` (the caller, or a user a tenant admin manages).
+    /// Creates a key for `owner` (the caller, or a user a tenant admin manages); with a
+    /// `granter`, the key may carry only scopes the granter holds.
     pub(crate) async fn create_key_for(
         &self,
         owner: &User,
         input: NewKeyInput,
         policy: ScopePolicy<'_>,
+        granter: Option<&Principal>,
     ) -> Result<CreatedKey, Error> {
         let name = Name::parse("name", input.name.as_deref().unwrap_or_default())?;
         let scopes = match &input.scopes {
             Some(raw) => Scopes::parse("scopes", raw, policy.allowed)?,
             None => Scopes::default_for_new_key(),
         };
+        if let Some(granter) = granter {
+            granter.require_scopes_within(&scopes)?;
+        }
         let now = now_epoch();
         let expires_at = match (input.expires_at.as_deref(), input.expires_in_days) {
             (Some(_), Some(_)) => {
@@ -228,6 +234,9 @@ impl Services {
                 .transpose()?,
             enabled: patch.is_active,
         };
+        if let Some(scopes) = &changes.scopes {
+            caller.require_scopes_within(scopes)?;
+        }
         let updated = match self
             .store
             .patch_api_key(&current, &changes, MAX_ACTIVE_KEYS_PER_USER)

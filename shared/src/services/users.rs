@@ -58,6 +58,7 @@ impl Services {
                     ..Default::default()
                 },
                 ScopePolicy::ALL,
+                None,
             )
             .await?;
         Ok(Bootstrapped { tenant, admin, key })
@@ -170,7 +171,8 @@ impl Services {
     ) -> Result<CreatedKey, Error> {
         caller.require_scope(Scope::Admin)?;
         let user = self.get_tenant_user(caller, user_id).await?;
-        self.create_key_for(&user, input, ScopePolicy::ALL).await
+        self.create_key_for(&user, input, ScopePolicy::ALL, Some(caller))
+            .await
     }
 
     /// Marks a user CAC-verified (or not), which CUI datasets require.
