@@ -1,8 +1,10 @@
-"""Measures Lambda init time of release binaries against a fake Runtime API.
+"""Measures Lambda init of release binaries against a fake Runtime API.
 
 Init = from spawning the process to its first `GET /runtime/invocation/next`, which the Lambda
-runtime sends once main() has built its state. Reported as medians, and as ratios to the first
-binary (the hello-world baseline), since this machine is shared and noisy."""
+runtime sends once main() has built its state. Reported as wall-time medians, and as ratios to
+the first binary (the hello-world baseline), since this machine is shared and noisy; and, when
+valgrind is installed, as instructions executed up to that poll (callgrind), which repeat
+exactly whatever else the machine is doing."""
 
 import http.server
 import os
@@ -14,6 +16,9 @@ import threading
 import time
 import zipfile
 import io
+import shutil
+import signal
+import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 first_poll = threading.Event()
@@ -31,8 +36,8 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def measure(binary, port, runs):
-    env = dict(
+def runtime_env(port):
+    return dict(
         os.environ,
         AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}",
         AWS_LAMBDA_FUNCTION_NAME="bench",
@@ -45,6 +50,10 @@ def measure(binary, port, runs):
         AWS_SECRET_ACCESS_KEY="bench",
         KEYGATE_TABLE="bench",
     )
+
+
+def measure(binary, port, runs):
+    env = runtime_env(port)
     times = []
     for _ in range(runs):
         first_poll.clear()
@@ -57,6 +66,27 @@ def measure(binary, port, runs):
         process.kill()
         process.wait()
     return statistics.median(times)
+
+
+def instructions(binary, env):
+    """Instructions executed from exec to the first poll, counted by callgrind."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = os.path.join(scratch, "callgrind.out")
+        first_poll.clear()
+        process = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        if not first_poll.wait(120):
+            process.kill()
+            raise SystemExit(f"{binary} never polled for an event under callgrind")
+        process.send_signal(signal.SIGTERM)  # callgrind writes its counts as the process ends
+        process.wait()
+        with open(out) as counts:
+            for line in counts:
+                if line.startswith("totals:") or line.startswith("summary:"):
+                    return int(line.split()[1])
+    raise SystemExit(f"no callgrind totals for {binary}")
 
 
 def zipped_size(binary):
@@ -78,12 +108,18 @@ def main():
     for _ in range(5):
         for name in names:
             medians[name].append(measure(str(ROOT / "target/release" / name), port, max(1, runs // 5)))
+    counted = {}
+    if shutil.which("valgrind"):
+        for name in names:
+            counted[name] = instructions(str(ROOT / "target/release" / name), runtime_env(port))
     baseline = statistics.median(medians[names[0]])
-    print(f"{'binary':<16}{'init median':>14}{'ratio':>8}{'binary MB':>11}{'zip MB':>9}")
+    print(f"{'binary':<16}{'init median':>14}{'ratio':>8}{'instructions':>14}{'ratio':>8}{'binary MB':>11}{'zip MB':>9}")
     for name in names:
         binary = ROOT / "target/release" / name
         median = statistics.median(medians[name])
-        print(f"{name:<16}{median * 1000:>11.2f} ms{median / baseline:>8.2f}{binary.stat().st_size / 1e6:>11.2f}{zipped_size(binary) / 1e6:>9.2f}")
+        count = counted.get(name)
+        count_text = f"{count / 1e6:>12.2f} M{count / counted[names[0]]:>8.3f}" if count else f"{'-':>14}{'-':>8}"
+        print(f"{name:<16}{median * 1000:>11.2f} ms{median / baseline:>8.2f}{count_text}{binary.stat().st_size / 1e6:>11.2f}{zipped_size(binary) / 1e6:>9.2f}")
     server.shutdown()
 
 
