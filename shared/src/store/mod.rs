@@ -15,6 +15,7 @@ pub mod users;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, Region, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use aws_smithy_http_client::tls;
 use std::collections::HashMap;
@@ -224,6 +225,50 @@ impl Store {
 }
 
 impl Store {
+    /// The item at `key`, if any; `consistent` asks for a strongly consistent read.
+    pub(crate) async fn get(
+        &self,
+        key: item::Item,
+        consistent: bool,
+    ) -> Result<Option<item::Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(consistent)
+            .send()
+            .await?;
+        Ok(output.item)
+    }
+
+    /// The items `query` finds, page after page, until its key range ends or, given `max`,
+    /// `max` items are read (each page then asks only for what is still missing). A Query
+    /// stops at 1 MB, so large items may take more pages than their count suggests.
+    pub(crate) async fn query_pages(
+        &self,
+        query: QueryFluentBuilder,
+        max: Option<usize>,
+    ) -> Result<Vec<item::Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<item::Item> = None;
+        loop {
+            let mut page = query.clone().set_exclusive_start_key(start);
+            if let Some(max) = max {
+                if items.len() >= max {
+                    return Ok(items);
+                }
+                page = page.limit((max - items.len()).min(i32::MAX as usize) as i32);
+            }
+            let output = page.send().await?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// A single conditional UpdateItem; false when the condition failed.
     pub(crate) async fn update_where(
         &self,
