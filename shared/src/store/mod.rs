@@ -104,25 +104,21 @@ impl Store {
 
     /// A transactional Put of `item` guarded by `condition`.
     pub(crate) fn put_if(&self, item: item::Item, condition: &str) -> TransactWriteItem {
-        TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression(condition)
-                    .build()
-                    .expect("table and item are set"),
-            )
-            .build()
+        self.put_where(item, Some(condition))
     }
 
     /// A transactional unconditional Put of `item`.
     pub(crate) fn put(&self, item: item::Item) -> TransactWriteItem {
+        self.put_where(item, None)
+    }
+
+    fn put_where(&self, item: item::Item, condition: Option<&str>) -> TransactWriteItem {
         TransactWriteItem::builder()
             .put(
                 Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(item))
+                    .set_condition_expression(condition.map(str::to_owned))
                     .build()
                     .expect("table and item are set"),
             )
@@ -137,18 +133,7 @@ impl Store {
         condition: &str,
         values: item::Item,
     ) -> TransactWriteItem {
-        TransactWriteItem::builder()
-            .update(
-                Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key))
-                    .update_expression(expression)
-                    .condition_expression(condition)
-                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
-                    .build()
-                    .expect("table, key and expression are set"),
-            )
-            .build()
+        self.update_item(key, expression, Some(condition), HashMap::new(), values)
     }
 
     /// A transactional Update of the item at `key`, whatever its current state.
@@ -158,17 +143,7 @@ impl Store {
         expression: &str,
         values: item::Item,
     ) -> TransactWriteItem {
-        TransactWriteItem::builder()
-            .update(
-                Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key))
-                    .update_expression(expression)
-                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
-                    .build()
-                    .expect("table, key and expression are set"),
-            )
-            .build()
+        self.update_item(key, expression, None, HashMap::new(), values)
     }
 
     /// A transactional Update whose expressions name attributes through `#placeholders`
@@ -181,13 +156,24 @@ impl Store {
         names: HashMap<String, String>,
         values: item::Item,
     ) -> TransactWriteItem {
+        self.update_item(key, expression, Some(condition), names, values)
+    }
+
+    fn update_item(
+        &self,
+        key: item::Item,
+        expression: &str,
+        condition: Option<&str>,
+        names: HashMap<String, String>,
+        values: item::Item,
+    ) -> TransactWriteItem {
         TransactWriteItem::builder()
             .update(
                 Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(key))
                     .update_expression(expression)
-                    .condition_expression(condition)
+                    .set_condition_expression(condition.map(str::to_owned))
                     .set_expression_attribute_names((!names.is_empty()).then_some(names))
                     .set_expression_attribute_values((!values.is_empty()).then_some(values))
                     .build()
