@@ -192,6 +192,36 @@ impl TestApp {
         (user_id, key.body["key"].as_str().unwrap().to_owned())
     }
 
+    /// Creates a key with `credential` (`POST /v1/api-keys`); returns (key id, secret).
+    pub async fn new_key(&self, credential: &str, body: Value) -> (String, String) {
+        let created = self
+            .call("POST", "/v1/api-keys", Some(credential), Some(body))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        (id, created.body["key"].as_str().unwrap().to_owned())
+    }
+
+    /// Creates a chat with `credential` (`POST /v1/chats`); returns its id.
+    pub async fn new_chat(&self, credential: &str, body: Value) -> String {
+        let created = self
+            .call("POST", "/v1/chats", Some(credential), Some(body))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        created.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Appends a message with `role` and `text` to a chat; returns the reply as it is.
+    pub async fn say(&self, credential: &str, chat_id: &str, role: &str, text: &str) -> Reply {
+        self.call(
+            "POST",
+            &format!("/v1/chats/{chat_id}/messages"),
+            Some(credential),
+            Some(serde_json::json!({"role": role, "content": {"text": text}})),
+        )
+        .await
+    }
+
     /// Every item of the test table (tests may scan; keygate itself never does).
     pub async fn scan_table(&self) -> Vec<HashMap<String, AttributeValue>> {
         let mut items = Vec::new();

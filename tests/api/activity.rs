@@ -1,25 +1,16 @@
 use keygate_tests::{StatusCode, TestApp, spawn_app};
 use serde_json::{Value, json};
 
+/// The admin says `text` in a chat, which must succeed.
 async fn say(app: &TestApp, chat_id: &str, role: &str, text: &str) {
-    let reply = app
-        .call(
-            "POST",
-            &format!("/v1/chats/{chat_id}/messages"),
-            Some(&app.admin_key),
-            Some(json!({"role": role, "content": {"text": text}})),
-        )
-        .await;
+    let reply = app.say(&app.admin_key, chat_id, role, text).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
 }
 
 #[tokio::test]
 async fn a_human_and_ai_pair_appears_in_the_logs() {
     let app = spawn_app().await;
-    let chat = app
-        .call("POST", "/v1/chats", Some(&app.admin_key), None)
-        .await;
-    let id = chat.body["id"].as_str().unwrap().to_owned();
+    let id = app.new_chat(&app.admin_key, json!({})).await;
     // An answer with no question before it is not a pair.
     say(&app, &id, "ai", "Welcome!").await;
     say(&app, &id, "human", "first question").await;
@@ -178,10 +169,7 @@ async fn activity_limits_are_bounded_and_named() {
 #[tokio::test]
 async fn large_texts_keep_every_response_small() {
     let app = spawn_app().await;
-    let chat = app
-        .call("POST", "/v1/chats", Some(&app.admin_key), None)
-        .await;
-    let id = chat.body["id"].as_str().unwrap().to_owned();
+    let id = app.new_chat(&app.admin_key, json!({})).await;
     let largest = "y".repeat(100 * 1024);
     for _ in 0..11 {
         say(&app, &id, "human", &largest).await;

@@ -129,15 +129,10 @@ async fn list_pages_with_cursor_and_hides_revoked_by_default() {
     let app = spawn_app().await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        let created = app
-            .call(
-                "POST",
-                "/v1/api-keys",
-                Some(&app.admin_key),
-                Some(json!({"name": format!("k{i}")})),
-            )
+        let (id, _) = app
+            .new_key(&app.admin_key, json!({"name": format!("k{i}")}))
             .await;
-        ids.push(created.body["id"].as_str().unwrap().to_owned());
+        ids.push(id);
     }
     let first = app
         .call("GET", "/v1/api-keys?limit=2", Some(&app.admin_key), None)
@@ -211,16 +206,7 @@ async fn list_pages_with_cursor_and_hides_revoked_by_default() {
 #[tokio::test]
 async fn patch_changes_name_scopes_and_pauses() {
     let app = spawn_app().await;
-    let created = app
-        .call(
-            "POST",
-            "/v1/api-keys",
-            Some(&app.admin_key),
-            Some(json!({"name": "old"})),
-        )
-        .await;
-    let id = created.body["id"].as_str().unwrap();
-    let secret = created.body["key"].as_str().unwrap();
+    let (id, secret) = app.new_key(&app.admin_key, json!({"name": "old"})).await;
     let patched = app
         .call(
             "PATCH",
@@ -234,7 +220,7 @@ async fn patch_changes_name_scopes_and_pauses() {
     assert_eq!(patched.body["scopes"], json!(["write"]));
     assert_eq!(patched.body["is_active"], false);
     assert_eq!(
-        app.call("GET", "/v1/auth/me", Some(secret), None)
+        app.call("GET", "/v1/auth/me", Some(&secret), None)
             .await
             .status,
         StatusCode::UNAUTHORIZED,
@@ -250,7 +236,7 @@ async fn patch_changes_name_scopes_and_pauses() {
         .await;
     assert_eq!(resumed.body["is_active"], true);
     assert_eq!(
-        app.call("GET", "/v1/auth/me", Some(secret), None)
+        app.call("GET", "/v1/auth/me", Some(&secret), None)
             .await
             .status,
         StatusCode::OK
@@ -273,15 +259,10 @@ async fn revoke_all_spares_the_current_key() {
     let app = spawn_app().await;
     let mut secrets = Vec::new();
     for i in 0..3 {
-        let created = app
-            .call(
-                "POST",
-                "/v1/api-keys",
-                Some(&app.admin_key),
-                Some(json!({"name": format!("k{i}")})),
-            )
+        let (_, secret) = app
+            .new_key(&app.admin_key, json!({"name": format!("k{i}")}))
             .await;
-        secrets.push(created.body["key"].as_str().unwrap().to_owned());
+        secrets.push(secret);
     }
     let reply = app
         .call(
@@ -379,15 +360,8 @@ async fn expired_keys_and_bad_dates_are_refused() {
 async fn no_secret_is_stored_in_plain_text() {
     let app = spawn_app().await;
     let mut secrets = vec![app.admin_key.clone()];
-    let created = app
-        .call(
-            "POST",
-            "/v1/api-keys",
-            Some(&app.admin_key),
-            Some(json!({"name": "s"})),
-        )
-        .await;
-    secrets.push(created.body["key"].as_str().unwrap().to_owned());
+    let (_, secret) = app.new_key(&app.admin_key, json!({"name": "s"})).await;
+    secrets.push(secret);
     let token = app
         .call(
             "POST",
@@ -467,21 +441,17 @@ async fn last_used_is_written_at_most_once_a_minute() {
 #[tokio::test]
 async fn a_key_cannot_grant_scopes_it_lacks() {
     let app = spawn_app().await;
-    let narrow = app
-        .call(
-            "POST",
-            "/v1/api-keys",
-            Some(&app.admin_key),
-            Some(json!({"name": "narrow", "scopes": ["chat", "read"]})),
+    let (narrow_id, narrow_key) = app
+        .new_key(
+            &app.admin_key,
+            json!({"name": "narrow", "scopes": ["chat", "read"]}),
         )
         .await;
-    let narrow_key = narrow.body["key"].as_str().unwrap();
-    let narrow_id = narrow.body["id"].as_str().unwrap();
     let wider = app
         .call(
             "POST",
             "/v1/api-keys",
-            Some(narrow_key),
+            Some(&narrow_key),
             Some(json!({"name": "wider", "scopes": ["chat", "write"]})),
         )
         .await;
@@ -490,7 +460,7 @@ async fn a_key_cannot_grant_scopes_it_lacks() {
         .call(
             "POST",
             "/v1/api-keys",
-            Some(narrow_key),
+            Some(&narrow_key),
             Some(json!({"name": "same"})),
         )
         .await;
@@ -503,7 +473,7 @@ async fn a_key_cannot_grant_scopes_it_lacks() {
         .call(
             "PATCH",
             &format!("/v1/api-keys/{narrow_id}"),
-            Some(narrow_key),
+            Some(&narrow_key),
             Some(json!({"scopes": ["admin"]})),
         )
         .await;

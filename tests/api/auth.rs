@@ -167,16 +167,7 @@ async fn expired_token_fails_while_its_item_still_exists() {
 #[tokio::test]
 async fn revoking_a_key_kills_the_tokens_it_minted() {
     let app = spawn_app().await;
-    let created = app
-        .call(
-            "POST",
-            "/v1/api-keys",
-            Some(&app.admin_key),
-            Some(json!({"name": "parent"})),
-        )
-        .await;
-    let id = created.body["id"].as_str().unwrap();
-    let key = created.body["key"].as_str().unwrap();
+    let (id, key) = app.new_key(&app.admin_key, json!({"name": "parent"})).await;
     let exchanged = app
         .call(
             "POST",
@@ -187,10 +178,10 @@ async fn revoking_a_key_kills_the_tokens_it_minted() {
         .await;
     let token = exchanged.body["access_token"].as_str().unwrap();
     let temp = app
-        .call("POST", "/v1/auth/tokens", Some(key), Some(json!({})))
+        .call("POST", "/v1/auth/tokens", Some(&key), Some(json!({})))
         .await;
     let temp = temp.body["token"].as_str().unwrap();
-    for credential in [key, token, temp] {
+    for credential in [key.as_str(), token, temp] {
         assert_eq!(
             app.call("GET", "/v1/auth/me", Some(credential), None)
                 .await
@@ -207,7 +198,7 @@ async fn revoking_a_key_kills_the_tokens_it_minted() {
         )
         .await;
     assert_eq!(revoked.status, StatusCode::OK);
-    for credential in [key, token, temp] {
+    for credential in [key.as_str(), token, temp] {
         assert_eq!(
             app.call("GET", "/v1/auth/me", Some(credential), None)
                 .await

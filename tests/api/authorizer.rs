@@ -54,18 +54,10 @@ async fn allows_valid_credentials_with_the_caller_in_context() {
 #[tokio::test]
 async fn denies_each_failure_class() {
     let app = spawn_app().await;
-    let created = app
-        .call(
-            "POST",
-            "/v1/api-keys",
-            Some(&app.admin_key),
-            Some(json!({"name": "doomed"})),
-        )
-        .await;
-    let revoked = created.body["key"].as_str().unwrap().to_owned();
+    let (id, revoked) = app.new_key(&app.admin_key, json!({"name": "doomed"})).await;
     app.call(
         "DELETE",
-        &format!("/v1/api-keys/{}", created.body["id"].as_str().unwrap()),
+        &format!("/v1/api-keys/{id}"),
         Some(&app.admin_key),
         None,
     )

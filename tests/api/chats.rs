@@ -1,25 +1,7 @@
 use keygate::domain::chat::{Message, MessageRole};
 use keygate::store::chats::Append;
-use keygate_tests::{Reply, StatusCode, TestApp, spawn_app};
+use keygate_tests::{StatusCode, spawn_app};
 use serde_json::{Value, json};
-
-async fn new_chat(app: &TestApp, credential: &str, body: Value) -> String {
-    let created = app
-        .call("POST", "/v1/chats", Some(credential), Some(body))
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    created.body["id"].as_str().unwrap().to_owned()
-}
-
-async fn say(app: &TestApp, credential: &str, chat_id: &str, role: &str, text: &str) -> Reply {
-    app.call(
-        "POST",
-        &format!("/v1/chats/{chat_id}/messages"),
-        Some(credential),
-        Some(json!({"role": role, "content": {"text": text}})),
-    )
-    .await
-}
 
 /// Attribute `name` of an item as a string, or "".
 fn attr(
@@ -73,7 +55,9 @@ async fn a_chat_lives_from_creation_through_messages_to_deletion() {
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(&read.body, chat);
 
-    let question = say(&app, key, id, "human", "How many orders last week?").await;
+    let question = app
+        .say(key, id, "human", "How many orders last week?")
+        .await;
     assert_eq!(question.status, StatusCode::CREATED, "{}", question.body);
     assert_eq!(question.body["id"], "1");
     assert_eq!(question.body["role"], "human");
@@ -82,7 +66,7 @@ async fn a_chat_lives_from_creation_through_messages_to_deletion() {
         json!({"text": "How many orders last week?"})
     );
     assert_eq!(question.body["reply_to_msg_id"], Value::Null);
-    let answer = say(&app, key, id, "ai", "1,204 orders.").await;
+    let answer = app.say(key, id, "ai", "1,204 orders.").await;
     assert_eq!(answer.status, StatusCode::CREATED);
     assert_eq!(answer.body["id"], "2");
     assert_eq!(answer.body["reply_to_msg_id"], "1");
@@ -149,7 +133,10 @@ async fn chats_list_newest_first_in_pages() {
     let key = &app.admin_key;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(new_chat(&app, key, json!({"name": format!("chat {i}")})).await);
+        ids.push(
+            app.new_chat(key, json!({"name": format!("chat {i}")}))
+                .await,
+        );
     }
     ids.reverse();
     let mut seen = Vec::new();
@@ -190,10 +177,10 @@ async fn chats_list_newest_first_in_pages() {
 async fn messages_page_oldest_first_across_several_pages() {
     let app = spawn_app().await;
     let key = &app.admin_key;
-    let id = new_chat(&app, key, json!({})).await;
+    let id = app.new_chat(key, json!({})).await;
     for i in 1..=5 {
         let role = if i % 2 == 1 { "human" } else { "ai" };
-        let reply = say(&app, key, &id, role, &format!("message {i}")).await;
+        let reply = app.say(key, &id, role, &format!("message {i}")).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     }
     let mut texts = Vec::new();
@@ -250,7 +237,7 @@ async fn messages_page_oldest_first_across_several_pages() {
 async fn an_append_numbered_from_a_stale_count_is_refused_and_overwrites_nothing() {
     let app = spawn_app().await;
     let key = &app.admin_key;
-    let id = new_chat(&app, key, json!({})).await;
+    let id = app.new_chat(key, json!({})).await;
     let store = &app.services.store;
     let stale = store
         .get_chat(&app.tenant_id, &app.admin_id, &id)
@@ -258,7 +245,7 @@ async fn an_append_numbered_from_a_stale_count_is_refused_and_overwrites_nothing
         .unwrap()
         .unwrap();
     assert_eq!(stale.message_count, 0);
-    let first = say(&app, key, &id, "human", "first").await;
+    let first = app.say(key, &id, "human", "first").await;
     assert_eq!(first.body["id"], "1");
 
     let late = Message {
@@ -276,7 +263,7 @@ async fn an_append_numbered_from_a_stale_count_is_refused_and_overwrites_nothing
         .unwrap();
     assert!(matches!(outcome, Append::Stale));
 
-    let second = say(&app, key, &id, "human", "second").await;
+    let second = app.say(key, &id, "human", "second").await;
     assert_eq!(second.body["id"], "2");
     let listed = app
         .call("GET", &format!("/v1/chats/{id}/messages"), Some(key), None)
@@ -295,15 +282,15 @@ async fn an_append_numbered_from_a_stale_count_is_refused_and_overwrites_nothing
 async fn deleting_a_chat_leaves_no_message_items() {
     let app = spawn_app().await;
     let key = &app.admin_key;
-    let kept = new_chat(&app, key, json!({"name": "kept"})).await;
+    let kept = app.new_chat(key, json!({"name": "kept"})).await;
     assert_eq!(
-        say(&app, key, &kept, "human", "stay").await.status,
+        app.say(key, &kept, "human", "stay").await.status,
         StatusCode::CREATED
     );
-    let doomed = new_chat(&app, key, json!({"name": "doomed"})).await;
+    let doomed = app.new_chat(key, json!({"name": "doomed"})).await;
     // More than one batch write (25) of messages.
     for i in 0..30 {
-        let reply = say(&app, key, &doomed, "human", &format!("m{i}")).await;
+        let reply = app.say(key, &doomed, "human", &format!("m{i}")).await;
         assert_eq!(reply.status, StatusCode::CREATED);
     }
     let deleted = app
@@ -331,10 +318,10 @@ async fn deleting_a_chat_leaves_no_message_items() {
 async fn an_interrupted_delete_hides_the_chat_and_a_retry_finishes_it() {
     let app = spawn_app().await;
     let key = &app.admin_key;
-    let id = new_chat(&app, key, json!({})).await;
+    let id = app.new_chat(key, json!({})).await;
     for text in ["a", "b", "c"] {
         assert_eq!(
-            say(&app, key, &id, "human", text).await.status,
+            app.say(key, &id, "human", text).await.status,
             StatusCode::CREATED
         );
     }
@@ -348,7 +335,7 @@ async fn an_interrupted_delete_hides_the_chat_and_a_retry_finishes_it() {
         .call("GET", &format!("/v1/chats/{id}"), Some(key), None)
         .await;
     assert_eq!(read.status, StatusCode::NOT_FOUND);
-    let append = say(&app, key, &id, "human", "late").await;
+    let append = app.say(key, &id, "human", "late").await;
     assert_eq!(append.status, StatusCode::NOT_FOUND);
     let listed = app.call("GET", "/v1/chats", Some(key), None).await;
     assert_eq!(listed.body["total"], 0);
@@ -370,9 +357,11 @@ async fn an_interrupted_delete_hides_the_chat_and_a_retry_finishes_it() {
 #[tokio::test]
 async fn another_users_chat_is_not_found_on_every_route() {
     let app = spawn_app().await;
-    let id = new_chat(&app, &app.admin_key, json!({"name": "private"})).await;
+    let id = app
+        .new_chat(&app.admin_key, json!({"name": "private"}))
+        .await;
     assert_eq!(
-        say(&app, &app.admin_key, &id, "human", "secret question")
+        app.say(&app.admin_key, &id, "human", "secret question")
             .await
             .status,
         StatusCode::CREATED
@@ -414,15 +403,9 @@ async fn another_users_chat_is_not_found_on_every_route() {
 #[tokio::test]
 async fn askers_and_temp_tokens_chat_and_new_chats_inherit_the_token_role() {
     let app = spawn_app().await;
-    let created = app
-        .call(
-            "POST",
-            "/v1/api-keys",
-            Some(&app.admin_key),
-            Some(json!({"name": "asker", "type": "asker"})),
-        )
+    let (_, asker) = app
+        .new_key(&app.admin_key, json!({"name": "asker", "type": "asker"}))
         .await;
-    let asker = created.body["key"].as_str().unwrap().to_owned();
     let temp = app
         .call(
             "POST",
@@ -500,7 +483,7 @@ async fn chat_routes_need_the_chat_scope() {
             json!({"name": "r", "scopes": ["read"]}),
         )
         .await;
-    let id = new_chat(&app, &app.admin_key, json!({})).await;
+    let id = app.new_chat(&app.admin_key, json!({})).await;
     for (method, path) in [
         ("POST", "/v1/chats".to_owned()),
         ("GET", "/v1/chats".to_owned()),
@@ -518,7 +501,7 @@ async fn chat_routes_need_the_chat_scope() {
 async fn bad_messages_and_chats_are_refused_naming_the_field() {
     let app = spawn_app().await;
     let key = &app.admin_key;
-    let id = new_chat(&app, key, json!({})).await;
+    let id = app.new_chat(key, json!({})).await;
     let path = format!("/v1/chats/{id}/messages");
     let too_long = "x".repeat(100 * 1024 + 1);
     let cases = [
@@ -564,7 +547,7 @@ async fn bad_messages_and_chats_are_refused_naming_the_field() {
         assert_eq!(reply.body["field"], field, "{}", reply.body);
     }
     let at_limit = "x".repeat(100 * 1024);
-    let accepted = say(&app, key, &id, "ai", &at_limit).await;
+    let accepted = app.say(key, &id, "ai", &at_limit).await;
     assert_eq!(accepted.status, StatusCode::CREATED);
     assert_eq!(accepted.body["id"], "1", "refused messages took no number");
 

@@ -93,15 +93,7 @@ async fn an_unreadable_store_is_a_503_not_a_401() {
 #[tokio::test]
 async fn a_failed_revocation_leaves_the_key_whole() {
     let (app, faults) = spawn_app_with_faults().await;
-    let created = app
-        .call(
-            "POST",
-            "/v1/api-keys",
-            Some(&app.admin_key),
-            Some(json!({"name": "k"})),
-        )
-        .await;
-    let id = created.body["id"].as_str().unwrap().to_owned();
+    let (id, _) = app.new_key(&app.admin_key, json!({"name": "k"})).await;
     faults.fail("TransactWriteItems");
     let reply = app
         .call(
@@ -128,15 +120,7 @@ async fn a_failed_revocation_leaves_the_key_whole() {
 #[tokio::test]
 async fn a_failed_chat_append_adds_no_message_and_no_log() {
     let (app, faults) = spawn_app_with_faults().await;
-    let chat = app
-        .call(
-            "POST",
-            "/v1/chats",
-            Some(&app.admin_key),
-            Some(json!({"name": "c"})),
-        )
-        .await;
-    let id = chat.body["id"].as_str().unwrap().to_owned();
+    let id = app.new_chat(&app.admin_key, json!({"name": "c"})).await;
     let path = format!("/v1/chats/{id}/messages");
     let human = app
         .call(

@@ -25,7 +25,7 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::principal::Principal;
 use crate::domain::user::User;
 use crate::http::Client;
-use crate::http::caller::resolve;
+use crate::http::caller::{resolve, resolve_full};
 use crate::http::credentials;
 use crate::services::api_keys::{NewKeyInput, ScopePolicy};
 use crate::services::{Error, Services};
@@ -79,9 +79,7 @@ impl FromRequestParts<Services> for Caller {
         parts: &mut Parts,
         services: &Services,
     ) -> Result<Self, Self::Rejection> {
-        let principal = resolve(parts, services).await?;
-        principal.require_full_key().map_err(Error::from)?;
-        Ok(Self(principal))
+        Ok(Self(resolve_full(parts, services).await?))
     }
 }
 
@@ -223,18 +221,7 @@ async fn create_key(
     own_user(&caller, &user_id)?;
     let body: CreateBody = parse_body(&body)?;
     // A Cogniac key stands in for its user's password: it carries the caller's scopes.
-    let input = NewKeyInput {
-        name: body.description,
-        scopes: Some(
-            caller
-                .scopes
-                .names()
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        ),
-        ..Default::default()
-    };
+    let input = NewKeyInput::standing_in_for(&caller, body.description);
     let created = services
         .create_api_key(&caller, input, ScopePolicy::ALL)
         .await

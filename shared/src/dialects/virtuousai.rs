@@ -26,7 +26,7 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::ids::{canonical_ulid, ulid_to_uuid};
 use crate::domain::principal::Principal;
 use crate::domain::validation::bounded_limit;
-use crate::http::caller::resolve;
+use crate::http::caller::resolve_full;
 use crate::http::cursor;
 use crate::services::api_keys::{NewKeyInput, ScopePolicy};
 use crate::services::{Error, Services};
@@ -120,9 +120,7 @@ impl FromRequestParts<Services> for Caller {
         parts: &mut Parts,
         services: &Services,
     ) -> Result<Self, Self::Rejection> {
-        let principal = resolve(parts, services).await?;
-        principal.require_full_key().map_err(Error::from)?;
-        Ok(Self(principal))
+        Ok(Self(resolve_full(parts, services).await?))
     }
 }
 
@@ -196,17 +194,8 @@ async fn create(
     let name = body.name.ok_or_else(|| VaiError::missing("name"))?;
     // A named token stands in for its creator: it carries the caller's scopes.
     let input = NewKeyInput {
-        name: Some(name),
-        scopes: Some(
-            caller
-                .scopes
-                .names()
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        ),
         expires_in_days: body.expires_in_days,
-        ..Default::default()
+        ..NewKeyInput::standing_in_for(&caller, Some(name))
     };
     let created = services
         .create_api_key(&caller, input, ScopePolicy::ALL)

@@ -26,6 +26,13 @@ pub async fn resolve(parts: &Parts, services: &Services) -> Result<Principal, Er
         .map(|(principal, _)| principal)
 }
 
+/// Resolves a caller that must hold a full (non-asker) credential.
+pub async fn resolve_full(parts: &Parts, services: &Services) -> Result<Principal, Error> {
+    let principal = resolve(parts, services).await?;
+    principal.require_full_key()?;
+    Ok(principal)
+}
+
 /// The caller and how their credential arrived (header or cookie). A cookie-only
 /// state-changing request from a foreign origin is refused here, whoever verified it.
 pub async fn resolve_with_source(
@@ -81,8 +88,6 @@ impl FromRequestParts<Services> for Caller {
         parts: &mut Parts,
         services: &Services,
     ) -> Result<Self, Self::Rejection> {
-        let principal = resolve(parts, services).await?;
-        principal.require_full_key().map_err(Error::from)?;
-        Ok(Self(principal))
+        Ok(Self(resolve_full(parts, services).await?))
     }
 }

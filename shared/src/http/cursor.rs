@@ -12,23 +12,23 @@ pub fn encode(last_id: &str) -> String {
 }
 
 pub fn decode(field: &str, cursor: Option<&str>) -> Result<Option<String>, Invalid> {
-    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else {
-        return Ok(None);
-    };
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .filter(|id| {
-            !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
-        })
-        .map(Some)
-        .ok_or_else(|| Invalid::new(field, "is not a cursor this API returned"))
+    decode_checked(field, cursor, 64, |b| b.is_ascii_alphanumeric())
 }
 
 /// Decodes a cursor that carries a short text rather than one id; the service that wrote
 /// the text checks its shape.
 pub fn decode_text(field: &str, cursor: Option<&str>) -> Result<Option<String>, Invalid> {
+    decode_checked(field, cursor, 256, |b| b.is_ascii_graphic())
+}
+
+/// Decodes a cursor (absent or empty: none) whose text must be 1..=`max_len` bytes, each
+/// one `allowed`.
+fn decode_checked(
+    field: &str,
+    cursor: Option<&str>,
+    max_len: usize,
+    allowed: fn(&u8) -> bool,
+) -> Result<Option<String>, Invalid> {
     let Some(cursor) = cursor.filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
@@ -37,7 +37,7 @@ pub fn decode_text(field: &str, cursor: Option<&str>) -> Result<Option<String>, 
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .filter(|text| {
-            !text.is_empty() && text.len() <= 256 && text.bytes().all(|b| b.is_ascii_graphic())
+            !text.is_empty() && text.len() <= max_len && text.bytes().all(|b| allowed(&b))
         })
         .map(Some)
         .ok_or_else(|| Invalid::new(field, "is not a cursor this API returned"))

@@ -82,10 +82,11 @@ async fn list(
             after.as_deref(),
         )
         .await?;
-    Ok(Json(json!({
-        "items": page.keys.iter().map(views::api_key).collect::<Vec<_>>(),
-        "next_cursor": page.next_after.as_deref().map(cursor::encode),
-    })))
+    Ok(Json(views::cursor_page(
+        &page.keys,
+        views::api_key,
+        page.next_after.as_deref(),
+    )))
 }
 
 async fn read(

@@ -70,10 +70,11 @@ async fn list(
             after.as_deref(),
         )
         .await?;
-    Ok(Json(json!({
-        "items": page.items.iter().map(views::dataset).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_deref().map(cursor::encode),
-    })))
+    Ok(Json(views::cursor_page(
+        &page.items,
+        views::dataset,
+        page.next.as_deref(),
+    )))
 }
 
 async fn remove(

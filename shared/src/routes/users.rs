@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::views;
 use crate::domain::validation::bounded_limit;
@@ -64,10 +64,11 @@ async fn list(
     let (users, next) = services
         .list_users(&caller, limit, after.as_deref())
         .await?;
-    Ok(Json(json!({
-        "items": users.iter().map(views::user).collect::<Vec<_>>(),
-        "next_cursor": next.as_deref().map(cursor::encode),
-    })))
+    Ok(Json(views::cursor_page(
+        &users,
+        views::user,
+        next.as_deref(),
+    )))
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@ use crate::domain::chat::{Chat, Message, Page};
 use crate::domain::clock::to_rfc3339;
 use crate::domain::dataset::{Classification, Grant, VisibleDataset};
 use crate::domain::user::User;
+use crate::http::cursor;
 use crate::store::logins::Login;
 use crate::store::prompt_logs::PromptLog;
 
@@ -77,6 +78,15 @@ pub fn message(message: &Message) -> Value {
 }
 
 /// AskTable's page shape around any list.
+/// One page of a cursor-paged list; `next` is the last id (or position) the next page
+/// starts after, encoded for the client.
+pub fn cursor_page<T>(items: &[T], view: impl Fn(&T) -> Value, next: Option<&str>) -> Value {
+    json!({
+        "items": items.iter().map(view).collect::<Vec<_>>(),
+        "next_cursor": next.map(cursor::encode),
+    })
+}
+
 pub fn page<T>(page: &Page<T>, view: impl Fn(&T) -> Value) -> Value {
     json!({
         "items": page.items.iter().map(view).collect::<Vec<_>>(),

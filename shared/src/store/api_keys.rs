@@ -1,8 +1,6 @@
 //! API key items. The per-user limit is a counter on the user item, raised in the same
 //! transaction that writes the key and guarded by `active_keys < :max`.
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
 use super::item::{Item, Reader, b, list, n, put_opt, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
 use super::{Store, StoreError, condition_failed_at, primary_key};
@@ -122,14 +120,9 @@ impl Store {
 
     /// Reads a key and its hash (eventually consistent: one read per verification).
     pub async fn get_api_key(&self, key_id: &str) -> Result<Option<(ApiKey, String)>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(primary_key(keys::api_key(key_id), keys::API_KEY_SK)))
-            .send()
-            .await?;
-        output.item.as_ref().map(key_from).transpose()
+        let key = primary_key(keys::api_key(key_id), keys::API_KEY_SK);
+        let item = self.get(key, false).await?;
+        item.as_ref().map(key_from).transpose()
     }
 
     /// One user's keys, newest first; unrevoked only unless `include_revoked`.
@@ -303,29 +296,17 @@ impl Store {
 
     /// Records use, at most once per resolution window whatever other instances did.
     pub async fn touch_api_key(&self, key_id: &str, now: i64) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(primary_key(keys::api_key(key_id), keys::API_KEY_SK)))
-            .update_expression("SET last_used_at = :now")
-            .condition_expression(
-                "attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR last_used_at <= :stale)",
-            )
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":stale", AttributeValue::N((now - LAST_USED_RESOLUTION_SECS).to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(error.into()),
-        }
+        // A failed condition means the use is recorded recently enough already.
+        self.update_where(
+            primary_key(keys::api_key(key_id), keys::API_KEY_SK),
+            "SET last_used_at = :now",
+            "attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR last_used_at <= :stale)",
+            Item::from([
+                (":now".to_owned(), n(now)),
+                (":stale".to_owned(), n(now - LAST_USED_RESOLUTION_SECS)),
+            ]),
+        )
+        .await?;
+        Ok(())
     }
 }

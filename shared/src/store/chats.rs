@@ -174,17 +174,10 @@ impl Store {
         user_id: &str,
         chat_id: &str,
     ) -> Result<Option<Chat>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(chat_key(tenant_id, user_id, chat_id)))
-            .consistent_read(true)
-            .send()
+        let item = self
+            .get(chat_key(tenant_id, user_id, chat_id), true)
             .await?;
-        output
-            .item
-            .as_ref()
+        item.as_ref()
             .filter(|item| !item.contains_key(DELETING_AT))
             .map(chat_from)
             .transpose()
@@ -192,16 +185,8 @@ impl Store {
 
     /// How many chats the user has (chats being deleted no longer count).
     pub async fn count_chats(&self, tenant_id: &str, user_id: &str) -> Result<u64, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(counter_key(tenant_id, user_id)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(output
-            .item
+        let counter = self.get(counter_key(tenant_id, user_id), true).await?;
+        Ok(counter
             .as_ref()
             .and_then(|item| Reader(item).opt_number("chat_count"))
             .unwrap_or(0)
@@ -217,32 +202,18 @@ impl Store {
         user_id: &str,
         reach: u64,
     ) -> Result<Vec<Chat>, StoreError> {
-        let mut chats = Vec::new();
-        let mut start: Option<Item> = None;
-        while (chats.len() as u64) < reach {
-            let wanted = (reach - chats.len() as u64).min(i32::MAX as u64) as i32;
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :chat)")
-                .filter_expression("attribute_not_exists(deleting_at)")
-                .expression_attribute_values(":pk", s(keys::user(tenant_id, user_id)))
-                .expression_attribute_values(":chat", s(keys::CHAT_SK_PREFIX))
-                .scan_index_forward(false)
-                .limit(wanted)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in output.items() {
-                chats.push(chat_from(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        Ok(chats)
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :chat)")
+            .filter_expression("attribute_not_exists(deleting_at)")
+            .expression_attribute_values(":pk", s(keys::user(tenant_id, user_id)))
+            .expression_attribute_values(":chat", s(keys::CHAT_SK_PREFIX))
+            .scan_index_forward(false);
+        let reach = usize::try_from(reach).unwrap_or(usize::MAX);
+        let items = self.query_pages(query, Some(reach)).await?;
+        items.iter().map(chat_from).collect()
     }
 
     /// Appends `messages` (numbered from `chat.message_count + 1`) and the prompt-log
@@ -294,18 +265,9 @@ impl Store {
         chat_id: &str,
         seq: u64,
     ) -> Result<Option<Message>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(primary_key(
-                keys::chat_messages(chat_id),
-                keys::message_sk(seq),
-            )))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.as_ref().map(message_from).transpose()
+        let key = primary_key(keys::chat_messages(chat_id), keys::message_sk(seq));
+        let item = self.get(key, true).await?;
+        item.as_ref().map(message_from).transpose()
     }
 
     /// Messages `first..=last` of a chat, oldest first: one key range, read as far as it
@@ -316,29 +278,17 @@ impl Store {
         first: u64,
         last: u64,
     ) -> Result<Vec<Message>, StoreError> {
-        let mut messages = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :first AND :last")
-                .expression_attribute_values(":pk", s(keys::chat_messages(chat_id)))
-                .expression_attribute_values(":first", s(keys::message_sk(first)))
-                .expression_attribute_values(":last", s(keys::message_sk(last)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in output.items() {
-                messages.push(message_from(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(messages);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :first AND :last")
+            .expression_attribute_values(":pk", s(keys::chat_messages(chat_id)))
+            .expression_attribute_values(":first", s(keys::message_sk(first)))
+            .expression_attribute_values(":last", s(keys::message_sk(last)))
+            .consistent_read(true);
+        let items = self.query_pages(query, None).await?;
+        items.iter().map(message_from).collect()
     }
 
     /// Begins deleting a chat: from now on it is absent to reads and refuses appends, and
@@ -373,15 +323,10 @@ impl Store {
                 Err(error) if lost_a_race(&error) => {}
                 Err(error) => return Err(error.into()),
             }
-            let output = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .set_key(Some(chat_key(tenant_id, user_id, chat_id)))
-                .consistent_read(true)
-                .send()
-                .await?;
-            match output.item {
+            match self
+                .get(chat_key(tenant_id, user_id, chat_id), true)
+                .await?
+            {
                 Some(item) if item.contains_key(DELETING_AT) => {
                     return Ok(MarkDeleted::AlreadyMarked);
                 }

@@ -234,15 +234,8 @@ impl Store {
         tenant_id: &str,
         full_name: &FullName,
     ) -> Result<Option<Dataset>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dataset_key(tenant_id, full_name)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.as_ref().map(dataset_from).transpose()
+        let item = self.get(dataset_key(tenant_id, full_name), true).await?;
+        item.as_ref().map(dataset_from).transpose()
     }
 
     /// Reads up to 100 datasets at once; missing ones are left out.

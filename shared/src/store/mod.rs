@@ -15,6 +15,7 @@ pub mod users;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, Region, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use aws_smithy_http_client::tls;
 use std::collections::HashMap;
@@ -103,25 +104,21 @@ impl Store {
 
     /// A transactional Put of `item` guarded by `condition`.
     pub(crate) fn put_if(&self, item: item::Item, condition: &str) -> TransactWriteItem {
-        TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression(condition)
-                    .build()
-                    .expect("table and item are set"),
-            )
-            .build()
+        self.put_where(item, Some(condition))
     }
 
     /// A transactional unconditional Put of `item`.
     pub(crate) fn put(&self, item: item::Item) -> TransactWriteItem {
+        self.put_where(item, None)
+    }
+
+    fn put_where(&self, item: item::Item, condition: Option<&str>) -> TransactWriteItem {
         TransactWriteItem::builder()
             .put(
                 Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(item))
+                    .set_condition_expression(condition.map(str::to_owned))
                     .build()
                     .expect("table and item are set"),
             )
@@ -136,18 +133,7 @@ impl Store {
         condition: &str,
         values: item::Item,
     ) -> TransactWriteItem {
-        TransactWriteItem::builder()
-            .update(
-                Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key))
-                    .update_expression(expression)
-                    .condition_expression(condition)
-                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
-                    .build()
-                    .expect("table, key and expression are set"),
-            )
-            .build()
+        self.update_item(key, expression, Some(condition), HashMap::new(), values)
     }
 
     /// A transactional Update of the item at `key`, whatever its current state.
@@ -157,17 +143,7 @@ impl Store {
         expression: &str,
         values: item::Item,
     ) -> TransactWriteItem {
-        TransactWriteItem::builder()
-            .update(
-                Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key))
-                    .update_expression(expression)
-                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
-                    .build()
-                    .expect("table, key and expression are set"),
-            )
-            .build()
+        self.update_item(key, expression, None, HashMap::new(), values)
     }
 
     /// A transactional Update whose expressions name attributes through `#placeholders`
@@ -180,13 +156,24 @@ impl Store {
         names: HashMap<String, String>,
         values: item::Item,
     ) -> TransactWriteItem {
+        self.update_item(key, expression, Some(condition), names, values)
+    }
+
+    fn update_item(
+        &self,
+        key: item::Item,
+        expression: &str,
+        condition: Option<&str>,
+        names: HashMap<String, String>,
+        values: item::Item,
+    ) -> TransactWriteItem {
         TransactWriteItem::builder()
             .update(
                 Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(key))
                     .update_expression(expression)
-                    .condition_expression(condition)
+                    .set_condition_expression(condition.map(str::to_owned))
                     .set_expression_attribute_names((!names.is_empty()).then_some(names))
                     .set_expression_attribute_values((!values.is_empty()).then_some(values))
                     .build()
@@ -224,6 +211,50 @@ impl Store {
 }
 
 impl Store {
+    /// The item at `key`, if any; `consistent` asks for a strongly consistent read.
+    pub(crate) async fn get(
+        &self,
+        key: item::Item,
+        consistent: bool,
+    ) -> Result<Option<item::Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(consistent)
+            .send()
+            .await?;
+        Ok(output.item)
+    }
+
+    /// The items `query` finds, page after page, until its key range ends or, given `max`,
+    /// `max` items are read (each page then asks only for what is still missing). A Query
+    /// stops at 1 MB, so large items may take more pages than their count suggests.
+    pub(crate) async fn query_pages(
+        &self,
+        query: QueryFluentBuilder,
+        max: Option<usize>,
+    ) -> Result<Vec<item::Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<item::Item> = None;
+        loop {
+            let mut page = query.clone().set_exclusive_start_key(start);
+            if let Some(max) = max {
+                if items.len() >= max {
+                    return Ok(items);
+                }
+                page = page.limit((max - items.len()).min(i32::MAX as usize) as i32);
+            }
+            let output = page.send().await?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// A single conditional UpdateItem; false when the condition failed.
     pub(crate) async fn update_where(
         &self,

@@ -62,28 +62,15 @@ impl Store {
         user_id: &str,
         limit: u32,
     ) -> Result<Vec<PromptLog>, StoreError> {
-        let mut logs = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :log)")
-                .expression_attribute_values(":pk", s(keys::user(tenant_id, user_id)))
-                .expression_attribute_values(":log", s(keys::PROMPT_LOG_SK_PREFIX))
-                .scan_index_forward(false)
-                .limit((limit as usize - logs.len()) as i32)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in output.items() {
-                logs.push(prompt_log_from(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() || logs.len() >= limit as usize {
-                return Ok(logs);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :log)")
+            .expression_attribute_values(":pk", s(keys::user(tenant_id, user_id)))
+            .expression_attribute_values(":log", s(keys::PROMPT_LOG_SK_PREFIX))
+            .scan_index_forward(false);
+        let items = self.query_pages(query, Some(limit as usize)).await?;
+        items.iter().map(prompt_log_from).collect()
     }
 }

@@ -175,57 +175,34 @@ impl Store {
         user_id: &str,
         now: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("GSI1PK = :owner")
-                .filter_expression(
-                    "kind = :session AND expires_at > :now AND attribute_not_exists(revoked_at)",
-                )
-                .expression_attribute_values(":owner", s(keys::user_tokens(tenant_id, user_id)))
-                .expression_attribute_values(":session", s(CredentialKind::Session.as_str()))
-                .expression_attribute_values(":now", n(now))
-                .set_exclusive_start_key(start)
-                .limit(100)
-                .send()
-                .await?;
-            for item in output.items() {
-                ids.push(Reader(item).string("token_id")?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(ids);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("GSI1PK = :owner")
+            .filter_expression(
+                "kind = :session AND expires_at > :now AND attribute_not_exists(revoked_at)",
+            )
+            .expression_attribute_values(":owner", s(keys::user_tokens(tenant_id, user_id)))
+            .expression_attribute_values(":session", s(CredentialKind::Session.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .limit(100);
+        let items = self.query_pages(query, None).await?;
+        items
+            .iter()
+            .map(|item| Reader(item).string("token_id"))
+            .collect()
     }
 
     /// Revokes a token or session; false when missing or already revoked.
     pub async fn revoke_token(&self, token_id: &str, now: i64) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(primary_key(keys::token(token_id), keys::TOKEN_SK)))
-            .update_expression("SET revoked_at = :now")
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(revoked_at)")
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(error.into()),
-        }
+        self.update_where(
+            primary_key(keys::token(token_id), keys::TOKEN_SK),
+            "SET revoked_at = :now",
+            "attribute_exists(PK) AND attribute_not_exists(revoked_at)",
+            Item::from([(":now".to_owned(), n(now))]),
+        )
+        .await
     }
 }

@@ -107,16 +107,9 @@ impl Store {
     }
 
     pub async fn get_tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(keys::tenant(tenant_id)))
-            .key(SK, s(keys::TENANT_SK))
-            .send()
-            .await?;
-        output
-            .item
+        let key = primary_key(keys::tenant(tenant_id), keys::TENANT_SK);
+        self.get(key, false)
+            .await?
             .map(|item| {
                 let r = Reader(&item);
                 Ok(Tenant {
@@ -160,16 +153,8 @@ impl Store {
         tenant_id: &str,
         user_id: &str,
     ) -> Result<Option<User>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(keys::tenant(tenant_id)))
-            .key(SK, s(keys::user_sk(user_id)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.as_ref().map(user_from).transpose()
+        let item = self.get(user_key(tenant_id, user_id), true).await?;
+        item.as_ref().map(user_from).transpose()
     }
 
     /// A user and their password hash, read consistently (sign-in follows user creation).
@@ -178,17 +163,8 @@ impl Store {
         tenant_id: &str,
         user_id: &str,
     ) -> Result<Option<(User, Option<String>)>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(user_key(tenant_id, user_id)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output
-            .item
-            .as_ref()
+        let item = self.get(user_key(tenant_id, user_id), true).await?;
+        item.as_ref()
             .map(|item| Ok((user_from(item)?, Reader(item).opt_string("password_hash"))))
             .transpose()
     }
@@ -315,16 +291,9 @@ impl Store {
         tenant_id: &str,
         email: &str,
     ) -> Result<Option<User>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(keys::tenant(tenant_id)))
-            .key(SK, s(keys::email_sk(email)))
-            .send()
-            .await?;
-        match output
-            .item
+        let marker = primary_key(keys::tenant(tenant_id), keys::email_sk(email));
+        let item = self.get(marker, false).await?;
+        match item
             .as_ref()
             .and_then(|item| Reader(item).opt_string("user_id"))
         {
@@ -374,27 +343,12 @@ impl Store {
         user_id: &str,
         verified: bool,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(keys::tenant(tenant_id)))
-            .key(SK, s(keys::user_sk(user_id)))
-            .update_expression("SET cac_verified = :v")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":v", b(verified))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(error.into()),
-        }
+        self.update_where(
+            user_key(tenant_id, user_id),
+            "SET cac_verified = :v",
+            "attribute_exists(PK)",
+            Item::from([(":v".to_owned(), b(verified))]),
+        )
+        .await
     }
 }

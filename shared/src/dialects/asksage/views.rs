@@ -7,20 +7,10 @@ use crate::domain::chat::{Chat, Message, MessageRole};
 use crate::domain::clock::to_rfc3339;
 use crate::domain::dataset::{Grant, VisibleDataset};
 use crate::store::logins::Login;
-use crate::store::prompt_logs::PromptLog;
 
-fn time(epoch: Option<i64>) -> Value {
-    epoch.map_or(Value::Null, |at| Value::String(to_rfc3339(at)))
-}
-
-pub fn prompt_log(log: &PromptLog) -> Value {
-    json!({
-        "date_time": to_rfc3339(log.at),
-        "prompt": log.prompt,
-        "completion": log.completion,
-        "IP": log.ip,
-    })
-}
+// keygate's own /v1 log entries already take Ask Sage's shape.
+pub use crate::routes::views::prompt_log;
+use crate::routes::views::time;
 
 pub fn login(login: &Login) -> Value {
     json!({
