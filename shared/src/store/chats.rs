@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 use super::item::{Item, Reader, n, put_opt, s};
 use super::keys;
 use super::prompt_logs::{PromptLog, prompt_log_item};
-use super::{Store, StoreError, lost_a_race, primary_key};
+use super::{Store, StoreError, condition_held, lost_a_race, primary_key};
 use crate::domain::chat::{Chat, ChatStatus, Message, MessageRole};
 
 /// The attribute marking a chat whose deletion has begun.
@@ -413,17 +413,7 @@ impl Store {
             .condition_expression("attribute_exists(deleting_at)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Already removed by a concurrent delete of the same chat.
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(error.into()),
-        }
+        // A failed condition means a concurrent delete of the same chat removed it already.
+        condition_held(result).map(|_| ())
     }
 }

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::item::{Item, Reader, b, n, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, PK, SK};
-use super::{Store, StoreError, lost_a_race, primary_key};
+use super::{Store, StoreError, condition_held, lost_a_race, primary_key};
 use crate::domain::credential::new_ulid;
 use crate::domain::dataset::{Dataset, FullName, Grant, Permission, VisibleDataset};
 
@@ -215,17 +215,7 @@ impl Store {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(error.into()),
-        }
+        condition_held(result)
     }
 
     /// Reads a dataset with its grants (strongly consistent: it authorizes changes).

@@ -273,17 +273,30 @@ impl Store {
             .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(error.into()),
+        condition_held(result)
+    }
+}
+
+/// The outcome of a conditional write: `Ok(true)` when it happened, `Ok(false)` when its
+/// condition did not hold, an error when DynamoDB failed.
+pub(crate) fn condition_held<O, E>(
+    result: Result<
+        O,
+        aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    >,
+) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
         }
+        Err(error) => Err(error.into()),
     }
 }
 
