@@ -136,7 +136,8 @@ async fn expired_token_fails_while_its_item_still_exists() {
             "POST",
             "/v1/auth/tokens",
             Some(&app.admin_key),
-            Some(json!({"token_ttl": 1})),
+            // Expiry has one-second resolution: a 2 s token lives more than 1 s and at most 2 s.
+            Some(json!({"token_ttl": 2})),
         )
         .await;
     let token = reply.body["token"].as_str().unwrap().to_owned();
