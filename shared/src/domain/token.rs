@@ -23,7 +23,8 @@ pub struct ChatRole {
     pub role_variables: Option<Map<String, Value>>,
 }
 
-/// Role ids come as strings or numbers (`"1"` or `1`); both mean the same id.
+/// Ids that clients send as strings or as numbers (`"1"` or `1`, AskTable's role ids, Ask
+/// Sage's `{"id": 123}`); both name the same thing.
 pub fn scalar_as_string<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
@@ -31,9 +32,7 @@ pub fn scalar_as_string<'de, D: serde::Deserializer<'de>>(
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
         Some(Value::Number(number)) => Ok(Some(number.to_string())),
-        Some(_) => Err(serde::de::Error::custom(
-            "role_id must be a string or a number",
-        )),
+        Some(_) => Err(serde::de::Error::custom("must be a string or a number")),
     }
 }
 

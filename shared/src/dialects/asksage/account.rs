@@ -6,8 +6,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::envelope::Envelope;
-use super::request::{SageRequest, required, string_or_number};
+use super::request::{SageRequest, required};
 use super::views;
+use crate::domain::token::scalar_as_string;
 use crate::services::api_keys::{NewKeyInput, ScopePolicy};
 use crate::services::{Error, Services};
 
@@ -114,7 +115,7 @@ pub async fn create_api_key(State(services): State<Services>, request: SageReque
 
 #[derive(Deserialize)]
 struct DeleteKeyBody {
-    #[serde(default, deserialize_with = "string_or_number")]
+    #[serde(default, deserialize_with = "scalar_as_string")]
     id: Option<String>,
 }
 

@@ -12,9 +12,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::envelope::{Envelope, renamed};
-use super::request::{SageRequest, required, string_or_number};
+use super::request::{SageRequest, required};
 use super::views;
 use crate::domain::chat::{self, MessageRole};
+use crate::domain::token::scalar_as_string;
 use crate::services::chats::{NewChatInput, RecordInto};
 use crate::services::{Error, Services};
 
@@ -37,7 +38,7 @@ pub async fn get_chats(State(services): State<Services>, request: SageRequest) -
 
 #[derive(Deserialize)]
 struct SessionBody {
-    #[serde(default, deserialize_with = "string_or_number")]
+    #[serde(default, deserialize_with = "scalar_as_string")]
     session_id: Option<String>,
 }
 
@@ -89,7 +90,7 @@ pub async fn delete_chat_session(
 struct AppendBody {
     chat_title: Option<String>,
     chats: Option<Value>,
-    #[serde(default, deserialize_with = "string_or_number")]
+    #[serde(default, deserialize_with = "scalar_as_string")]
     session_id: Option<String>,
 }
 

@@ -7,7 +7,6 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::envelope::Envelope;
@@ -63,19 +62,6 @@ impl FromRequest<Services> for SageRequest {
             body,
             client,
         })
-    }
-}
-
-/// Ids that clients send as strings or as numbers (`{"id": 123}` in the document); both
-/// name the same thing, and a number simply matches nothing keygate issued.
-pub fn string_or_number<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<String>, D::Error> {
-    match Option::<Value>::deserialize(deserializer)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(Value::Number(number)) => Ok(Some(number.to_string())),
-        Some(_) => Err(serde::de::Error::custom("must be a string or a number")),
     }
 }
 
