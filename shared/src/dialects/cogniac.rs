@@ -20,13 +20,14 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{UNPAGED_LIST_LIMIT, parse_body, parse_query, status_and_message};
+use super::{UNPAGED_LIST_LIMIT, parse_body, status_and_message};
 use crate::domain::api_key::ApiKey;
 use crate::domain::principal::Principal;
 use crate::domain::user::User;
 use crate::http::Client;
 use crate::http::caller::{resolve, resolve_full};
 use crate::http::credentials;
+use crate::http::json::read_query;
 use crate::services::api_keys::{NewKeyInput, ScopePolicy};
 use crate::services::{Error, Services};
 
@@ -110,7 +111,7 @@ async fn token(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<Value>, CogniacError> {
-    let query: TokenQuery = parse_query(query.as_deref())?;
+    let query: TokenQuery = read_query(query.as_deref())?;
     let tenant_id = query.tenant_id.as_deref().filter(|t| !t.is_empty());
     let issued = if let Some((email, password)) = credentials::basic(&headers) {
         services

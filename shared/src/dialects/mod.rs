@@ -59,14 +59,5 @@ pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Invalid
     })
 }
 
-/// Parses query parameters, naming the parameter on error.
-pub(crate) fn parse_query<T: DeserializeOwned>(query: Option<&str>) -> Result<T, Invalid> {
-    let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes());
-    serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs)).map_err(|error| {
-        let field = error.path().to_string();
-        Invalid::new(field, error.into_inner().to_string())
-    })
-}
-
 /// Keys a dialect lists in one answer when its document has no pagination.
 pub(crate) const UNPAGED_LIST_LIMIT: u32 = 100;

@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{parse_body, parse_query, status_and_message};
+use super::{parse_body, status_and_message};
 use crate::domain::Invalid;
 use crate::domain::api_key::ApiKey;
 use crate::domain::ids::{canonical_ulid, ulid_to_uuid};
@@ -28,6 +28,7 @@ use crate::domain::principal::Principal;
 use crate::domain::validation::bounded_limit;
 use crate::http::caller::resolve_full;
 use crate::http::cursor;
+use crate::http::json::read_query;
 use crate::services::api_keys::{NewKeyInput, ScopePolicy};
 use crate::services::{Error, Services};
 
@@ -158,7 +159,7 @@ async fn list(
     Caller(caller): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, VaiError> {
-    let query: ListQuery = parse_query(query.as_deref())?;
+    let query: ListQuery = read_query(query.as_deref())?;
     let limit = bounded_limit("limit", query.limit, 50, 1, 200)?;
     let after = cursor::decode("cursor", query.cursor.as_deref())?;
     if query.token_type.as_deref().is_some_and(|t| t != TOKEN_TYPE) {
@@ -219,7 +220,7 @@ async fn revoke_all(
     Caller(caller): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, VaiError> {
-    let query: RevokeAllQuery = parse_query(query.as_deref())?;
+    let query: RevokeAllQuery = read_query(query.as_deref())?;
     let count = services
         .revoke_all_api_keys(&caller, query.exclude_current.unwrap_or(true))
         .await?;

@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::problem::Problem;
+use crate::domain::Invalid;
 
 /// Request bodies larger than this are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -86,24 +87,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 /// Query-string parameters, naming the parameter on error.
 pub struct QueryParams<T>(pub T);
 
+/// Reads query-string parameters, naming the parameter on error. Each surface maps the
+/// [`Invalid`] to its own error shape.
+pub fn read_query<T: DeserializeOwned>(query: Option<&str>) -> Result<T, Invalid> {
+    let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes());
+    serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs)).map_err(|error| {
+        let field = error.path().to_string();
+        Invalid::new(field, error.into_inner().to_string())
+    })
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or_default();
-        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
-        serde_path_to_error::deserialize(deserializer)
-            .map(Self)
-            .map_err(|error| {
-                let field = error.path().to_string();
-                Problem::bad_request(
-                    field.clone(),
-                    format!("query parameter {field}: {}", error.into_inner()),
-                )
-            })
+        read_query(parts.uri.query()).map(Self).map_err(|invalid| {
+            let detail = format!("query parameter {}: {}", invalid.field, invalid.message);
+            Problem::bad_request(invalid.field, detail)
+        })
     }
-}
-
-fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
-    form_urlencoded::parse(query.as_bytes())
 }
