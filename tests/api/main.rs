@@ -6,6 +6,7 @@ mod auth;
 mod authorizer;
 mod chats;
 mod datasets;
+mod error_shapes;
 mod errors;
 mod events;
 mod faults;

@@ -11,8 +11,9 @@ use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
+use axum::routing::{any, get, patch};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -23,6 +24,7 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::credential::CredentialKind;
 use crate::domain::principal::Principal;
 use crate::domain::scope::Scope;
+use crate::http::bare_errors::{Render, not_found, reshape};
 use crate::http::caller::resolve_with_source;
 use crate::http::credentials::Source;
 use crate::routes::views::time;
@@ -38,6 +40,13 @@ pub fn routes() -> Router<Services> {
     Router::new()
         .route("/api/keys", get(list).post(create))
         .route("/api/keys/{id}", patch(update).delete(delete))
+        .route("/api/keys/{id}/{*rest}", any(not_found))
+        .layer(from_fn_with_state(render as Render, reshape))
+}
+
+/// Assisters' error shape (the document lists none): `{"error": "<message>"}`.
+fn render(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
 }
 
 /// A service error in Assisters' shape.
@@ -61,7 +70,7 @@ impl IntoResponse for AssistersError {
             Error::LimitReached(detail) => (StatusCode::BAD_REQUEST, detail.clone()),
             other => status_and_message(other),
         };
-        (status, Json(json!({ "error": message }))).into_response()
+        render(status, message)
     }
 }
 

@@ -14,8 +14,9 @@ use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -25,6 +26,7 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::principal::Principal;
 use crate::domain::user::User;
 use crate::http::Client;
+use crate::http::bare_errors::{Render, not_found, reshape};
 use crate::http::caller::{resolve, resolve_full};
 use crate::http::credentials;
 use crate::http::json::read_query;
@@ -46,6 +48,14 @@ pub fn routes() -> Router<Services> {
             "/1/users/{user_id}/apiKeys/{key_id}",
             get(read_key).delete(delete_key),
         )
+        .route("/1/{*rest}", any(not_found))
+        .route("/21/{*rest}", any(not_found))
+        .layer(from_fn_with_state(render as Render, reshape))
+}
+
+/// Cogniac's error shape (the document shows none): `{"error": "<message>"}`.
+fn render(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
 }
 
 /// A service error in Cogniac's shape.
@@ -66,7 +76,7 @@ impl From<crate::domain::Invalid> for CogniacError {
 impl IntoResponse for CogniacError {
     fn into_response(self) -> Response {
         let (status, message) = status_and_message(&self.0);
-        (status, Json(json!({ "error": message }))).into_response()
+        render(status, message)
     }
 }
 

@@ -14,8 +14,9 @@ use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -26,6 +27,7 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::ids::{canonical_ulid, ulid_to_uuid};
 use crate::domain::principal::Principal;
 use crate::domain::validation::bounded_limit;
+use crate::http::bare_errors::{Render, not_found, reshape};
 use crate::http::caller::resolve_full;
 use crate::http::cursor;
 use crate::http::json::read_query;
@@ -42,6 +44,13 @@ pub fn routes() -> Router<Services> {
             get(list).post(create).delete(revoke_all),
         )
         .route("/api/v1/access-tokens/{token_id}", get(read).delete(revoke))
+        .route("/api/v1/{*rest}", any(not_found))
+        .layer(from_fn_with_state(render as Render, reshape))
+}
+
+/// FastAPI's shape for every error but validation: `{"detail": "<message>"}`.
+fn render(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "detail": message }))).into_response()
 }
 
 /// Where a field travels, for the `loc` of a validation error.
@@ -108,7 +117,7 @@ impl IntoResponse for VaiError {
             return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
         }
         let (status, message) = status_and_message(&self.error);
-        (status, Json(json!({ "detail": message }))).into_response()
+        render(status, message)
     }
 }
 

@@ -25,8 +25,9 @@ pub enum BodyError {
     Field { field: String, message: String },
 }
 
-/// Reads a JSON body, naming the field on error; an empty body reads as `{}`. Each surface
-/// maps [`BodyError`] to its own error shape.
+/// Reads a JSON body, naming the field on error; an empty body reads as `{}`, and anything
+/// but whitespace after the value is an error. Each surface maps [`BodyError`] to its own
+/// error shape.
 pub fn read_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
@@ -34,7 +35,7 @@ pub fn read_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
         bytes
     };
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+    let value = serde_path_to_error::deserialize(&mut *deserializer).map_err(|error| {
         let field = error.path().to_string();
         let inner = error.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -50,7 +51,15 @@ pub fn read_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
                 message: inner.to_string(),
             }
         }
-    })
+    })?;
+    // A second value (`{}{}`) or stray text (`{} x`) would otherwise be ignored: the client
+    // meant something else than the first value says.
+    deserializer.end().map_err(|error| {
+        BodyError::Syntax(format!(
+            "the body must be one JSON value with nothing after it: {error}"
+        ))
+    })?;
+    Ok(value)
 }
 
 /// Parses JSON, naming the field on error: 400 for broken JSON, 422 for a wrong value.
@@ -105,5 +114,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
             let detail = format!("query parameter {}: {}", invalid.field, invalid.message);
             Problem::bad_request(invalid.field, detail)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn one_value_and_only_whitespace_after_it() {
+        assert_eq!(read_json::<Value>(b" {\"a\": 1} \r\n\t").unwrap()["a"], 1);
+        assert_eq!(read_json::<Value>(b"  ").unwrap(), serde_json::json!({}));
+        for trailing in [&b"{}{}"[..], b"{} x", b"{\"a\":1} []", b"{}\n{}", b"1 2"] {
+            assert!(
+                matches!(read_json::<Value>(trailing), Err(BodyError::Syntax(_))),
+                "{}",
+                String::from_utf8_lossy(trailing)
+            );
+        }
     }
 }

@@ -46,6 +46,23 @@ impl Problem {
         .with_field(field)
     }
 
+    /// The problem for an answer axum made itself (see [`super::bare_errors`]).
+    pub fn render(status: StatusCode, detail: String) -> Response {
+        let (slug, title) = match status {
+            StatusCode::BAD_REQUEST => ("bad-request", "Bad request"),
+            StatusCode::NOT_FOUND => ("not-found", "Not found"),
+            StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed"),
+            StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "Payload too large"),
+            other => ("http-error", other.canonical_reason().unwrap_or("Error")),
+        };
+        let problem = Self::new(status, slug, title, detail);
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => problem.with_field("body"),
+            _ => problem,
+        }
+        .into_response()
+    }
+
     pub fn not_found_route() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

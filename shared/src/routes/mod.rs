@@ -11,16 +11,21 @@ pub(crate) mod views;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 
 use crate::dialects;
 use crate::http::Problem;
+use crate::http::bare_errors::{Render, reshape};
 use crate::http::json::MAX_BODY_BYTES;
 use crate::services::Services;
 
-/// Layers every group shares: the body limit and a problem+json 404 for unknown routes.
+/// Layers every group shares: the body limit, a problem+json 404 for unknown routes, and
+/// problem+json for axum's own bare errors (405, 413 ...) wherever a dialect did not give
+/// them its shape first.
 pub fn finish(router: Router<Services>, services: Services) -> Router {
     router
         .fallback(|| async { Problem::not_found_route() })
+        .layer(from_fn_with_state(Problem::render as Render, reshape))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(services)
 }

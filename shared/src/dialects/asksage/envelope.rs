@@ -29,6 +29,11 @@ impl Envelope {
         }
     }
 
+    /// The envelope for an answer axum made itself (see `http::bare_errors`).
+    pub fn render(status: StatusCode, message: String) -> Response {
+        Self::error(status, message).into_response()
+    }
+
     /// A success, or the error's envelope.
     pub fn answer(result: Result<Value, Error>) -> Self {
         result.map_or_else(Self::from, Self::ok)

@@ -14,10 +14,12 @@ mod views;
 use axum::Router;
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode, Uri};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, any, post};
 
 pub use envelope::Envelope;
 
+use crate::http::bare_errors::{Render, reshape};
 use crate::services::Services;
 
 pub fn routes() -> Router<Services> {
@@ -65,6 +67,7 @@ pub fn routes() -> Router<Services> {
         .route("/user", any(unknown_endpoint))
         .route("/user/", any(unknown_endpoint))
         .route("/user/{*endpoint}", any(unknown_endpoint))
+        .layer(from_fn_with_state(Envelope::render as Render, reshape))
 }
 
 /// An endpoint answering `POST` only; any other method gets a 405 in the envelope.
