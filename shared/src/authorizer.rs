@@ -56,6 +56,7 @@ pub async fn authorize(
         Err(error) => {
             let class = match &error {
                 Error::Unavailable(_) => "unavailable",
+                Error::Internal(_) => "internal",
                 Error::Forbidden(_) => "forbidden",
                 _ => "unauthenticated",
             };

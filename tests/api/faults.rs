@@ -167,3 +167,69 @@ async fn a_failed_exchange_leaves_neither_token_nor_login() {
     assert_eq!(count_of(&app, "AccessToken").await, 1);
     assert_eq!(count_of(&app, "Login").await, 1);
 }
+
+#[tokio::test]
+async fn a_request_dynamodb_refuses_is_a_logged_500_not_a_503_on_every_surface() {
+    let (app, faults) = spawn_app_with_faults().await;
+    faults.refuse("GetItem");
+    faults.refuse("BatchGetItem");
+    let key = &app.admin_key;
+    let bearer = format!("Bearer {key}");
+    let asked = [
+        ("GET", "/v1/auth/me", "x-api-key", key.as_str()),
+        ("POST", "/user/get-user-logs", "x-access-tokens", key),
+        ("GET", "/1/users/current", "authorization", &bearer),
+        ("GET", "/api/v1/access-tokens", "x-api-key", key),
+    ];
+    for (method, path, header, credential) in asked {
+        let reply = app.send(method, path, &[(header, credential)], None).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{path}: {}",
+            reply.body
+        );
+        assert!(reply.headers.get("retry-after").is_none(), "{path}");
+        let text = reply.body.to_string();
+        assert!(
+            !text.contains("injected") && !text.contains("Validation"),
+            "{path}: the store's words stay in the log: {text}"
+        );
+    }
+    let problem = app
+        .call("GET", "/v1/auth/me", Some(&app.admin_key), None)
+        .await;
+    assert_eq!(problem.headers["content-type"], "application/problem+json");
+    assert_eq!(problem.body["status"], 500);
+    let envelope = app
+        .send(
+            "POST",
+            "/user/get-user-logs",
+            &[("x-access-tokens", &app.admin_key)],
+            None,
+        )
+        .await;
+    assert_eq!(envelope.body["status"], 500);
+    faults.heal();
+    let healed = app
+        .call("GET", "/v1/auth/me", Some(&app.admin_key), None)
+        .await;
+    assert_eq!(healed.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn throttling_stays_a_503_to_retry() {
+    let (app, faults) = spawn_app_with_faults().await;
+    faults.throttle("GetItem");
+    faults.throttle("BatchGetItem");
+    let reply = app
+        .call("GET", "/v1/auth/me", Some(&app.admin_key), None)
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.headers["retry-after"], "1");
+}

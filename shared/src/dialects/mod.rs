@@ -40,6 +40,13 @@ pub(crate) fn status_and_message(error: &Error) -> (StatusCode, String) {
         Error::Conflict(detail) | Error::LimitReached(detail) => {
             (StatusCode::CONFLICT, detail.clone())
         }
+        Error::Internal(source) => {
+            tracing::error!(error = %source, "internal error");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the request could not be completed; the error was logged".to_owned(),
+            )
+        }
         Error::Unavailable(source) => {
             tracing::error!(error = %source, "store unavailable");
             (

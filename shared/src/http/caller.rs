@@ -56,6 +56,9 @@ pub async fn resolve_with_source(
                 Some("unavailable") => Error::Unavailable(StoreError::Unavailable(
                     "the authorizer could not reach the store".into(),
                 )),
+                Some("internal") => Error::Internal(StoreError::Refused(
+                    "the authorizer's store request was refused".into(),
+                )),
                 Some("forbidden") => Error::Forbidden(
                     "a cookie-only request must come from an allowed origin".into(),
                 ),

@@ -133,6 +133,15 @@ impl From<Error> for Problem {
                 format!("{field} is required"),
             )
             .with_field(field),
+            Error::Internal(source) => {
+                tracing::error!(error = %source, "internal error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "the request could not be completed; the error was logged",
+                )
+            }
             Error::Unavailable(source) => {
                 tracing::error!(error = %source, "store unavailable");
                 Self::new(

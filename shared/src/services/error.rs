@@ -44,6 +44,11 @@ pub enum Error {
     /// The store failed; nothing was half-written and the client may retry.
     #[error("the store is unavailable")]
     Unavailable(#[source] StoreError),
+    /// The store refused keygate's request or holds a malformed item: keygate's fault, not
+    /// the client's nor a passing outage, so a retry would not help. Logged; the client
+    /// sees a generic 500.
+    #[error("internal error")]
+    Internal(#[source] StoreError),
 }
 
 impl From<Invalid> for Error {
@@ -69,7 +74,10 @@ impl From<Denied> for Error {
 
 impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
-        Self::Unavailable(error)
+        match error {
+            StoreError::Unavailable(_) => Self::Unavailable(error),
+            StoreError::Refused(_) | StoreError::Corrupt(_) => Self::Internal(error),
+        }
     }
 }
 

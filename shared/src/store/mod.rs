@@ -23,20 +23,89 @@ use std::time::Duration;
 
 use crate::config::Config;
 
-/// DynamoDB did not answer as it should; the request may be retried (503).
+/// DynamoDB did not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// It did not answer, failed, or asked to slow down: nothing was done and the client
+    /// may retry (503 with `Retry-After`).
     #[error("DynamoDB is unavailable: {0}")]
     Unavailable(String),
+    /// It refused the request itself (a ValidationException, a denied permission ...):
+    /// keygate sent something it should not have, and a retry would fail again (500).
+    #[error("DynamoDB refused the request: {0}")]
+    Refused(String),
     #[error("a stored item is malformed: {0}")]
     Corrupt(String),
 }
 
-impl<E: std::fmt::Debug, R: std::fmt::Debug> From<aws_sdk_dynamodb::error::SdkError<E, R>>
+/// Client-side (4xx) error codes that depend on the moment, not on the request: throttling,
+/// contention, a table not (yet) there, rotating credentials. Every other 4xx is a refusal.
+const RETRYABLE_CODES: [&str; 14] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestThrottled",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    "ConditionalCheckFailedException",
+    "ResourceNotFoundException",
+    "ExpiredTokenException",
+    "RequestTimeoutException",
+];
+
+impl<E> From<aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>
     for StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug + 'static,
 {
-    fn from(error: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
-        Self::Unavailable(format!("{error:?}"))
+    fn from(
+        error: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    ) -> Self {
+        if is_refusal(&error) {
+            Self::Refused(format!("{error:?}"))
+        } else {
+            Self::Unavailable(format!("{error:?}"))
+        }
+    }
+}
+
+/// Whether DynamoDB (or the SDK, before sending) refused the request itself, so that
+/// retrying it cannot help. Timeouts, dispatch failures, 5xx and throttling are not.
+fn is_refusal<E>(
+    error: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+{
+    use aws_sdk_dynamodb::error::SdkError;
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error {
+        SdkError::ConstructionFailure(_) => true,
+        SdkError::ServiceError(service) => {
+            if !service.raw().status().is_client_error() {
+                return false;
+            }
+            // A cancelled transaction is a refusal only when one of its items was invalid;
+            // conditions, conflicts and throttling may pass on a retry.
+            let any: &dyn std::any::Any = service.err();
+            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                any.downcast_ref::<TransactWriteItemsError>()
+            {
+                return cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .any(|reason| reason.code() == Some("ValidationError"));
+            }
+            !service
+                .err()
+                .code()
+                .is_some_and(|code| RETRYABLE_CODES.contains(&code))
+        }
+        _ => false,
     }
 }
 
@@ -286,7 +355,7 @@ pub(crate) fn condition_held<O, E>(
     >,
 ) -> Result<bool, StoreError>
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug + 'static,
 {
     match result {
         Ok(_) => Ok(true),

@@ -90,6 +90,13 @@ impl From<Error> for Envelope {
                 StatusCode::REQUEST_TIMEOUT,
                 format!("Required information missing: {field} is required"),
             ),
+            Error::Internal(source) => {
+                tracing::error!(error = %source, "internal error");
+                Self::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The request could not be completed; the error was logged",
+                )
+            }
             Error::Unavailable(source) => {
                 tracing::error!(error = %source, "store unavailable");
                 Self::error(
@@ -142,6 +149,7 @@ pub fn missing_is_invalid(error: Error) -> Error {
 mod tests {
     use super::*;
     use crate::domain::Invalid;
+    use crate::store::StoreError;
 
     #[test]
     fn every_service_error_has_its_ask_sage_status() {
@@ -162,6 +170,8 @@ mod tests {
             (Error::NameTooLong(Invalid::new("dataset", "long")), 406),
             (Error::CacRequired("cac".into()), 407),
             (Error::MissingInformation("dataset"), 408),
+            (Error::Internal(StoreError::Refused("x".into())), 500),
+            (Error::Unavailable(StoreError::Unavailable("x".into())), 503),
         ];
         for (error, status) in cases {
             let envelope = Envelope::from(error);
