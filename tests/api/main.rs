@@ -4,6 +4,7 @@ mod activity;
 mod api_keys;
 mod auth;
 mod authorizer;
+mod bounds;
 mod chats;
 mod datasets;
 mod error_shapes;

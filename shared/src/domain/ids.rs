@@ -4,6 +4,14 @@
 
 use ulid::Ulid;
 
+/// Whether `raw` is an id as keygate writes one: a ULID, 26 characters of upper-case
+/// Crockford base32. Every id keygate issues (tenants, users, keys, tokens) has this shape,
+/// so any other string names nothing and is answered without a read (an oversized one
+/// would not even be a valid DynamoDB key).
+pub fn is_id(raw: &str) -> bool {
+    raw.len() == 26 && Ulid::from_string(raw).is_ok_and(|id| id.to_string() == raw)
+}
+
 /// The UUID spelling of a ULID string; `None` when `ulid` is not one.
 pub fn ulid_to_uuid(ulid: &str) -> Option<String> {
     let bytes = Ulid::from_string(ulid).ok()?.to_bytes();
@@ -58,6 +66,24 @@ mod tests {
             canonical_ulid("01arz3ndektsv4rrffq69g5fav").as_deref(),
             Some(ulid)
         );
+    }
+
+    #[test]
+    fn ids_are_canonical_ulids() {
+        assert!(is_id("01ARZ3NDEKTSV4RRFFQ69G5FAV"));
+        for bad in [
+            "",
+            "123",
+            "01arz3ndektsv4rrffq69g5fav",
+            "01ARZ3NDEKTSV4RRFFQ69G5FA",
+            "01ARZ3NDEKTSV4RRFFQ69G5FAVX",
+            "8ZZZZZZZZZZZZZZZZZZZZZZZZZ",
+            "01ARZ3NDEKTSV4RRFFQ69G5FAU",
+            "01ARZ3NDEKTSV4RRFFQ69G5FA\u{e9}",
+        ] {
+            assert!(!is_id(bad), "{bad}");
+        }
+        assert!(!is_id(&"Q".repeat(3000)));
     }
 
     #[test]

@@ -74,9 +74,13 @@ pub fn temp_token_ttl(raw: Option<i64>) -> Result<i64, Invalid> {
     }
 }
 
-/// Role variables and user profiles are flat objects of strings, numbers and booleans.
+/// Role variables and user profiles are flat objects of strings, numbers and booleans,
+/// small enough to travel in every verification (and in the authorizer's context): at most
+/// 64 entries, names of 1 to 64 characters, strings of at most 1024.
 pub fn flat_object(field: &str, value: &Map<String, Value>) -> Result<(), Invalid> {
     const MAX_ENTRIES: usize = 64;
+    const MAX_NAME_CHARS: usize = 64;
+    const MAX_STRING_CHARS: usize = 1024;
     if value.len() > MAX_ENTRIES {
         return Err(Invalid::new(
             field,
@@ -84,10 +88,28 @@ pub fn flat_object(field: &str, value: &Map<String, Value>) -> Result<(), Invali
         ));
     }
     for (name, entry) in value {
+        let length = name.chars().count();
+        if length == 0 || length > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+            return Err(Invalid::new(
+                field,
+                format!(
+                    "entry names must be 1 to {MAX_NAME_CHARS} characters without control characters"
+                ),
+            ));
+        }
         if !(entry.is_string() || entry.is_number() || entry.is_boolean()) {
             return Err(Invalid::new(
                 format!("{field}.{name}"),
                 "must be a string, number or boolean",
+            ));
+        }
+        if entry
+            .as_str()
+            .is_some_and(|text| text.chars().count() > MAX_STRING_CHARS)
+        {
+            return Err(Invalid::new(
+                format!("{field}.{name}"),
+                format!("must be at most {MAX_STRING_CHARS} characters"),
             ));
         }
     }
@@ -97,6 +119,27 @@ pub fn flat_object(field: &str, value: &Map<String, Value>) -> Result<(), Invali
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flat_objects_are_bounded() {
+        let object = |value: Value| value.as_object().unwrap().clone();
+        assert!(
+            flat_object(
+                "p",
+                &object(serde_json::json!({"a": "x", "b": 1, "c": true}))
+            )
+            .is_ok()
+        );
+        let refused = [
+            serde_json::json!({"": "x"}),
+            serde_json::json!({ "n".repeat(65): "x" }),
+            serde_json::json!({"a": "x".repeat(1025)}),
+            serde_json::json!({"a": {"nested": 1}}),
+        ];
+        for value in refused {
+            assert!(flat_object("p", &object(value.clone())).is_err(), "{value}");
+        }
+    }
 
     #[test]
     fn temp_token_ttl_is_bounded() {

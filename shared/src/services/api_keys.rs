@@ -4,6 +4,7 @@ use super::{Error, Services};
 use crate::domain::api_key::{ApiKey, MAX_ACTIVE_KEYS_PER_USER};
 use crate::domain::clock::{now_epoch, parse_future};
 use crate::domain::credential::{self, CredentialKind};
+use crate::domain::ids;
 use crate::domain::principal::Principal;
 use crate::domain::scope::{KeyType, Scope, Scopes};
 use crate::domain::user::User;
@@ -201,6 +202,9 @@ impl Services {
     /// One of the caller's keys; another user's key is "not found".
     pub async fn get_api_key(&self, caller: &Principal, key_id: &str) -> Result<ApiKey, Error> {
         caller.require_full_key()?;
+        if !ids::is_id(key_id) {
+            return Err(Error::NotFound("API key"));
+        }
         match self.store.get_api_key(key_id).await? {
             Some((key, _))
                 if key.tenant_id == caller.tenant_id && key.user_id == caller.user_id =>

@@ -4,6 +4,7 @@ use super::api_keys::{CreatedKey, NewKeyInput, ScopePolicy};
 use super::{Error, Services};
 use crate::domain::clock::now_epoch;
 use crate::domain::credential::new_ulid;
+use crate::domain::ids;
 use crate::domain::password::Password;
 use crate::domain::principal::Principal;
 use crate::domain::scope::{Scope, UserRole};
@@ -129,6 +130,9 @@ impl Services {
     /// A user of the caller's tenant; any other answers "not found".
     pub async fn get_tenant_user(&self, caller: &Principal, user_id: &str) -> Result<User, Error> {
         caller.require_tenant_admin()?;
+        if !ids::is_id(user_id) {
+            return Err(Error::NotFound("user"));
+        }
         self.store
             .get_user(&caller.tenant_id, user_id)
             .await?
