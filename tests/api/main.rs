@@ -12,5 +12,6 @@ mod errors;
 mod events;
 mod faults;
 mod sessions;
+mod sign_in_work;
 mod surfaces;
 mod users;

@@ -151,6 +151,40 @@ pub fn streak_start(now: i64, lockout_secs: i64) -> i64 {
     now - lockout_secs
 }
 
+/// A user's streak of failed sign-ins, as last read: how many, and when the last one was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailureStreak {
+    pub failures: i64,
+    pub last_at: Option<i64>,
+}
+
+/// How the next sign-in attempt counts against a streak. Every attempt is counted before
+/// its password is checked, so at most [`MAX_FAILED_SIGN_INS`] checks per streak can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextAttempt {
+    /// No streak within the lockout: the attempt starts a new one.
+    Start,
+    /// A streak below the limit: the attempt continues it.
+    Continue,
+    /// A full streak within the lockout: the account is locked, the password not checked.
+    Locked,
+}
+
+impl FailureStreak {
+    pub fn next_attempt(&self, now: i64, lockout_secs: i64) -> NextAttempt {
+        match self.last_at {
+            Some(at) if at >= streak_start(now, lockout_secs) => {
+                if self.failures >= MAX_FAILED_SIGN_INS {
+                    NextAttempt::Locked
+                } else {
+                    NextAttempt::Continue
+                }
+            }
+            _ => NextAttempt::Start,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +246,29 @@ mod tests {
     #[test]
     fn a_streak_lasts_the_lockout() {
         assert_eq!(streak_start(1_000_000, DEFAULT_LOCKOUT_SECS), 999_100);
+    }
+
+    #[test]
+    fn attempts_start_continue_or_meet_a_lock() {
+        let now = 1_000_000;
+        let lockout = DEFAULT_LOCKOUT_SECS;
+        let streak = |failures, last_at| FailureStreak { failures, last_at };
+        assert_eq!(
+            FailureStreak::default().next_attempt(now, lockout),
+            NextAttempt::Start
+        );
+        assert_eq!(
+            streak(4, Some(now - lockout)).next_attempt(now, lockout),
+            NextAttempt::Continue
+        );
+        assert_eq!(
+            streak(5, Some(now - 1)).next_attempt(now, lockout),
+            NextAttempt::Locked
+        );
+        assert_eq!(
+            streak(5, Some(now - lockout - 1)).next_attempt(now, lockout),
+            NextAttempt::Start,
+            "a lock ends with the lockout"
+        );
     }
 }

@@ -3,10 +3,13 @@
 use super::{Error, Services};
 use crate::domain::clock::now_epoch;
 use crate::domain::credential::CredentialKind;
-use crate::domain::password::{MAX_FAILED_SIGN_INS, Password, streak_start};
+use crate::domain::password::{MAX_FAILED_SIGN_INS, NextAttempt, Password, streak_start};
 use crate::domain::principal::Principal;
-use crate::domain::user::User;
-use crate::store::users::Attempt;
+use crate::domain::user::Email;
+use crate::store::users::PasswordRecord;
+
+/// Counting writes one check may try when concurrent attempts keep moving the streak.
+const COUNT_ATTEMPTS: usize = 3;
 
 impl Services {
     /// The PHC string of a new password. Argon2 is CPU-bound by design, so it runs on the
@@ -28,38 +31,93 @@ impl Services {
             .expect("verifying does not panic")
     }
 
-    /// One counted password check for `user`: the attempt is recorded before the check
-    /// (so a locked account gets no check at all, only the dummy one for timing) and a
-    /// match ends the streak. False for a wrong password and for a locked account alike.
+    /// One counted password check: the attempt is counted before the check (a locked
+    /// account gets no real check, only the dummy one) and a match ends the streak. False
+    /// for a wrong password and a locked account alike. Every failure costs the same: one
+    /// conditional write and one Argon2 verification (a retry only when a concurrent
+    /// attempt changed the streak between the read and the write).
     pub(crate) async fn check_user_password(
         &self,
-        user: &User,
-        stored: Option<String>,
+        record: PasswordRecord,
         candidate: &str,
     ) -> Result<bool, Error> {
-        let now = now_epoch();
-        let attempt = self
-            .store
-            .start_sign_in_attempt(
-                &user.tenant_id,
-                &user.id,
-                now,
-                streak_start(now, self.config.sign_in_lockout_secs),
-                MAX_FAILED_SIGN_INS,
-            )
-            .await?;
-        if attempt == Attempt::Locked {
+        let PasswordRecord {
+            user,
+            password_hash,
+            mut streak,
+        } = record;
+        let lockout = self.config.sign_in_lockout_secs;
+        let mut counted = false;
+        for _ in 0..COUNT_ATTEMPTS {
+            let now = now_epoch();
+            let planned = streak.next_attempt(now, lockout);
+            counted = self
+                .store
+                .count_sign_in_attempt(
+                    &user.tenant_id,
+                    &user.id,
+                    planned,
+                    now,
+                    streak_start(now, lockout),
+                    MAX_FAILED_SIGN_INS,
+                )
+                .await?;
+            if counted || planned == NextAttempt::Locked {
+                break;
+            }
+            // Another attempt moved the streak since it was read: read it again.
+            match self
+                .store
+                .get_user_with_password(&user.tenant_id, &user.id)
+                .await?
+            {
+                Some(fresh) => streak = fresh.streak,
+                None => break,
+            }
+        }
+        if !counted {
             self.password_matches(candidate, None).await;
             tracing::info!(user_id = %user.id, "sign-in refused: account locked");
             return Ok(false);
         }
-        if !self.password_matches(candidate, stored).await {
+        if !self.password_matches(candidate, password_hash).await {
             return Ok(false);
         }
         self.store
             .clear_sign_in_failures(&user.tenant_id, &user.id)
             .await?;
         Ok(true)
+    }
+
+    /// A failed check for an email with no account to check, costing what a real one
+    /// costs: the user read, the counting write (on a stand-in that does not exist, so it
+    /// writes nothing) and one Argon2 verification. Timing then does not tell whether the
+    /// email has an account.
+    pub(crate) async fn check_stand_in_password(
+        &self,
+        email: &Email,
+        candidate: &str,
+    ) -> Result<(), Error> {
+        // Tenant and user ids are ULIDs, so an email never names a real user; spread by
+        // email, the stand-ins put no single item under load.
+        let (tenant_id, user_id) = (email.as_str(), email.as_str());
+        self.store
+            .get_user_with_password(tenant_id, user_id)
+            .await?;
+        let now = now_epoch();
+        let lockout = self.config.sign_in_lockout_secs;
+        self.store
+            .count_sign_in_attempt(
+                tenant_id,
+                user_id,
+                NextAttempt::Start,
+                now,
+                streak_start(now, lockout),
+                MAX_FAILED_SIGN_INS,
+            )
+            .await?;
+        self.password_matches(candidate, None).await;
+        Ok(())
     }
 
     /// `PUT /v1/users/me/password`: sets the caller's password; the current one is
@@ -75,16 +133,17 @@ impl Services {
             "new_password",
             new.ok_or_else(|| Error::invalid("new_password", "is required"))?,
         )?;
-        let (user, stored) = self
+        let record = self
             .store
             .get_user_with_password(&caller.tenant_id, &caller.user_id)
             .await?
             .ok_or(Error::NotFound("user"))?;
-        if stored.is_some() {
+        let user = record.user.clone();
+        if record.password_hash.is_some() {
             let current = current.ok_or_else(|| {
                 Error::invalid("old_password", "is required to change a password")
             })?;
-            if !self.check_user_password(&user, stored, current).await? {
+            if !self.check_user_password(record, current).await? {
                 return Err(Error::invalid(
                     "old_password",
                     "does not match the current password (or too many attempts: wait and retry)",

@@ -3,8 +3,9 @@
 //! Emails are unique within a tenant only, so one email may have users in several tenants.
 //! Sign-in reads the email's accounts from the global index (`EMAIL#<email>`), optionally
 //! narrowed to one tenant, and checks the password against each (at most
-//! [`MAX_ACCOUNTS_CHECKED`], each check counted against that user's lockout). A wrong
-//! email and a wrong password answer the same, after the same one Argon2 verification.
+//! [`MAX_ACCOUNTS_CHECKED`], each check counted against that user's lockout). An unknown
+//! email, a wrong password and a locked account answer the same after the same work: the
+//! account query, one user read, one counting write and one Argon2 verification.
 
 use super::auth::IssuedToken;
 use super::{ClientInfo, Error, Services};
@@ -41,7 +42,7 @@ impl Services {
             .iter()
             .filter(|a| tenant_id.is_none_or(|t| t == a.tenant_id))
         {
-            let Some((user, stored)) = self
+            let Some(record) = self
                 .store
                 .get_user_with_password(&account.tenant_id, &account.user_id)
                 .await?
@@ -49,13 +50,14 @@ impl Services {
                 continue;
             };
             checked = true;
-            if self.check_user_password(&user, stored, password).await? {
+            let user = record.user.clone();
+            if self.check_user_password(record, password).await? {
                 matched.push(user);
             }
         }
         if !checked {
-            // Spend the same time as a real check, so timing does not reveal the email.
-            self.password_matches(password, None).await;
+            // The same reads, write and hash as a real check: timing does not reveal the email.
+            self.check_stand_in_password(&email, password).await?;
         }
         if matched.is_empty() {
             return Err(Error::Unauthenticated(WRONG_CREDENTIALS));

@@ -9,6 +9,7 @@
 use super::item::{Item, Reader, b, n, put_opt, s};
 use super::keys::{self, PK, SK};
 use super::{Store, StoreError, any_condition_failed, primary_key};
+use crate::domain::password::{FailureStreak, NextAttempt};
 use crate::domain::scope::UserRole;
 use crate::domain::user::{Tenant, User};
 
@@ -24,11 +25,13 @@ pub struct Account {
     pub user_id: String,
 }
 
-/// Whether a sign-in attempt may go on to check the password.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Attempt {
-    Allowed,
-    Locked,
+/// A user as sign-in and password changes read them: with the password hash (if any) and
+/// the current streak of failed sign-ins.
+#[derive(Debug, Clone)]
+pub struct PasswordRecord {
+    pub user: User,
+    pub password_hash: Option<String>,
+    pub streak: FailureStreak,
 }
 
 /// The tenant's uniqueness marker and the global account entry of a user's email.
@@ -157,15 +160,26 @@ impl Store {
         item.as_ref().map(user_from).transpose()
     }
 
-    /// A user and their password hash, read consistently (sign-in follows user creation).
+    /// A user with their password hash and failure streak, read consistently (sign-in
+    /// follows user creation; the streak is about to be counted on).
     pub async fn get_user_with_password(
         &self,
         tenant_id: &str,
         user_id: &str,
-    ) -> Result<Option<(User, Option<String>)>, StoreError> {
+    ) -> Result<Option<PasswordRecord>, StoreError> {
         let item = self.get(user_key(tenant_id, user_id), true).await?;
         item.as_ref()
-            .map(|item| Ok((user_from(item)?, Reader(item).opt_string("password_hash"))))
+            .map(|item| {
+                let r = Reader(item);
+                Ok(PasswordRecord {
+                    user: user_from(item)?,
+                    password_hash: r.opt_string("password_hash"),
+                    streak: FailureStreak {
+                        failures: r.opt_number("sign_in_failures").unwrap_or(0),
+                        last_at: r.opt_number("sign_in_failure_at"),
+                    },
+                })
+            })
             .transpose()
     }
 
@@ -219,54 +233,42 @@ impl Store {
         }
     }
 
-    /// Counts a sign-in attempt before its password is checked, so that at most `max`
-    /// attempts per streak can ever be checked, however many arrive at once. An attempt
-    /// continues the streak when the previous one came after `streak_start`, else starts a
-    /// new one; a full streak answers `Locked` until it is older than `streak_start`.
-    /// A successful check clears the streak ([`Store::clear_sign_in_failures`]).
-    pub async fn start_sign_in_attempt(
+    /// Counts a sign-in attempt before its password is checked, as `planned` from the streak
+    /// last read, with exactly one conditional UpdateItem whatever the plan: a locked
+    /// account (and a user that does not exist) costs the same write as any other attempt,
+    /// it just changes nothing. True when the attempt was counted and may be checked;
+    /// false when the account is locked, the user is missing, or the streak changed since
+    /// it was read. At most `max` attempts per streak are ever counted, however many
+    /// arrive at once.
+    pub async fn count_sign_in_attempt(
         &self,
         tenant_id: &str,
         user_id: &str,
+        planned: NextAttempt,
         now: i64,
         streak_start: i64,
         max: i64,
-    ) -> Result<Attempt, StoreError> {
-        let values = || {
-            Item::from([
-                (":now".to_owned(), n(now)),
-                (":start".to_owned(), n(streak_start)),
-                (":one".to_owned(), n(1)),
-            ])
-        };
-        let continue_streak = || async {
-            let mut values = values();
-            values.insert(":max".into(), n(max));
-            self.update_where(
-                user_key(tenant_id, user_id),
-                "SET sign_in_failures = sign_in_failures + :one, sign_in_failure_at = :now",
-                "attribute_exists(PK) AND sign_in_failure_at >= :start AND sign_in_failures < :max",
-                values,
-            )
-            .await
-        };
-        if continue_streak().await? {
-            return Ok(Attempt::Allowed);
-        }
-        let started = self
-            .update_where(
-                user_key(tenant_id, user_id),
+    ) -> Result<bool, StoreError> {
+        let mut values = Item::from([
+            (":now".to_owned(), n(now)),
+            (":start".to_owned(), n(streak_start)),
+            (":one".to_owned(), n(1)),
+        ]);
+        let (expression, condition) = match planned {
+            NextAttempt::Start => (
                 "SET sign_in_failures = :one, sign_in_failure_at = :now",
                 "attribute_exists(PK) AND (attribute_not_exists(sign_in_failure_at) OR sign_in_failure_at < :start)",
-                values(),
-            )
-            .await?;
-        // Neither: the streak is full, or a concurrent attempt has just started a new one.
-        if started || continue_streak().await? {
-            Ok(Attempt::Allowed)
-        } else {
-            Ok(Attempt::Locked)
-        }
+            ),
+            NextAttempt::Continue | NextAttempt::Locked => {
+                values.insert(":max".into(), n(max));
+                (
+                    "SET sign_in_failures = sign_in_failures + :one, sign_in_failure_at = :now",
+                    "attribute_exists(PK) AND sign_in_failure_at >= :start AND sign_in_failures < :max",
+                )
+            }
+        };
+        self.update_where(user_key(tenant_id, user_id), expression, condition, values)
+            .await
     }
 
     /// Ends the failure streak after a successful password check.
