@@ -10,6 +10,15 @@ fn marker() -> String {
     "q".repeat(1000)
 }
 
+/// Method, path, credential header, body, and the field a 400 names when it is one.
+type Probe<'a> = (
+    &'a str,
+    String,
+    (&'a str, String),
+    Option<Value>,
+    Option<&'a str>,
+);
+
 #[tokio::test]
 async fn oversized_ids_and_strings_never_reach_the_store() {
     let (app, faults) = spawn_app_with_faults().await;
@@ -26,8 +35,7 @@ async fn oversized_ids_and_strings_never_reach_the_store() {
         StatusCode::OK
     );
     let dataset = format!("user_custom_{own}_data_content");
-    // (method, path, credential header, body, the field a 400 names when it is one)
-    let probes: Vec<(&str, String, (&str, String), Option<Value>, Option<&str>)> = vec![
+    let probes: Vec<Probe> = vec![
         (
             "GET",
             format!("/v1/api-keys/{id}"),
