@@ -141,6 +141,16 @@ async fn functions_trust_the_context_and_answer_the_denial_marker_with_401() {
     .await
     .unwrap();
     assert_eq!(denied.status(), 401);
+    // The authorizer's store failures keep their class: 503 to retry, 500 for a refusal.
+    for (class, status) in [("unavailable", 503), ("internal", 500)] {
+        let failed = tower::ServiceExt::oneshot(
+            router.clone(),
+            with_context(json!({"keygate_denied": class})),
+        )
+        .await
+        .unwrap();
+        assert_eq!(failed.status(), status, "{class}");
+    }
     let foreign = tower::ServiceExt::oneshot(router, with_context(json!({"user": "someone"})))
         .await
         .unwrap();
