@@ -27,7 +27,8 @@ pub struct Config {
     /// Lifetime of sign-in sessions (`KEYGATE_SESSION_TTL_SECS`, 12 h).
     pub session_ttl_secs: i64,
     /// How long a verified credential is trusted from memory (`KEYGATE_AUTH_CACHE_SECS`,
-    /// default 5, at most 10): the longest a revoked credential keeps working elsewhere.
+    /// default 0 = off, at most 10). Opting in trades revocation: a credential revoked,
+    /// paused or narrowed elsewhere keeps its old rights on a warm instance up to this long.
     pub auth_cache_ttl: Duration,
     /// Origins allowed to send state-changing requests with a session cookie alone
     /// (`KEYGATE_ALLOWED_ORIGINS`, comma-separated).
@@ -103,7 +104,7 @@ impl Config {
             session_ttl_secs: number("KEYGATE_SESSION_TTL_SECS", 12 * 3600, 60, 7 * 24 * 3600)?,
             auth_cache_ttl: Duration::from_secs(number(
                 "KEYGATE_AUTH_CACHE_SECS",
-                5,
+                0,
                 0,
                 MAX_AUTH_CACHE_SECS as i64,
             )? as u64),
@@ -153,7 +154,11 @@ mod tests {
         let config =
             Config::from_lookup(|n| (n == "KEYGATE_TABLE").then(|| "t".to_owned())).unwrap();
         assert_eq!(config.access_token_ttl_secs, 86_400);
-        assert_eq!(config.auth_cache_ttl, Duration::from_secs(5));
+        assert_eq!(
+            config.auth_cache_ttl,
+            Duration::ZERO,
+            "revocation is immediate by default"
+        );
         assert_eq!(config.password_cost, HashCost::default());
         assert_eq!(config.sign_in_lockout_secs, 900);
         let too_long = Config::from_lookup(|n| match n {

@@ -165,6 +165,7 @@ async fn update(
         name: body.name,
         scopes: body.scopes,
         is_active: body.is_active,
+        expires_at: None,
     };
     services.patch_api_key(&user, &id, patch).await?;
     Ok(Json(json!({"success": true})))

@@ -41,9 +41,35 @@ impl ApiKey {
     }
 }
 
-/// `last_used_at` is written at most once a minute per key.
-pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
+/// `last_used_at` is rewritten only when it is at least this old (the store's condition
+/// holds it there whatever instances race).
+pub const LAST_USED_RESOLUTION_SECS: i64 = 300;
+/// Each verification waits a further random 0..this before it calls a stamp stale, so the
+/// instances that read the same aging stamp do not all write it at once (each write is a
+/// billed request even when its condition fails). A use is thus reflected in
+/// `last_used_at` to within `LAST_USED_RESOLUTION_SECS + LAST_USED_JITTER_SECS` (10 min).
+pub const LAST_USED_JITTER_SECS: i64 = 300;
 
-pub fn last_used_is_stale(last_used_at: Option<i64>, now: i64) -> bool {
-    last_used_at.is_none_or(|at| now - at >= LAST_USED_RESOLUTION_SECS)
+/// Whether a stamp read with the key is old enough to rewrite, given this check's jitter.
+pub fn last_used_is_stale(last_used_at: Option<i64>, now: i64, jitter_secs: i64) -> bool {
+    last_used_at.is_none_or(|at| now - at >= LAST_USED_RESOLUTION_SECS + jitter_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_age_past_the_resolution_plus_jitter() {
+        let now = 10_000;
+        assert!(last_used_is_stale(None, now, LAST_USED_JITTER_SECS));
+        assert!(!last_used_is_stale(Some(now - 299), now, 0));
+        assert!(last_used_is_stale(Some(now - 300), now, 0));
+        assert!(!last_used_is_stale(Some(now - 500), now, 250));
+        assert!(last_used_is_stale(
+            Some(now - 600),
+            now,
+            LAST_USED_JITTER_SECS
+        ));
+    }
 }

@@ -121,10 +121,14 @@ pub fn generate(kind: CredentialKind, parent: Option<Ulid>) -> NewSecret {
 }
 
 /// Checks the format and checksum of a presented secret, without any lookup.
-/// Accepts Cogniac's `KEYID:SECRET` form by ignoring everything up to the last ':'.
+/// Accepts Cogniac's `KEYID:SECRET` form when KEYID is the secret's own id; any other
+/// KEYID makes the credential malformed.
 pub fn parse(presented: &str) -> Option<PresentedSecret<'_>> {
-    let secret = presented.trim();
-    let secret = secret.rsplit_once(':').map_or(secret, |(_, s)| s);
+    let presented = presented.trim();
+    let (claimed_id, secret) = match presented.rsplit_once(':') {
+        Some((claimed, secret)) => (Some(claimed), secret),
+        None => (None, presented),
+    };
     let kind = [
         CredentialKind::AccessToken,
         CredentialKind::Session,
@@ -149,6 +153,9 @@ pub fn parse(presented: &str) -> Option<PresentedSecret<'_>> {
         return None;
     }
     let id = Ulid::from_string(&body[..ULID_CHARS]).ok()?;
+    if claimed_id.is_some_and(|claimed| Ulid::from_string(claimed).ok() != Some(id)) {
+        return None;
+    }
     let parent = if kind.has_parent() {
         Some(Ulid::from_string(&body[ULID_CHARS..2 * ULID_CHARS]).ok()?)
     } else {
@@ -198,11 +205,16 @@ impl CredentialHasher {
 
     /// Constant-time check that `secret` hashes to `stored_hash`.
     pub fn matches(&self, secret: &str, stored_hash: &str) -> bool {
-        self.hash(secret)
-            .as_bytes()
-            .ct_eq(stored_hash.as_bytes())
-            .into()
+        same_hash(&self.hash(secret), stored_hash)
     }
+}
+
+/// Constant-time comparison of a presented secret's hash (computed once) with a stored one.
+pub fn same_hash(presented_hash: &str, stored_hash: &str) -> bool {
+    presented_hash
+        .as_bytes()
+        .ct_eq(stored_hash.as_bytes())
+        .into()
 }
 
 fn to_hex(bytes: &[u8]) -> String {
@@ -252,6 +264,12 @@ mod tests {
         let new = generate(CredentialKind::ApiKey, None);
         let combined = format!("{}:{}", new.id, new.secret);
         assert_eq!(parse(&combined).unwrap().id, new.id);
+        let lowercase = format!("{}:{}", new.id.to_string().to_lowercase(), new.secret);
+        assert_eq!(parse(&lowercase).unwrap().id, new.id);
+        for claimed in [new_ulid().to_string(), String::new(), "x".into()] {
+            let mismatched = format!("{claimed}:{}", new.secret);
+            assert!(parse(&mismatched).is_none(), "{claimed:?}");
+        }
     }
 
     #[test]

@@ -20,8 +20,13 @@ pub struct Principal {
     pub key_type: KeyType,
     pub scopes: Scopes,
     pub expires_at: Option<i64>,
+    /// When the API key behind the credential expires (None: never, or no key behind it, as
+    /// for sessions). Keys this credential creates expire no later.
+    pub key_expires_at: Option<i64>,
     pub chat_role: Option<ChatRole>,
     pub user_profile: Option<Map<String, Value>>,
+    /// A temp token (`/v1/auth/tokens`): it may ask, never manage credentials.
+    pub temporary: bool,
 }
 
 /// Why a valid credential may not do something.
@@ -62,12 +67,57 @@ impl Principal {
         }
     }
 
-    pub fn require_tenant_admin(&self) -> Result<(), Denied> {
+    /// Creating or managing keys, users and passwords: a full credential that is not a temp
+    /// token (an exchanged token acts as its key; a session as its user).
+    pub fn require_manager(&self) -> Result<(), Denied> {
         self.require_full_key()?;
-        match self.user_role {
-            UserRole::Admin => Ok(()),
-            UserRole::Member => Err(Denied("this route needs a tenant admin".into())),
+        if self.temporary {
+            return Err(Denied(
+                "a temp token may not create or manage keys, users or passwords".into(),
+            ));
         }
+        Ok(())
+    }
+
+    /// Changing or resuming a key needs a credential holding every scope of that key and a
+    /// key type at least as strong (revoking does not: it only takes power away).
+    pub fn require_covers(&self, scopes: &Scopes, key_type: KeyType) -> Result<(), Denied> {
+        if !scopes.is_subset_of(&self.scopes) {
+            return Err(Denied(format!(
+                "this credential may change only keys within its own scopes ({})",
+                self.scopes.names().join(", ")
+            )));
+        }
+        if !self.key_type.may_mint(key_type) {
+            return Err(Denied(
+                "an asker credential may not change an admin key".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every right a credential can hold: what a password gives (a session has all scopes),
+    /// so only such a credential may set one.
+    pub fn require_full_rights(&self) -> Result<(), Denied> {
+        self.require_manager()?;
+        if !self.scopes.is_all() {
+            return Err(Denied(
+                "setting a password needs a credential holding every scope (a password signs in \
+                 with all of them)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Tenant-wide routes (`/v1/users...`): a tenant admin's manager credential with the
+    /// `admin` scope.
+    pub fn require_tenant_admin(&self) -> Result<(), Denied> {
+        self.require_manager()?;
+        if self.user_role != UserRole::Admin {
+            return Err(Denied("this route needs a tenant admin".into()));
+        }
+        self.require_scope(Scope::Admin)
     }
 
     /// The flat string map an API Gateway authorizer passes in its `context`.
@@ -90,6 +140,12 @@ impl Principal {
             self.expires_at.map(|at| at.to_string()).unwrap_or_default(),
         );
         put(
+            "key_expires_at",
+            self.key_expires_at
+                .map(|at| at.to_string())
+                .unwrap_or_default(),
+        );
+        put(
             "chat_role",
             self.chat_role
                 .as_ref()
@@ -103,6 +159,7 @@ impl Principal {
                 .and_then(|profile| serde_json::to_string(profile).ok())
                 .unwrap_or_default(),
         );
+        put("temporary", self.temporary.to_string());
         context
     }
 
@@ -121,8 +178,14 @@ impl Principal {
             key_type: KeyType::parse(text("key_type")?)?,
             scopes: Scopes::from_stored(text("scopes")?.split(' ')),
             expires_at: optional("expires_at").and_then(|v| v.parse().ok()),
+            key_expires_at: optional("key_expires_at").and_then(|v| v.parse().ok()),
             chat_role: optional("chat_role").and_then(|v| serde_json::from_str(&v).ok()),
             user_profile: optional("user_profile").and_then(|v| serde_json::from_str(&v).ok()),
+            temporary: match text("temporary")? {
+                "true" => true,
+                "false" => false,
+                _ => return None,
+            },
         })
     }
 }
@@ -143,11 +206,13 @@ mod tests {
             key_type: KeyType::Asker,
             scopes: Scopes::default_for_new_key(),
             expires_at: Some(1_900_000_000),
+            key_expires_at: Some(1_950_000_000),
             chat_role: Some(ChatRole {
                 role_id: Some("r1".into()),
                 role_variables: None,
             }),
             user_profile: None,
+            temporary: true,
         }
     }
 
@@ -167,6 +232,36 @@ mod tests {
         assert!(asker.require_tenant_admin().is_err());
         assert!(asker.require_scope(Scope::Chat).is_ok());
         assert!(asker.require_scope(Scope::Write).is_err());
+    }
+
+    #[test]
+    fn temp_tokens_manage_nothing_and_passwords_need_every_right() {
+        let mut caller = sample();
+        caller.key_type = KeyType::Admin;
+        assert!(caller.require_manager().is_err(), "temporary");
+        caller.temporary = false;
+        assert!(caller.require_manager().is_ok());
+        assert!(caller.require_full_rights().is_err(), "chat+read only");
+        caller.scopes = Scopes::all();
+        assert!(caller.require_full_rights().is_ok());
+        assert!(caller.require_tenant_admin().is_ok());
+        caller.scopes = Scopes::from_stored(["chat", "read", "write"]);
+        assert!(caller.require_tenant_admin().is_err(), "no admin scope");
+    }
+
+    #[test]
+    fn changing_a_key_needs_its_scopes_and_type() {
+        let mut caller = sample();
+        let read = Scopes::from_stored(["read"]);
+        assert!(caller.require_covers(&read, KeyType::Asker).is_ok());
+        assert!(caller.require_covers(&read, KeyType::Admin).is_err());
+        caller.key_type = KeyType::Admin;
+        assert!(caller.require_covers(&read, KeyType::Admin).is_ok());
+        assert!(
+            caller
+                .require_covers(&Scopes::all(), KeyType::Admin)
+                .is_err()
+        );
     }
 
     #[test]

@@ -77,6 +77,15 @@ impl Scopes {
         self.0.iter().all(|scope| other.contains(*scope))
     }
 
+    /// The scopes held by both: what a token keeps of its key as the key is now.
+    pub fn intersection(&self, other: &Scopes) -> Scopes {
+        self.iter().filter(|scope| other.contains(*scope)).collect()
+    }
+
+    pub fn is_all(&self) -> bool {
+        Scope::ALL.iter().all(|scope| self.contains(*scope))
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = Scope> + '_ {
         self.0.iter().copied()
     }
@@ -124,6 +133,11 @@ impl KeyType {
     pub fn may_mint(self, other: KeyType) -> bool {
         self == KeyType::Admin || other == KeyType::Asker
     }
+
+    /// The weaker of two types: a token is no stronger than the key behind it.
+    pub fn weaker(self, other: KeyType) -> KeyType {
+        if self.may_mint(other) { other } else { self }
+    }
 }
 
 /// A user's role within their tenant.
@@ -166,6 +180,18 @@ mod tests {
         assert!(Scopes::parse("scopes", &[], &Scope::ALL).is_err());
         let no_admin = [Scope::Chat, Scope::Read, Scope::Write];
         assert!(Scopes::parse("scopes", &["admin".to_owned()], &no_admin).is_err());
+    }
+
+    #[test]
+    fn intersections_and_weaker_types_only_narrow() {
+        let chat_read = Scopes::default_for_new_key();
+        assert_eq!(Scopes::all().intersection(&chat_read), chat_read);
+        let read = Scopes::from_stored(["read"]);
+        assert_eq!(chat_read.intersection(&read), read);
+        assert!(Scopes::all().is_all() && !chat_read.is_all());
+        assert_eq!(KeyType::Admin.weaker(KeyType::Asker), KeyType::Asker);
+        assert_eq!(KeyType::Asker.weaker(KeyType::Admin), KeyType::Asker);
+        assert_eq!(KeyType::Admin.weaker(KeyType::Admin), KeyType::Admin);
     }
 
     #[test]

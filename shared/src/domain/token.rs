@@ -36,11 +36,44 @@ pub fn scalar_as_string<'de, D: serde::Deserializer<'de>>(
     }
 }
 
+/// How a token came to be; it decides what the token may manage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenOrigin {
+    /// Exchanged for an API key: acts as that key, within the key's rights as they are now.
+    Exchange,
+    /// AskTable's temp token (`/v1/auth/tokens`), handed to browsers and end users: it may
+    /// use what its key allows but never create or manage keys, users or passwords.
+    Temp,
+    /// A sign-in session (email and password).
+    SignIn,
+}
+
+impl TokenOrigin {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Exchange => "exchange",
+            Self::Temp => "temp",
+            Self::SignIn => "sign_in",
+        }
+    }
+
+    /// Reads a stored origin; a token stored without one counts as a temp token (the
+    /// narrowest), a session as a sign-in.
+    pub fn from_stored(raw: Option<&str>, kind: CredentialKind) -> Self {
+        match (raw, kind) {
+            (Some("exchange"), CredentialKind::AccessToken) => Self::Exchange,
+            (_, CredentialKind::Session) => Self::SignIn,
+            _ => Self::Temp,
+        }
+    }
+}
+
 /// A stored access token or session (never the secret).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccessToken {
     pub id: String,
     pub kind: CredentialKind,
+    pub origin: TokenOrigin,
     pub tenant_id: String,
     pub user_id: String,
     pub email: String,

@@ -105,6 +105,7 @@ struct PatchBody {
     name: Option<String>,
     scopes: Option<Vec<String>>,
     is_active: Option<bool>,
+    expires_at: Option<String>,
 }
 
 async fn patch(
@@ -117,6 +118,7 @@ async fn patch(
         name: body.name,
         scopes: body.scopes,
         is_active: body.is_active,
+        expires_at: body.expires_at,
     };
     Ok(Json(views::api_key(
         &services.patch_api_key(&caller, &key_id, patch).await?,

@@ -79,6 +79,16 @@ pub struct KeyPatch {
     pub name: Option<String>,
     pub scopes: Option<Vec<String>>,
     pub is_active: Option<bool>,
+    /// RFC 3339; only earlier than the current expiry (rights only narrow).
+    pub expires_at: Option<String>,
+}
+
+/// The earlier of two optional expiries (None: never).
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 impl Services {
@@ -89,7 +99,7 @@ impl Services {
         input: NewKeyInput,
         policy: ScopePolicy<'_>,
     ) -> Result<CreatedKey, Error> {
-        caller.require_full_key()?;
+        caller.require_manager()?;
         let owner = User {
             tenant_id: caller.tenant_id.clone(),
             id: caller.user_id.clone(),
@@ -104,7 +114,8 @@ impl Services {
     }
 
     /// Creates a key for `owner` (the caller, or a user a tenant admin manages); with a
-    /// `granter`, the key may carry only scopes the granter holds.
+    /// `granter`, the key may carry only scopes and a type the granter holds, and expires no
+    /// later than the granter's own key.
     pub(crate) async fn create_key_for(
         &self,
         owner: &User,
@@ -144,6 +155,18 @@ impl Services {
             None => KeyType::Admin,
             Some(raw) => KeyType::parse(raw)
                 .ok_or_else(|| Error::invalid("type", "must be \"admin\" or \"asker\""))?,
+        };
+        let expires_at = match granter {
+            Some(granter) => {
+                granter.require_manager()?;
+                if !granter.key_type.may_mint(key_type) {
+                    return Err(Error::Forbidden(
+                        "an asker credential cannot create an admin key".into(),
+                    ));
+                }
+                earliest(expires_at, granter.key_expires_at)
+            }
+            None => expires_at,
         };
         let new = credential::generate(CredentialKind::ApiKey, None);
         let key = ApiKey {
@@ -185,7 +208,7 @@ impl Services {
         limit: u32,
         after: Option<&str>,
     ) -> Result<KeyPage, Error> {
-        caller.require_full_key()?;
+        caller.require_manager()?;
         let (keys, next_after) = self
             .store
             .list_api_keys(
@@ -201,7 +224,7 @@ impl Services {
 
     /// One of the caller's keys; another user's key is "not found".
     pub async fn get_api_key(&self, caller: &Principal, key_id: &str) -> Result<ApiKey, Error> {
-        caller.require_full_key()?;
+        caller.require_manager()?;
         if !ids::is_id(key_id) {
             return Err(Error::NotFound("API key"));
         }
@@ -215,6 +238,9 @@ impl Services {
         }
     }
 
+    /// Changes a key (name, scopes, pause/resume, an earlier expiry). The caller must hold
+    /// every scope of the key and a type at least as strong; new scopes stay within the
+    /// caller's; an expiry may only move earlier.
     pub async fn patch_api_key(
         &self,
         caller: &Principal,
@@ -225,6 +251,20 @@ impl Services {
         if current.revoked_at.is_some() {
             return Err(Error::Conflict("a revoked key cannot be changed".into()));
         }
+        caller.require_covers(&current.scopes, current.key_type)?;
+        let expires_at = match patch.expires_at.as_deref() {
+            None => None,
+            Some(raw) => {
+                let at = parse_future("expires_at", raw, now_epoch())?;
+                if current.expires_at.is_some_and(|current| at > current) {
+                    return Err(Error::invalid(
+                        "expires_at",
+                        "may only move earlier than the key's current expiry",
+                    ));
+                }
+                Some(at)
+            }
+        };
         let changes = KeyChanges {
             name: patch
                 .name
@@ -237,6 +277,7 @@ impl Services {
                 .map(|raw| Scopes::parse("scopes", raw, &Scope::ALL))
                 .transpose()?,
             enabled: patch.is_active,
+            expires_at,
         };
         if let Some(scopes) = &changes.scopes {
             caller.require_scopes_within(scopes)?;
@@ -262,7 +303,8 @@ impl Services {
         Ok(updated)
     }
 
-    /// Revokes one of the caller's keys (and with it every token it minted).
+    /// Revokes one of the caller's keys (and with it every token it minted). Any of the
+    /// user's manager credentials may: revoking only takes power away.
     pub async fn revoke_api_key(&self, caller: &Principal, key_id: &str) -> Result<ApiKey, Error> {
         let mut key = self.get_api_key(caller, key_id).await?;
         if key.revoked_at.is_none() {
@@ -289,7 +331,7 @@ impl Services {
         caller: &Principal,
         exclude_current: bool,
     ) -> Result<u32, Error> {
-        caller.require_full_key()?;
+        caller.require_manager()?;
         let spared = exclude_current
             .then_some(caller.key_id.as_deref())
             .flatten();

@@ -7,12 +7,12 @@ use std::sync::OnceLock;
 use serde_json::{Map, Value};
 
 use super::{ClientInfo, Error, Services};
-use crate::domain::api_key::{ApiKey, last_used_is_stale};
+use crate::domain::api_key::{ApiKey, LAST_USED_JITTER_SECS, last_used_is_stale};
 use crate::domain::clock::now_epoch;
-use crate::domain::credential::{self, CredentialKind};
+use crate::domain::credential::{self, CredentialKind, same_hash};
 use crate::domain::principal::Principal;
 use crate::domain::scope::{KeyType, Scope};
-use crate::domain::token::{self, AccessToken, ChatRole};
+use crate::domain::token::{self, AccessToken, ChatRole, TokenOrigin};
 use crate::domain::user::Email;
 use crate::store::logins::Login;
 
@@ -39,6 +39,15 @@ pub struct TempTokenRequest {
     pub token_ttl: Option<i64>,
 }
 
+/// What a new token carries besides its minter's identity and scopes.
+struct TokenShape {
+    origin: TokenOrigin,
+    key_type: KeyType,
+    chat_role: Option<ChatRole>,
+    user_profile: Option<Map<String, Value>>,
+    ttl_secs: i64,
+}
+
 fn principal_of_key(key: &ApiKey) -> Principal {
     Principal {
         tenant_id: key.tenant_id.clone(),
@@ -51,16 +60,25 @@ fn principal_of_key(key: &ApiKey) -> Principal {
         key_type: key.key_type,
         scopes: key.scopes.clone(),
         expires_at: key.expires_at,
+        key_expires_at: key.expires_at,
         chat_role: None,
         user_profile: None,
+        temporary: false,
     }
 }
 
+/// A token's rights, re-derived at every verification from its key as the key is now: the
+/// scopes both hold, the weaker key type, the earlier expiry. Narrowing a key narrows
+/// every token it minted at once.
 fn principal_of_token(token: &AccessToken, key: Option<&ApiKey>) -> Principal {
-    // A token never outlives, nor outranks, the key that minted it.
-    let expires_at = match key.and_then(|k| k.expires_at) {
-        Some(key_expiry) => key_expiry.min(token.expires_at),
-        None => token.expires_at,
+    let (scopes, key_type, expires_at) = match key {
+        Some(key) => (
+            token.scopes.intersection(&key.scopes),
+            token.key_type.weaker(key.key_type),
+            key.expires_at
+                .map_or(token.expires_at, |at| at.min(token.expires_at)),
+        ),
+        None => (token.scopes.clone(), token.key_type, token.expires_at),
     };
     Principal {
         tenant_id: token.tenant_id.clone(),
@@ -70,22 +88,37 @@ fn principal_of_token(token: &AccessToken, key: Option<&ApiKey>) -> Principal {
         kind: token.kind,
         credential_id: token.id.clone(),
         key_id: token.key_id.clone(),
-        key_type: token.key_type,
-        scopes: token.scopes.clone(),
+        key_type,
+        scopes,
         expires_at: Some(expires_at),
+        key_expires_at: key.and_then(|key| key.expires_at),
         chat_role: token.chat_role.clone(),
         user_profile: token.user_profile.clone(),
+        temporary: token.origin == TokenOrigin::Temp,
     }
 }
 
-/// Keys whose `last_used_at` this instance wrote recently: at most one write a minute per key.
+/// Keys whose `last_used_at` this instance wrote recently: no instance writes a key's
+/// stamp twice within the resolution, even when its conditional write was refused.
 fn recently_touched() -> &'static Mutex<HashMap<String, i64>> {
     static TOUCHED: OnceLock<Mutex<HashMap<String, i64>>> = OnceLock::new();
     TOUCHED.get_or_init(Default::default)
 }
 
+/// A random 0..=LAST_USED_JITTER_SECS for one staleness check.
+fn stamp_jitter() -> i64 {
+    let mut bytes = [0u8; 2];
+    if getrandom::fill(&mut bytes).is_err() {
+        return LAST_USED_JITTER_SECS;
+    }
+    i64::from(u16::from_be_bytes(bytes)) % (LAST_USED_JITTER_SECS + 1)
+}
+
 impl Services {
-    /// Verifies a presented secret: format and checksum first, then the cache, then one read.
+    /// Verifies a presented secret: format and checksum first, then the opt-in cache, then
+    /// one strongly consistent read (a key, a session, or a token with its key in one
+    /// BatchGetItem), so a revoke, pause or narrowing that has returned holds on every
+    /// instance from the next request on. The secret is hashed once.
     pub async fn verify(&self, presented: &str) -> Result<Principal, Error> {
         let parsed =
             credential::parse(presented).ok_or(Error::Unauthenticated("malformed credential"))?;
@@ -101,7 +134,7 @@ impl Services {
                     .get_api_key(&parsed.id.to_string())
                     .await?
                     .ok_or(Error::Unauthenticated("unknown key"))?;
-                if !self.hasher().matches(parsed.secret(), &stored_hash) {
+                if !same_hash(&hash, &stored_hash) {
                     return Err(Error::Unauthenticated("unknown key"));
                 }
                 if !key.is_usable(now) {
@@ -118,7 +151,8 @@ impl Services {
                     .await?
                     .ok_or(Error::Unauthenticated("unknown token"))?;
                 if found.token.kind != parsed.kind
-                    || !self.hasher().matches(parsed.secret(), &found.hash)
+                    || found.token.key_id != parent
+                    || !same_hash(&hash, &found.hash)
                 {
                     return Err(Error::Unauthenticated("unknown token"));
                 }
@@ -141,14 +175,16 @@ impl Services {
         Ok(principal)
     }
 
-    /// Writes `last_used_at` when neither this instance nor the item saw use in the last minute.
+    /// Writes `last_used_at` when the stamp just read (and this instance's own memory) is
+    /// older than the resolution plus a random jitter; see `LAST_USED_JITTER_SECS`.
     async fn note_key_use(&self, key: &ApiKey, now: i64) {
-        if !last_used_is_stale(key.last_used_at, now) {
+        let jitter = stamp_jitter();
+        if !last_used_is_stale(key.last_used_at, now, jitter) {
             return;
         }
         {
             let mut touched = recently_touched().lock().unwrap_or_else(|e| e.into_inner());
-            if !last_used_is_stale(touched.get(&key.id).copied(), now) {
+            if !last_used_is_stale(touched.get(&key.id).copied(), now, 0) {
                 return;
             }
             if touched.len() > 10_000 {
@@ -220,15 +256,14 @@ impl Services {
             return Err(Error::Unauthenticated("only an API key may be exchanged"));
         }
         let login = new_login("api_key", client);
-        self.issue_token(
-            principal,
-            principal.key_type,
-            None,
-            None,
-            self.config.access_token_ttl_secs,
-            Some(&login),
-        )
-        .await
+        let shape = TokenShape {
+            origin: TokenOrigin::Exchange,
+            key_type: principal.key_type,
+            chat_role: None,
+            user_profile: None,
+            ttl_secs: self.config.access_token_ttl_secs,
+        };
+        self.issue_token(principal, shape, Some(&login)).await
     }
 
     /// AskTable's temp token: never more power, nor a longer life, than the minting credential.
@@ -257,19 +292,29 @@ impl Services {
         }
         let chat_role = request.chat_role.or_else(|| caller.chat_role.clone());
         let user_profile = request.user_profile.or_else(|| caller.user_profile.clone());
-        self.issue_token(caller, ak_role, chat_role, user_profile, ttl, None)
-            .await
+        let shape = TokenShape {
+            origin: TokenOrigin::Temp,
+            key_type: ak_role,
+            chat_role,
+            user_profile,
+            ttl_secs: ttl,
+        };
+        self.issue_token(caller, shape, None).await
     }
 
     async fn issue_token(
         &self,
         minter: &Principal,
-        key_type: KeyType,
-        chat_role: Option<ChatRole>,
-        user_profile: Option<Map<String, Value>>,
-        ttl_secs: i64,
+        shape: TokenShape,
         login: Option<&Login>,
     ) -> Result<IssuedToken, Error> {
+        let TokenShape {
+            origin,
+            key_type,
+            chat_role,
+            user_profile,
+            ttl_secs,
+        } = shape;
         let key_id = minter
             .key_id
             .clone()
@@ -285,6 +330,7 @@ impl Services {
         let token = AccessToken {
             id: new.id.to_string(),
             kind: CredentialKind::AccessToken,
+            origin,
             tenant_id: minter.tenant_id.clone(),
             user_id: minter.user_id.clone(),
             email: minter.email.clone(),

@@ -122,13 +122,16 @@ impl Services {
 
     /// `PUT /v1/users/me/password`: sets the caller's password; the current one is
     /// required when there is one. Every other session of the user is signed out.
+    /// A password signs in with every right (a session holds all scopes), so only a
+    /// credential that holds every right itself may set one: an admin-type, all-scope key
+    /// (or a token exchanged for one, within the key's current rights) or a session.
     pub async fn set_own_password(
         &self,
         caller: &Principal,
         current: Option<&str>,
         new: Option<&str>,
     ) -> Result<(), Error> {
-        caller.require_full_key()?;
+        caller.require_full_rights()?;
         let new = Password::parse(
             "new_password",
             new.ok_or_else(|| Error::invalid("new_password", "is required"))?,

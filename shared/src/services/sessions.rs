@@ -13,7 +13,7 @@ use crate::domain::clock::now_epoch;
 use crate::domain::credential::{self, CredentialKind};
 use crate::domain::principal::Principal;
 use crate::domain::scope::{KeyType, Scopes};
-use crate::domain::token::AccessToken;
+use crate::domain::token::{AccessToken, TokenOrigin};
 use crate::domain::user::{Email, User};
 
 /// At most this many of an email's accounts are checked in one sign-in.
@@ -102,6 +102,7 @@ impl Services {
         let session = AccessToken {
             id: new.id.to_string(),
             kind: CredentialKind::Session,
+            origin: TokenOrigin::SignIn,
             tenant_id: user.tenant_id.clone(),
             user_id: user.id.clone(),
             email: user.email.clone(),

@@ -1,6 +1,7 @@
-//! A short-lived memory of verified credentials, so a warm function verifies a repeated
-//! credential without any read. Its TTL (at most 10 s) bounds how long a credential
-//! revoked elsewhere keeps working here; revocations made here drop entries at once.
+//! An opt-in, short-lived memory of verified credentials (`KEYGATE_AUTH_CACHE_SECS`, off by
+//! default), so a warm function verifies a repeated credential without any read. Its TTL
+//! (at most 10 s) bounds how long a credential revoked, paused or narrowed elsewhere keeps
+//! its old rights here; changes made on this instance drop entries at once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

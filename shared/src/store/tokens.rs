@@ -10,7 +10,7 @@ use super::{Store, StoreError, primary_key};
 use crate::domain::api_key::ApiKey;
 use crate::domain::credential::CredentialKind;
 use crate::domain::scope::{KeyType, Scopes, UserRole};
-use crate::domain::token::AccessToken;
+use crate::domain::token::{AccessToken, TokenOrigin};
 
 fn token_item(token: &AccessToken, hash: &str) -> Item {
     let mut item = Item::new();
@@ -25,6 +25,7 @@ fn token_item(token: &AccessToken, hash: &str) -> Item {
     item.insert("hash".into(), s(hash));
     item.insert("token_id".into(), s(&token.id));
     item.insert("kind".into(), s(token.kind.as_str()));
+    item.insert("origin".into(), s(token.origin.as_str()));
     item.insert("tenant_id".into(), s(&token.tenant_id));
     item.insert("user_id".into(), s(&token.user_id));
     item.insert("email".into(), s(&token.email));
@@ -58,10 +59,12 @@ fn token_item(token: &AccessToken, hash: &str) -> Item {
 
 fn token_from(item: &Item) -> Result<(AccessToken, String), StoreError> {
     let r = Reader(item);
+    let kind = CredentialKind::parse(&r.string("kind")?)
+        .ok_or_else(|| StoreError::Corrupt("token kind".into()))?;
     let token = AccessToken {
         id: r.string("token_id")?,
-        kind: CredentialKind::parse(&r.string("kind")?)
-            .ok_or_else(|| StoreError::Corrupt("token kind".into()))?,
+        kind,
+        origin: TokenOrigin::from_stored(r.opt_string("origin").as_deref(), kind),
         tenant_id: r.string("tenant_id")?,
         user_id: r.string("user_id")?,
         email: r.string("email")?,
@@ -117,14 +120,16 @@ impl Store {
         Ok(())
     }
 
-    /// Reads a token and the key that minted it in one round trip (eventually consistent).
+    /// Reads a token and the key that minted it in one round trip, strongly consistent: a
+    /// revoke or change that has returned is seen by the very next verification.
     pub async fn get_token_with_key(
         &self,
         token_id: &str,
         key_id: Option<&str>,
     ) -> Result<Option<TokenWithKey>, StoreError> {
-        let mut wanted =
-            KeysAndAttributes::builder().keys(primary_key(keys::token(token_id), keys::TOKEN_SK));
+        let mut wanted = KeysAndAttributes::builder()
+            .consistent_read(true)
+            .keys(primary_key(keys::token(token_id), keys::TOKEN_SK));
         if let Some(key_id) = key_id {
             wanted = wanted.keys(primary_key(keys::api_key(key_id), keys::API_KEY_SK));
         }
