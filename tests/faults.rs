@@ -82,6 +82,15 @@ impl Faults {
     pub fn forget(&self) {
         self.seen.lock().unwrap().clear();
     }
+
+    /// The requests sent since the last call (or [`Faults::forget`]): operation and JSON
+    /// body, to count round trips and read their parameters.
+    pub fn take_seen(&self) -> Vec<(String, serde_json::Value)> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+            .into_iter()
+            .map(|(operation, body)| (operation, serde_json::from_str(&body).unwrap_or_default()))
+            .collect()
+    }
 }
 
 #[derive(Clone)]

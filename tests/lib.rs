@@ -222,6 +222,14 @@ impl TestApp {
         .await
     }
 
+    /// Another keygate instance on this app's table, with its own DynamoDB client and its
+    /// own memory, as another Lambda instance (the authorizer's, say) would be.
+    pub fn other_instance(&self, extra: &[(&str, &str)]) -> Services {
+        let config = test_config(self.services.store.table(), extra);
+        let store = Store::connect(&config);
+        Services::new(config, store)
+    }
+
     /// Every item of the test table (tests may scan; keygate itself never does).
     pub async fn scan_table(&self) -> Vec<HashMap<String, AttributeValue>> {
         let mut items = Vec::new();

@@ -215,3 +215,124 @@ async fn accepts_session_cookies_and_cogniac_keys_and_checks_the_origin() {
     assert!(response.is_authorized);
     assert_eq!(response.context["kind"], "api_key");
 }
+
+/// What another instance's authorizer says of `credential` now: its context.
+async fn context_on(services: &keygate::services::Services, credential: &str) -> Value {
+    authorize(services, &event_with(Some(("x-api-key", credential))))
+        .await
+        .context
+}
+
+#[tokio::test]
+async fn another_instance_sees_a_revoke_pause_narrowing_or_earlier_expiry_on_its_next_request() {
+    let app = spawn_app().await;
+    // The authorizer runs on its own instance: its own DynamoDB client, its own memory.
+    let authorizer = app.other_instance(&[]);
+    let created = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&app.admin_key),
+            Some(json!({"name": "k", "scopes": ["chat", "read", "write"]})),
+        )
+        .await;
+    let key_id = created.body["id"].as_str().unwrap().to_owned();
+    let key = created.body["key"].as_str().unwrap().to_owned();
+    let token = app
+        .call(
+            "POST",
+            "/v1/auth/token",
+            None,
+            Some(json!({"email": app.admin_email, "api_key": key})),
+        )
+        .await
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/api-keys/{key_id}");
+    let patch = |body: Value| {
+        let (app, path) = (&app, &path);
+        async move {
+            let reply = app
+                .call("PATCH", path, Some(&app.admin_key), Some(body))
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+        }
+    };
+    for credential in [&key, &token] {
+        assert_eq!(
+            context_on(&authorizer, credential).await["scopes"],
+            "chat read write"
+        );
+    }
+
+    patch(json!({"scopes": ["read"]})).await;
+    for credential in [&key, &token] {
+        assert_eq!(context_on(&authorizer, credential).await["scopes"], "read");
+    }
+
+    let soon = keygate::domain::clock::now_epoch() + 1800;
+    patch(json!({"expires_at": keygate::domain::clock::to_rfc3339(soon)})).await;
+    for credential in [&key, &token] {
+        assert_eq!(
+            context_on(&authorizer, credential).await["expires_at"],
+            soon.to_string()
+        );
+    }
+
+    let denied = json!({"keygate_denied": "unauthenticated"});
+    patch(json!({"is_active": false})).await;
+    for credential in [&key, &token] {
+        assert_eq!(context_on(&authorizer, credential).await, denied, "paused");
+    }
+    patch(json!({"is_active": true})).await;
+    assert_eq!(context_on(&authorizer, &token).await["scopes"], "read");
+
+    let revoked = app.call("DELETE", &path, Some(&app.admin_key), None).await;
+    assert_eq!(revoked.status, 200);
+    for credential in [&key, &token] {
+        assert_eq!(context_on(&authorizer, credential).await, denied, "revoked");
+    }
+}
+
+#[tokio::test]
+async fn verifying_is_one_strongly_consistent_read() {
+    let (app, faults) = keygate_tests::spawn_app_with_faults().await;
+    let token = app
+        .call(
+            "POST",
+            "/v1/auth/token",
+            None,
+            Some(json!({"email": app.admin_email, "api_key": app.admin_key})),
+        )
+        .await
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    faults.take_seen();
+    for credential in [&token, &app.admin_key] {
+        let response = authorize(
+            &app.services,
+            &event_with(Some(("x-api-key", credential.as_str()))),
+        )
+        .await;
+        assert!(response.is_authorized);
+        let reads: Vec<_> = faults
+            .take_seen()
+            .into_iter()
+            .filter(|(operation, _)| operation != "UpdateItem") // the last-use stamp
+            .collect();
+        assert_eq!(reads.len(), 1, "one round trip: {reads:?}");
+        let (operation, body) = &reads[0];
+        let consistent = match operation.as_str() {
+            "BatchGetItem" => {
+                body["RequestItems"][app.services.store.table()]["ConsistentRead"].clone()
+            }
+            "GetItem" => body["ConsistentRead"].clone(),
+            other => panic!("unexpected {other}"),
+        };
+        assert_eq!(consistent, json!(true), "{operation}");
+    }
+}

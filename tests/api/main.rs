@@ -9,6 +9,7 @@ mod chats;
 mod datasets;
 mod error_shapes;
 mod errors;
+mod escalation;
 mod events;
 mod faults;
 mod sessions;
