@@ -12,6 +12,7 @@ mod errors;
 mod escalation;
 mod events;
 mod faults;
+mod rights;
 mod sessions;
 mod sign_in_work;
 mod surfaces;

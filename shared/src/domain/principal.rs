@@ -96,8 +96,9 @@ impl Principal {
         Ok(())
     }
 
-    /// Every right a credential can hold: what a password gives (a session has all scopes),
-    /// so only such a credential may set one.
+    /// Every right a credential can hold: what a password gives (its sessions hold all
+    /// scopes, and a password never expires), so only such a credential may set one: not
+    /// temporary, admin type, every scope, and no expiry on the key behind it.
     pub fn require_full_rights(&self) -> Result<(), Denied> {
         self.require_manager()?;
         if !self.scopes.is_all() {
@@ -105,6 +106,11 @@ impl Principal {
                 "setting a password needs a credential holding every scope (a password signs in \
                  with all of them)"
                     .into(),
+            ));
+        }
+        if self.key_expires_at.is_some() {
+            return Err(Denied(
+                "an expiring key may not set a password, which does not expire".into(),
             ));
         }
         Ok(())
@@ -243,6 +249,8 @@ mod tests {
         assert!(caller.require_manager().is_ok());
         assert!(caller.require_full_rights().is_err(), "chat+read only");
         caller.scopes = Scopes::all();
+        assert!(caller.require_full_rights().is_err(), "its key expires");
+        caller.key_expires_at = None;
         assert!(caller.require_full_rights().is_ok());
         assert!(caller.require_tenant_admin().is_ok());
         caller.scopes = Scopes::from_stored(["chat", "read", "write"]);

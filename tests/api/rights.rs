@@ -1,0 +1,865 @@
+//! The invariant, once for every path: nothing derived from a credential carries more rights
+//! or a longer life than the credential it came from, and what follows its parent (tokens)
+//! can do no more than the parent can *now*, after the parent is narrowed, given an earlier
+//! expiry, paused or revoked.
+//!
+//! Each row of `ROWS` is one way a credential or a right is derived. Each parent (every kind
+//! of scope set and key type, with and without an expiry) derives through every row; the
+//! derived rights are read back (`GET /v1/auth/me`) and compared with the parent's. Then the
+//! parent is changed step by step, and every derived token is checked again, and every row
+//! derives again from the changed parent. Adding a path = adding one row.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use futures::future::BoxFuture;
+use keygate::domain::clock::{now_epoch, to_rfc3339};
+use keygate_tests::{ALLOWED_ORIGIN, Reply, StatusCode, TestApp, session_cookie, spawn_app_with};
+use serde_json::{Value, json};
+
+/// What a credential may do, as `GET /v1/auth/me` shows it.
+#[derive(Debug, Clone, PartialEq)]
+struct Rights {
+    scopes: BTreeSet<String>,
+    admin_type: bool,
+    /// None: never expires.
+    expires_at: Option<i64>,
+}
+
+impl Rights {
+    /// No scope, type or (when `bounded_life`) lifetime beyond `parent`'s.
+    fn within(&self, parent: &Rights, bounded_life: bool) -> bool {
+        let life_ok = match (self.expires_at, parent.expires_at) {
+            (_, None) => true,
+            (None, Some(_)) => false,
+            (Some(mine), Some(theirs)) => mine <= theirs,
+        };
+        self.scopes.is_subset(&parent.scopes)
+            && (parent.admin_type || !self.admin_type)
+            && (!bounded_life || life_ok)
+    }
+}
+
+/// What a row derived.
+enum Derived {
+    /// Refused (any client error): nothing was derived.
+    Refused,
+    /// A credential, presented to `GET /v1/auth/me` to read its rights.
+    Credential(String),
+    /// A right that is not a credential (a dataset grant), as the rights it needs.
+    Right(Rights),
+}
+
+/// One parent: a tenant admin user with the key under test and an all-scope owner key that
+/// changes the parent and sets up targets.
+struct Parent {
+    user_id: String,
+    email: String,
+    key_id: String,
+    secret: String,
+    owner: String,
+    password: Mutex<Option<String>>,
+    serial: AtomicU32,
+    /// A paused all-scope key of the user, kept until a row resumes it.
+    paused_target: Mutex<Option<(String, String)>>,
+    /// A dataset of the user, for grants.
+    dataset: Mutex<Option<String>>,
+}
+
+impl Parent {
+    fn next(&self) -> u32 {
+        self.serial.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+type Deriver = for<'a> fn(&'a TestApp, &'a Parent) -> BoxFuture<'a, Derived>;
+
+struct Row {
+    path: &'static str,
+    derive: Deriver,
+    /// The derived credential keeps following its parent (a token follows its key).
+    follows_parent: bool,
+    /// Its life is bounded by the parent's key (tokens, keys created by a key, sessions).
+    bounded_life: bool,
+}
+
+const ROWS: &[Row] = &[
+    row(
+        "POST /v1/api-keys (every scope, admin)",
+        v1_create_key,
+        false,
+        true,
+    ),
+    row(
+        "POST /v1/api-keys (defaults)",
+        v1_create_default_key,
+        false,
+        true,
+    ),
+    row(
+        "Ask Sage POST /user/user-api-key",
+        asksage_create_key,
+        false,
+        true,
+    ),
+    row(
+        "Cogniac POST /1/users/{id}/apiKeys",
+        cogniac_create_key,
+        false,
+        true,
+    ),
+    row(
+        "VirtuousAI POST /api/v1/access-tokens",
+        vai_create_key,
+        false,
+        true,
+    ),
+    row(
+        "Assisters POST /api/keys (session)",
+        assisters_create_key,
+        false,
+        true,
+    ),
+    row(
+        "PATCH /v1/api-keys widening scopes",
+        v1_widen_key,
+        false,
+        false,
+    ),
+    row(
+        "PATCH /v1/api-keys resuming a stronger key",
+        v1_resume_key,
+        false,
+        false,
+    ),
+    row(
+        "Assisters PATCH resuming a stronger key",
+        assisters_resume_key,
+        false,
+        false,
+    ),
+    row("POST /v1/auth/token", v1_exchange, true, true),
+    row(
+        "Ask Sage get-token-with-api-key",
+        asksage_exchange,
+        true,
+        true,
+    ),
+    row("Cogniac GET /1/token (Key)", cogniac_exchange, true, true),
+    row(
+        "POST /v1/auth/tokens (ak_role admin)",
+        temp_admin_token,
+        true,
+        true,
+    ),
+    row(
+        "POST /v1/auth/tokens from a temp token",
+        temp_from_temp,
+        true,
+        true,
+    ),
+    row(
+        "POST /v1/auth/tokens from an exchanged token",
+        temp_from_exchanged,
+        true,
+        true,
+    ),
+    row(
+        "first password → POST /v1/sessions",
+        first_password_session,
+        false,
+        true,
+    ),
+    row(
+        "password change → POST /v1/sessions",
+        changed_password_session,
+        false,
+        true,
+    ),
+    row("POST /v1/users + its key", new_user_key, false, true),
+    row(
+        "POST /v1/users {password} → session",
+        new_user_session,
+        false,
+        true,
+    ),
+    row(
+        "PUT /v1/datasets/{name}/grants/{email}",
+        dataset_grant,
+        false,
+        false,
+    ),
+];
+
+const fn row(path: &'static str, derive: Deriver, follows: bool, life: bool) -> Row {
+    Row {
+        path,
+        derive,
+        follows_parent: follows,
+        bounded_life: life,
+    }
+}
+
+const ALL: [&str; 4] = ["chat", "read", "write", "admin"];
+
+/// The rights of `credential` now; None when it is refused.
+async fn rights(app: &TestApp, credential: &str) -> Option<Rights> {
+    let reply = app.call("GET", "/v1/auth/me", Some(credential), None).await;
+    if reply.status == StatusCode::UNAUTHORIZED {
+        return None;
+    }
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    Some(Rights {
+        scopes: reply.body["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect(),
+        admin_type: reply.body["ak_role"] == "admin",
+        expires_at: reply.body["exp"].as_i64(),
+    })
+}
+
+/// A derivation step's answer: Ok(body) on success, Err(Refused) on a client error.
+fn ok(reply: Reply) -> Result<Value, Derived> {
+    if reply.status.is_success() {
+        Ok(reply.body)
+    } else {
+        assert!(
+            reply.status.is_client_error(),
+            "{}: {}",
+            reply.status,
+            reply.body
+        );
+        Err(Derived::Refused)
+    }
+}
+
+fn secret_in(value: &Value) -> Derived {
+    Derived::Credential(value.as_str().expect("a secret").to_owned())
+}
+
+fn v1_create_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let body = json!({"name": "derived", "scopes": ALL, "type": "admin"});
+        match ok(app
+            .call("POST", "/v1/api-keys", Some(&parent.secret), Some(body))
+            .await)
+        {
+            Ok(created) => secret_in(&created["key"]),
+            Err(refused) => refused,
+        }
+    })
+}
+
+fn v1_create_default_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let body = json!({"name": "derived"});
+        match ok(app
+            .call("POST", "/v1/api-keys", Some(&parent.secret), Some(body))
+            .await)
+        {
+            Ok(created) => secret_in(&created["key"]),
+            Err(refused) => refused,
+        }
+    })
+}
+
+fn asksage_create_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let headers = [("x-access-tokens", parent.secret.as_str())];
+        let body = json!({"name": "derived"});
+        match ok(app
+            .send("POST", "/user/user-api-key", &headers, Some(body))
+            .await)
+        {
+            Ok(created) => secret_in(&created["response"]["api_key"]),
+            Err(refused) => refused,
+        }
+    })
+}
+
+fn cogniac_create_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let bearer = format!("Bearer {}", parent.secret);
+        let path = format!("/1/users/{}/apiKeys", parent.user_id);
+        let body = json!({"description": "derived"});
+        match ok(app
+            .send("POST", &path, &[("authorization", &bearer)], Some(body))
+            .await)
+        {
+            Ok(created) => secret_in(&created["api_key"]),
+            Err(refused) => refused,
+        }
+    })
+}
+
+fn vai_create_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let body = json!({"name": "derived"});
+        match ok(app
+            .call(
+                "POST",
+                "/api/v1/access-tokens",
+                Some(&parent.secret),
+                Some(body),
+            )
+            .await)
+        {
+            Ok(created) => secret_in(&created["plaintext"]),
+            Err(refused) => refused,
+        }
+    })
+}
+
+/// Sets a fresh password with the parent (the first, or a change with the current one) and
+/// signs in with it: the session, or None when the parent may not set a password.
+async fn session_by_password(app: &TestApp, parent: &Parent) -> Option<String> {
+    let fresh = format!("derived password {}", parent.next());
+    let current = parent.password.lock().unwrap().clone();
+    let mut body = json!({"new_password": fresh});
+    if let Some(current) = current {
+        body["old_password"] = json!(current);
+    }
+    let set = app
+        .call(
+            "PUT",
+            "/v1/users/me/password",
+            Some(&parent.secret),
+            Some(body),
+        )
+        .await;
+    ok(set).ok()?;
+    *parent.password.lock().unwrap() = Some(fresh.clone());
+    Some(app.sign_in(&parent.email, &fresh).await)
+}
+
+/// The headers of a dashboard request carrying `session` in its cookie.
+fn dashboard(session: &str) -> [(&'static str, String); 2] {
+    [
+        ("cookie", session_cookie(session)),
+        ("origin", ALLOWED_ORIGIN.to_owned()),
+    ]
+}
+
+async fn dashboard_call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    session: &str,
+    body: Value,
+) -> Reply {
+    let headers = dashboard(session);
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    app.send(method, path, &headers, Some(body)).await
+}
+
+fn assisters_create_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let Some(session) = session_by_password(app, parent).await else {
+            return Derived::Refused;
+        };
+        let body = json!({"name": "derived", "scopes": ["chat", "read", "write"]});
+        match ok(dashboard_call(app, "POST", "/api/keys", &session, body).await) {
+            Ok(created) => secret_in(&created["key"]),
+            Err(refused) => refused,
+        }
+    })
+}
+
+/// A key of the parent's user made by its owner key: (id, secret).
+async fn owner_key(app: &TestApp, parent: &Parent, body: Value) -> (String, String) {
+    app.new_key(&parent.owner, body).await
+}
+
+fn v1_widen_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        // A target within the parent's rights, which the parent then tries to widen.
+        let Some(now) = rights(app, &parent.secret).await else {
+            return Derived::Refused;
+        };
+        let smallest = now.scopes.iter().next().unwrap().clone();
+        let key_type = if now.admin_type { "admin" } else { "asker" };
+        let (id, target) = owner_key(
+            app,
+            parent,
+            json!({"name": "target", "scopes": [smallest], "type": key_type}),
+        )
+        .await;
+        let path = format!("/v1/api-keys/{id}");
+        let widened = app
+            .call(
+                "PATCH",
+                &path,
+                Some(&parent.secret),
+                Some(json!({"scopes": ALL})),
+            )
+            .await;
+        match ok(widened) {
+            Ok(_) => Derived::Credential(target),
+            Err(refused) => {
+                app.call("DELETE", &path, Some(&parent.owner), None).await;
+                refused
+            }
+        }
+    })
+}
+
+/// A paused all-scope admin key of the parent's user: (id, secret), made once and kept
+/// until a row resumes it.
+async fn paused_strong_key(app: &TestApp, parent: &Parent) -> (String, String) {
+    if let Some(target) = parent.paused_target.lock().unwrap().clone() {
+        return target;
+    }
+    let (id, secret) = owner_key(app, parent, json!({"name": "strong", "scopes": ALL})).await;
+    let paused = app
+        .call(
+            "PATCH",
+            &format!("/v1/api-keys/{id}"),
+            Some(&parent.owner),
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
+    *parent.paused_target.lock().unwrap() = Some((id.clone(), secret.clone()));
+    (id, secret)
+}
+
+/// The target was resumed: it is now a derived key, and the next row needs a new one.
+fn resumed(parent: &Parent, target: String) -> Derived {
+    parent.paused_target.lock().unwrap().take();
+    Derived::Credential(target)
+}
+
+fn v1_resume_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let (id, target) = paused_strong_key(app, parent).await;
+        let path = format!("/v1/api-keys/{id}");
+        let answer = app
+            .call(
+                "PATCH",
+                &path,
+                Some(&parent.secret),
+                Some(json!({"is_active": true})),
+            )
+            .await;
+        let derived = match ok(answer) {
+            Ok(_) => resumed(parent, target),
+            Err(refused) => refused,
+        };
+        derived
+    })
+}
+
+fn assisters_resume_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let (id, target) = paused_strong_key(app, parent).await;
+        let Some(session) = session_by_password(app, parent).await else {
+            return Derived::Refused;
+        };
+        let path = format!("/api/keys/{id}");
+        match ok(dashboard_call(app, "PATCH", &path, &session, json!({"is_active": true})).await) {
+            Ok(_) => resumed(parent, target),
+            Err(refused) => refused,
+        }
+    })
+}
+
+async fn exchange_v1(app: &TestApp, parent: &Parent) -> Result<String, Derived> {
+    let body = json!({"email": parent.email, "api_key": parent.secret});
+    let exchanged = ok(app.call("POST", "/v1/auth/token", None, Some(body)).await)?;
+    Ok(exchanged["access_token"].as_str().unwrap().to_owned())
+}
+
+fn v1_exchange<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        exchange_v1(app, parent)
+            .await
+            .map_or_else(|r| r, Derived::Credential)
+    })
+}
+
+fn asksage_exchange<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let body = json!({"email": parent.email, "api_key": parent.secret});
+        match ok(app
+            .send("POST", "/user/get-token-with-api-key", &[], Some(body))
+            .await)
+        {
+            Ok(answer) => secret_in(&answer["response"]["access_token"]),
+            Err(refused) => refused,
+        }
+    })
+}
+
+fn cogniac_exchange<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let key = format!("Key {}", parent.secret);
+        match ok(app
+            .send("GET", "/1/token", &[("authorization", &key)], None)
+            .await)
+        {
+            Ok(answer) => secret_in(&answer["access_token"]),
+            Err(refused) => refused,
+        }
+    })
+}
+
+async fn temp_from(app: &TestApp, credential: &str, body: Value) -> Result<String, Derived> {
+    let minted = ok(app
+        .call("POST", "/v1/auth/tokens", Some(credential), Some(body))
+        .await)?;
+    Ok(minted["token"].as_str().unwrap().to_owned())
+}
+
+fn temp_admin_token<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        temp_from(
+            app,
+            &parent.secret,
+            json!({"ak_role": "admin", "token_ttl": 86400}),
+        )
+        .await
+        .map_or_else(|r| r, Derived::Credential)
+    })
+}
+
+fn temp_from_temp<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let first = match temp_from(app, &parent.secret, json!({"token_ttl": 600})).await {
+            Ok(token) => token,
+            Err(refused) => return refused,
+        };
+        temp_from(app, &first, json!({"ak_role": "admin", "token_ttl": 86400}))
+            .await
+            .map_or_else(|r| r, Derived::Credential)
+    })
+}
+
+fn temp_from_exchanged<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let exchanged = match exchange_v1(app, parent).await {
+            Ok(token) => token,
+            Err(refused) => return refused,
+        };
+        temp_from(
+            app,
+            &exchanged,
+            json!({"ak_role": "admin", "token_ttl": 86400}),
+        )
+        .await
+        .map_or_else(|r| r, Derived::Credential)
+    })
+}
+
+fn first_password_session<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        if parent.password.lock().unwrap().is_some() {
+            // Only the first derivation sets a first password; later ones are changes.
+            return changed_password_session(app, parent).await;
+        }
+        session_by_password(app, parent)
+            .await
+            .map_or(Derived::Refused, Derived::Credential)
+    })
+}
+
+fn changed_password_session<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        session_by_password(app, parent)
+            .await
+            .map_or(Derived::Refused, Derived::Credential)
+    })
+}
+
+async fn new_user(
+    app: &TestApp,
+    parent: &Parent,
+    extra: Value,
+) -> Result<(String, String), Derived> {
+    let email = format!(
+        "made-{}-{}@example.com",
+        parent.user_id.to_lowercase(),
+        parent.next()
+    );
+    let mut body = json!({"email": email, "role": "admin"});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let created = ok(app
+        .call("POST", "/v1/users", Some(&parent.secret), Some(body))
+        .await)?;
+    Ok((created["id"].as_str().unwrap().to_owned(), email))
+}
+
+fn new_user_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let (user_id, _) = match new_user(app, parent, json!({})).await {
+            Ok(user) => user,
+            Err(refused) => return refused,
+        };
+        let body = json!({"name": "derived", "scopes": ALL, "type": "admin"});
+        let path = format!("/v1/users/{user_id}/api-keys");
+        match ok(app
+            .call("POST", &path, Some(&parent.secret), Some(body))
+            .await)
+        {
+            Ok(created) => secret_in(&created["key"]),
+            Err(refused) => refused,
+        }
+    })
+}
+
+fn new_user_session<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let password = "a new user's password";
+        match new_user(app, parent, json!({"password": password})).await {
+            Ok((_, email)) => Derived::Credential(app.sign_in(&email, password).await),
+            Err(refused) => refused,
+        }
+    })
+}
+
+fn dataset_grant<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let known = parent.dataset.lock().unwrap().clone();
+        let full_name = match known {
+            Some(full_name) => full_name,
+            None => {
+                let body = json!({"name": "derived"});
+                let made = app
+                    .call("POST", "/v1/datasets", Some(&parent.owner), Some(body))
+                    .await;
+                let full_name = ok(made).ok().unwrap()["full_name"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                *parent.dataset.lock().unwrap() = Some(full_name.clone());
+                full_name
+            }
+        };
+        let path = format!("/v1/datasets/{full_name}/grants/{}", app.admin_email);
+        let granted = app
+            .call(
+                "PUT",
+                &path,
+                Some(&parent.secret),
+                Some(json!({"permission": "admin"})),
+            )
+            .await;
+        match ok(granted) {
+            // Granting write or admin on a dataset is a write; it needs a full credential.
+            Ok(_) => Derived::Right(Rights {
+                scopes: BTreeSet::from(["write".to_owned()]),
+                admin_type: true,
+                expires_at: None,
+            }),
+            Err(refused) => refused,
+        }
+    })
+}
+
+/// What a row derived, as rights (None: refused or unusable).
+async fn derived_rights(app: &TestApp, derived: &Derived) -> Option<Rights> {
+    match derived {
+        Derived::Refused => None,
+        Derived::Credential(secret) => rights(app, secret).await,
+        Derived::Right(rights) => Some(rights.clone()),
+    }
+}
+
+/// Derives through every row and checks each result against the parent's rights now;
+/// returns the derived credentials that follow their parent, and the rows that derived
+/// anything at all.
+async fn derive_all(
+    app: &TestApp,
+    parent: &Parent,
+    stage: &str,
+) -> (Vec<(&'static str, String)>, Vec<&'static str>) {
+    let now = rights(app, &parent.secret).await;
+    let mut following = Vec::new();
+    let mut derived_by = Vec::new();
+    for row in ROWS {
+        let derived = (row.derive)(app, parent).await;
+        let got = derived_rights(app, &derived).await;
+        if got.is_some() {
+            derived_by.push(row.path);
+        }
+        match (&got, &now) {
+            (None, _) => {}
+            (Some(got), None) => panic!(
+                "{stage}: {} derived {got:?} from an unusable parent",
+                row.path
+            ),
+            (Some(got), Some(now)) => assert!(
+                got.within(now, row.bounded_life),
+                "{stage}: {} derived {got:?} from {now:?}",
+                row.path
+            ),
+        }
+        if let Derived::Credential(secret) = derived {
+            if row.follows_parent {
+                following.push((row.path, secret));
+            } else if let Some(id) = key_id_of(&secret) {
+                // Free the user's key slot (a no-op for another user's key).
+                app.call(
+                    "DELETE",
+                    &format!("/v1/api-keys/{id}"),
+                    Some(&parent.owner),
+                    None,
+                )
+                .await;
+            }
+        }
+    }
+    (following, derived_by)
+}
+
+/// The key id inside an API key secret (also in Cogniac's `KEYID:SECRET` form).
+fn key_id_of(secret: &str) -> Option<&str> {
+    let secret = secret.rsplit(':').next()?;
+    secret.strip_prefix("kg_").map(|rest| &rest[..26])
+}
+
+/// Every token still following the parent may do no more than the parent now.
+async fn check_following(
+    app: &TestApp,
+    parent: &Parent,
+    following: &[(&str, String)],
+    stage: &str,
+) {
+    let now = rights(app, &parent.secret).await;
+    for (path, secret) in following {
+        match (rights(app, secret).await, &now) {
+            (None, _) => {}
+            (Some(got), None) => panic!("{stage}: {path} still has {got:?}; its parent has none"),
+            (Some(got), Some(now)) => {
+                assert!(
+                    got.within(now, true),
+                    "{stage}: {path} has {got:?}, parent {now:?}"
+                )
+            }
+        }
+    }
+}
+
+/// Runs the whole table for one parent key: `scopes`, `key_type`, `expires`.
+async fn invariant_holds_for(scopes: &[&str], key_type: &str, expires: bool) {
+    let app = spawn_app_with(&[
+        // Passwords are hashed many times here; the cost is not what is tested.
+        ("KEYGATE_PASSWORD_MEMORY_KIB", "64"),
+        ("KEYGATE_PASSWORD_ITERATIONS", "1"),
+    ])
+    .await;
+    let email = "parent@example.com";
+    let created = app
+        .call(
+            "POST",
+            "/v1/users",
+            Some(&app.admin_key),
+            Some(json!({"email": email, "role": "admin"})),
+        )
+        .await;
+    let user_id = created.body["id"].as_str().unwrap().to_owned();
+    let make_key = |body: Value| {
+        let (app, user_id) = (&app, &user_id);
+        async move {
+            let reply = app
+                .call(
+                    "POST",
+                    &format!("/v1/users/{user_id}/api-keys"),
+                    Some(&app.admin_key),
+                    Some(body),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+            (
+                reply.body["id"].as_str().unwrap().to_owned(),
+                reply.body["key"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let (_, owner) = make_key(json!({"name": "owner", "scopes": ALL})).await;
+    let mut body = json!({"name": "parent", "scopes": scopes, "type": key_type});
+    if expires {
+        body["expires_at"] = json!(to_rfc3339(now_epoch() + 30 * 24 * 3600));
+    }
+    let (key_id, secret) = make_key(body).await;
+    let parent = Parent {
+        user_id,
+        email: email.to_owned(),
+        key_id,
+        secret,
+        owner,
+        password: Mutex::new(None),
+        serial: AtomicU32::new(0),
+        paused_target: Mutex::new(None),
+        dataset: Mutex::new(None),
+    };
+    let parent_path = format!("/v1/api-keys/{}", parent.key_id);
+    let change = |body: Value| {
+        let (app, path, owner) = (&app, &parent_path, &parent.owner);
+        async move {
+            let reply = app.call("PATCH", path, Some(owner), Some(body)).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        }
+    };
+
+    let (mut following, derived_by) = derive_all(&app, &parent, "as created").await;
+    if scopes.len() == ALL.len() && key_type == "admin" && !expires {
+        // A parent with every right derives through every row: no row passes by refusing.
+        let all: Vec<&str> = ROWS.iter().map(|row| row.path).collect();
+        assert_eq!(derived_by, all);
+    }
+
+    // Narrowed (to its smallest scope) and given an earlier expiry.
+    let narrowed = json!({
+        "scopes": [scopes.iter().min_by_key(|s| ALL.iter().position(|a| a == *s)).unwrap()],
+        "expires_at": to_rfc3339(now_epoch() + 2 * 3600),
+    });
+    change(narrowed).await;
+    check_following(&app, &parent, &following, "narrowed").await;
+    following.extend(derive_all(&app, &parent, "narrowed").await.0);
+
+    change(json!({"is_active": false})).await;
+    check_following(&app, &parent, &following, "paused").await;
+    change(json!({"is_active": true})).await;
+
+    // Expired: an expiry two seconds ahead, then wait until it has passed.
+    let at = now_epoch() + 2;
+    change(json!({"expires_at": to_rfc3339(at)})).await;
+    while now_epoch() <= at {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    check_following(&app, &parent, &following, "expired").await;
+    derive_all(&app, &parent, "expired").await;
+
+    let revoked = app
+        .call("DELETE", &parent_path, Some(&parent.owner), None)
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    check_following(&app, &parent, &following, "revoked").await;
+    derive_all(&app, &parent, "revoked").await;
+}
+
+#[tokio::test]
+async fn every_scope_admin_key_without_expiry() {
+    invariant_holds_for(&ALL, "admin", false).await;
+}
+
+#[tokio::test]
+async fn chat_read_write_admin_key_with_expiry() {
+    invariant_holds_for(&["chat", "read", "write"], "admin", true).await;
+}
+
+#[tokio::test]
+async fn read_only_admin_key() {
+    invariant_holds_for(&["read"], "admin", false).await;
+}
+
+#[tokio::test]
+async fn every_scope_asker_key_with_expiry() {
+    invariant_holds_for(&ALL, "asker", true).await;
+}
