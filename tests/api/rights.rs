@@ -445,11 +445,10 @@ fn v1_resume_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Deri
                 Some(json!({"is_active": true})),
             )
             .await;
-        let derived = match ok(answer) {
+        match ok(answer) {
             Ok(_) => resumed(parent, target),
             Err(refused) => refused,
-        };
-        derived
+        }
     })
 }
 
