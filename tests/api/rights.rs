@@ -3,8 +3,9 @@
 //! can do no more than the parent can *now*, after the parent is narrowed, given an earlier
 //! expiry, paused or revoked.
 //!
-//! Each row of `ROWS` is one way a credential or a right is derived. Each parent (every kind
-//! of scope set and key type, with and without an expiry) derives through every row; the
+//! Each row of `ROWS` is one way a credential or a right is derived. Each parent (three, to
+//! keep the run short: every right; a partial scope set with an expiry; an asker key) derives
+//! through every row (a parent with every right must derive through all of them); the
 //! derived rights are read back (`GET /v1/auth/me`) and compared with the parent's. Then the
 //! parent is changed step by step, and every derived token is checked again, and every row
 //! derives again from the changed parent. Adding a path = adding one row.
@@ -849,13 +850,8 @@ async fn every_scope_admin_key_without_expiry() {
 }
 
 #[tokio::test]
-async fn chat_read_write_admin_key_with_expiry() {
-    invariant_holds_for(&["chat", "read", "write"], "admin", true).await;
-}
-
-#[tokio::test]
-async fn read_only_admin_key() {
-    invariant_holds_for(&["read"], "admin", false).await;
+async fn read_write_admin_key_with_expiry() {
+    invariant_holds_for(&["read", "write"], "admin", true).await;
 }
 
 #[tokio::test]
