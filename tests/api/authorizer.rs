@@ -336,3 +336,51 @@ async fn verifying_is_one_strongly_consistent_read() {
         assert_eq!(consistent, json!(true), "{operation}");
     }
 }
+
+/// Writes the bootstrap key's `last_used_at` directly, as another instance would have.
+async fn set_last_used(app: &keygate_tests::TestApp, at: i64) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use keygate::store::keys;
+    app.services
+        .store
+        .client()
+        .update_item()
+        .table_name(app.services.store.table())
+        .key(
+            "PK",
+            AttributeValue::S(keys::api_key(&app.admin_key[3..29])),
+        )
+        .key("SK", AttributeValue::S(keys::API_KEY_SK.to_owned()))
+        .update_expression("SET last_used_at = :at")
+        .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+        .send()
+        .await
+        .expect("the stamp is written");
+}
+
+#[tokio::test]
+async fn cold_instances_rewrite_a_last_use_stamp_at_most_once_and_only_when_it_is_old() {
+    let (app, faults) = keygate_tests::spawn_app_with_faults().await;
+    let endpoint = app.services.config.dynamodb_endpoint.clone().unwrap();
+    let stamps_by_new_instances = || async {
+        faults.take_seen();
+        for _ in 0..3 {
+            let cold = app.other_instance(&[("KEYGATE_DYNAMODB_ENDPOINT", &endpoint)]);
+            let response = authorize(&cold, &event_with(Some(("x-api-key", &app.admin_key)))).await;
+            assert!(response.is_authorized);
+        }
+        faults
+            .take_seen()
+            .iter()
+            .filter(|(operation, _)| operation == "UpdateItem")
+            .count()
+    };
+    let now = keygate::domain::clock::now_epoch();
+    // Used 100 s ago: within the resolution (5 min + jitter), so nobody writes.
+    set_last_used(&app, now - 100).await;
+    assert_eq!(stamps_by_new_instances().await, 0);
+    // Used 11 min ago: past resolution + jitter. The first cold instance writes; the others
+    // read the fresh stamp with the key and do not.
+    set_last_used(&app, now - 660).await;
+    assert_eq!(stamps_by_new_instances().await, 1);
+}

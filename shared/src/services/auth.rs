@@ -1,9 +1,5 @@
 //! Verifying credentials, exchanging an API key for an access token, minting temp tokens.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::OnceLock;
-
 use serde_json::{Map, Value};
 
 use super::{ClientInfo, Error, Services};
@@ -98,13 +94,6 @@ fn principal_of_token(token: &AccessToken, key: Option<&ApiKey>) -> Principal {
     }
 }
 
-/// Keys whose `last_used_at` this instance wrote recently: no instance writes a key's
-/// stamp twice within the resolution, even when its conditional write was refused.
-fn recently_touched() -> &'static Mutex<HashMap<String, i64>> {
-    static TOUCHED: OnceLock<Mutex<HashMap<String, i64>>> = OnceLock::new();
-    TOUCHED.get_or_init(Default::default)
-}
-
 /// A random 0..=LAST_USED_JITTER_SECS for one staleness check.
 fn stamp_jitter() -> i64 {
     let mut bytes = [0u8; 2];
@@ -183,7 +172,7 @@ impl Services {
             return;
         }
         {
-            let mut touched = recently_touched().lock().unwrap_or_else(|e| e.into_inner());
+            let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
             if !last_used_is_stale(touched.get(&key.id).copied(), now, 0) {
                 return;
             }

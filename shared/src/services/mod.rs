@@ -13,7 +13,8 @@ mod verify_cache;
 
 pub use error::Error;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
 use crate::domain::credential::CredentialHasher;
@@ -36,6 +37,10 @@ pub struct Services {
     hasher: CredentialHasher,
     passwords: PasswordHasher,
     cache: Arc<VerifyCache>,
+    /// Keys whose `last_used_at` this instance wrote recently (key id → when): no instance
+    /// writes a key's stamp twice within the resolution, even when its conditional write was
+    /// refused.
+    touched: Arc<Mutex<HashMap<String, i64>>>,
 }
 
 impl Services {
@@ -44,6 +49,7 @@ impl Services {
             hasher: CredentialHasher::new(config.pepper.clone()),
             passwords: PasswordHasher::new(config.password_cost),
             cache: Arc::new(VerifyCache::new(config.auth_cache_ttl)),
+            touched: Arc::default(),
             config: Arc::new(config),
             store,
         }
