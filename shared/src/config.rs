@@ -1,8 +1,14 @@
 //! Configuration from the environment, read once per cold start.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::password::{DEFAULT_LOCKOUT_SECS, HashCost};
+use crate::domain::route_policy::RoutePolicy;
+
+/// The route policy keygate ships (AskTable's asker routes): used when
+/// `KEYGATE_ROUTE_POLICY` is empty or unset.
+pub const SHIPPED_ROUTE_POLICY: &str = include_str!("../route-policy.json");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -40,6 +46,9 @@ pub struct Config {
     pub password_cost: HashCost,
     /// How long repeated failed sign-ins lock an account (`KEYGATE_SIGN_IN_LOCKOUT_SECS`, 15 min).
     pub sign_in_lockout_secs: i64,
+    /// Who may call which route of the API (`KEYGATE_ROUTE_POLICY`, JSON; empty = the
+    /// shipped `shared/route-policy.json`), evaluated in memory after verification.
+    pub route_policy: Arc<RoutePolicy>,
 }
 
 /// An HTTP API answers an authorizer's `isAuthorized: false` with a bare 403, whatever the
@@ -137,6 +146,18 @@ impl Config {
                 1,
                 24 * 3600,
             )?,
+            route_policy: Arc::new(
+                RoutePolicy::parse(
+                    value("KEYGATE_ROUTE_POLICY")
+                        .as_deref()
+                        .unwrap_or(SHIPPED_ROUTE_POLICY),
+                    crate::routes::KEYGATE_ROUTES,
+                )
+                .map_err(|error| ConfigError::Invalid {
+                    name: "KEYGATE_ROUTE_POLICY",
+                    reason: error.0,
+                })?,
+            ),
         })
     }
 }
@@ -167,5 +188,30 @@ mod tests {
             _ => None,
         });
         assert!(matches!(too_long, Err(ConfigError::Invalid { .. })));
+    }
+
+    #[test]
+    fn a_bad_route_policy_stops_init_naming_the_entry() {
+        let with_policy = |policy: &'static str| {
+            Config::from_lookup(move |n| match n {
+                "KEYGATE_TABLE" => Some("t".into()),
+                "KEYGATE_ROUTE_POLICY" => Some(policy.into()),
+                _ => None,
+            })
+        };
+        let shipped = with_policy("").unwrap().route_policy;
+        assert!(shipped.rules().len() >= 6, "the shipped policy is used");
+        let error = with_policy(r#"{"routes": [{"route": "POST /v1/x", "key_types": ["guest"]}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "KEYGATE_ROUTE_POLICY is invalid: routes[0] (\"POST /v1/x\"): unknown key type \"guest\"; known: admin, asker"
+        );
+        let error = with_policy("not json").unwrap_err().to_string();
+        assert!(
+            error.starts_with("KEYGATE_ROUTE_POLICY is invalid: expected"),
+            "{error}"
+        );
     }
 }

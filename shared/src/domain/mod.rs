@@ -9,6 +9,7 @@ pub mod dataset;
 pub mod ids;
 pub mod password;
 pub mod principal;
+pub mod route_policy;
 pub mod scope;
 pub mod token;
 pub mod user;

@@ -29,6 +29,9 @@ pub struct Principal {
     pub temporary: bool,
 }
 
+/// The version of the authorizer context contract (`context_version`).
+pub const CONTEXT_VERSION: &str = "1";
+
 /// Why a valid credential may not do something.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denied(pub String);
@@ -55,6 +58,16 @@ impl Principal {
                 self.scopes.names().join(", ")
             )))
         }
+    }
+
+    /// The service scope `verify` is handed out only by a tenant admin.
+    pub fn require_right_to_grant(&self, wanted: &Scopes) -> Result<(), Denied> {
+        if wanted.contains(Scope::Verify) && self.user_role != UserRole::Admin {
+            return Err(Denied(
+                "only a tenant admin may create a key with the 'verify' scope".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Asker keys may only ask: everything outside their short list is refused.
@@ -126,12 +139,16 @@ impl Principal {
         self.require_scope(Scope::Admin)
     }
 
-    /// The flat string map an API Gateway authorizer passes in its `context`.
+    /// The flat string map an API Gateway authorizer passes in its `context`: the contract a
+    /// platform function reads (README, "The authorizer context"). Every field is a string,
+    /// empty when absent; JSON values are JSON text. Bump [`CONTEXT_VERSION`] on any change
+    /// a reader could notice other than an added field.
     pub fn to_context(&self) -> Map<String, Value> {
         let mut context = Map::new();
         let mut put = |name: &str, value: String| {
             context.insert(name.to_owned(), Value::String(value));
         };
+        put("context_version", CONTEXT_VERSION.to_owned());
         put("tenant_id", self.tenant_id.clone());
         put("user_id", self.user_id.clone());
         put("email", self.email.clone());
@@ -159,6 +176,21 @@ impl Principal {
                 .unwrap_or_default(),
         );
         put(
+            "chat_role_id",
+            self.chat_role
+                .as_ref()
+                .and_then(|role| role.role_id.clone())
+                .unwrap_or_default(),
+        );
+        put(
+            "role_variables",
+            self.chat_role
+                .as_ref()
+                .and_then(|role| role.role_variables.as_ref())
+                .and_then(|variables| serde_json::to_string(variables).ok())
+                .unwrap_or_default(),
+        );
+        put(
             "user_profile",
             self.user_profile
                 .as_ref()
@@ -173,6 +205,9 @@ impl Principal {
     pub fn from_context(context: &std::collections::HashMap<String, Value>) -> Option<Self> {
         let text = |name: &str| context.get(name).and_then(Value::as_str);
         let optional = |name: &str| text(name).filter(|v| !v.is_empty()).map(str::to_owned);
+        if text("context_version")? != CONTEXT_VERSION {
+            return None;
+        }
         Some(Self {
             tenant_id: optional("tenant_id")?,
             user_id: optional("user_id")?,
@@ -229,6 +264,11 @@ mod tests {
             principal.to_context().into_iter().collect();
         assert_eq!(Principal::from_context(&context), Some(principal));
         assert_eq!(Principal::from_context(&Default::default()), None);
+        assert_eq!(context["chat_role_id"], "r1");
+        assert_eq!(context["role_variables"], "");
+        let mut other_version = context.clone();
+        other_version.insert("context_version".into(), Value::String("0".into()));
+        assert_eq!(Principal::from_context(&other_version), None);
     }
 
     #[test]

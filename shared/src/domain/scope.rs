@@ -11,10 +11,21 @@ pub enum Scope {
     Read,
     Write,
     Admin,
+    /// A service key's right to check other credentials of its tenant (`POST
+    /// /v1/keys/verify`); only a tenant admin may hand it out.
+    Verify,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::Chat, Scope::Read, Scope::Write, Scope::Admin];
+    pub const ALL: [Scope; 5] = [
+        Scope::Chat,
+        Scope::Read,
+        Scope::Write,
+        Scope::Admin,
+        Scope::Verify,
+    ];
+    /// What a user's own sign-in may carry: every scope but the service scope `verify`.
+    pub const USER: [Scope; 4] = [Scope::Chat, Scope::Read, Scope::Write, Scope::Admin];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -22,6 +33,7 @@ impl Scope {
             Self::Read => "read",
             Self::Write => "write",
             Self::Admin => "admin",
+            Self::Verify => "verify",
         }
     }
 
@@ -41,6 +53,11 @@ impl Scopes {
 
     pub fn all() -> Self {
         Self(Scope::ALL.to_vec())
+    }
+
+    /// Every scope a user's own sign-in carries (all but `verify`).
+    pub fn user() -> Self {
+        Self(Scope::USER.to_vec())
     }
 
     /// Parses client input, naming the field and the allowed values on error.

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod chats;
 pub mod datasets;
+pub mod key_check;
 pub mod sessions;
 pub mod users;
 pub(crate) mod views;
@@ -14,10 +15,47 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 
 use crate::dialects;
+use crate::domain::route_policy::KeygateRoute;
+use crate::domain::scope::Scope;
 use crate::http::Problem;
 use crate::http::bare_errors::{Render, reshape};
 use crate::http::json::MAX_BODY_BYTES;
 use crate::services::Services;
+
+/// Every route keygate's functions serve, as the template declares them (or broader), with
+/// the check each function makes itself. The route policy leaves these to their functions
+/// unless it names them, and then it must agree (`RoutePolicy::parse` refuses otherwise).
+pub const KEYGATE_ROUTES: &[KeygateRoute] = &[
+    KeygateRoute::public("POST /v1/auth/token"),
+    KeygateRoute::askers_too("POST /v1/auth/tokens", None),
+    KeygateRoute::askers_too("GET /v1/auth/me", None),
+    KeygateRoute::public("POST /v1/sessions"),
+    KeygateRoute::full("DELETE /v1/sessions", None),
+    KeygateRoute::full("ANY /v1/users", None),
+    KeygateRoute::full("ANY /v1/users/{proxy+}", None),
+    KeygateRoute::full("ANY /v1/api-keys", None),
+    KeygateRoute::full("ANY /v1/api-keys/{proxy+}", None),
+    KeygateRoute::full("POST /v1/keys/verify", Some(Scope::Verify)),
+    KeygateRoute::full("ANY /v1/datasets", None),
+    KeygateRoute::full("ANY /v1/datasets/{proxy+}", None),
+    KeygateRoute::askers_too("ANY /v1/chats", Some(Scope::Chat)),
+    KeygateRoute::askers_too("ANY /v1/chats/{proxy+}", Some(Scope::Chat)),
+    KeygateRoute::full("GET /v1/logs", Some(Scope::Read)),
+    KeygateRoute::full("GET /v1/logins", Some(Scope::Read)),
+    KeygateRoute::public("GET /1/token"),
+    KeygateRoute::public("GET /1/users/current/tenants"),
+    KeygateRoute::public("GET /21/users/mfa/status"),
+    KeygateRoute::full("GET /1/tenants/current", None),
+    KeygateRoute::full("GET /1/users/current", None),
+    KeygateRoute::full("ANY /1/users/{user_id}/apiKeys", None),
+    KeygateRoute::full("ANY /1/users/{user_id}/apiKeys/{key_id}", None),
+    KeygateRoute::full("ANY /api/v1/access-tokens", None),
+    KeygateRoute::full("ANY /api/v1/access-tokens/{token_id}", None),
+    KeygateRoute::full("ANY /api/keys", None),
+    KeygateRoute::full("ANY /api/keys/{id}", None),
+    KeygateRoute::public("POST /user/get-token-with-api-key"),
+    KeygateRoute::askers_too("ANY /user/{proxy+}", None),
+];
 
 /// Layers every group shares: the body limit, a problem+json 404 for unknown routes, and
 /// problem+json for axum's own bare errors (405, 413 ...) wherever a dialect did not give
@@ -37,6 +75,7 @@ pub fn all(services: Services) -> Router {
         .merge(sessions::routes())
         .merge(users::routes())
         .merge(api_keys::routes())
+        .merge(key_check::routes())
         .merge(chats::routes())
         .merge(activity::routes())
         .merge(datasets::routes())
@@ -59,9 +98,14 @@ pub fn auth_group(services: Services) -> Router {
     )
 }
 
-/// The `api-keys` function.
+/// The `api-keys` function: the caller's keys, and the verify API for other services.
 pub fn api_keys(services: Services) -> Router {
-    finish(api_keys::routes(), services)
+    finish(
+        Router::new()
+            .merge(api_keys::routes())
+            .merge(key_check::routes()),
+        services,
+    )
 }
 
 /// The `chats` function: chat sessions and their messages.

@@ -130,6 +130,7 @@ impl Services {
         };
         if let Some(granter) = granter {
             granter.require_scopes_within(&scopes)?;
+            granter.require_right_to_grant(&scopes)?;
         }
         let now = now_epoch();
         let expires_at = match (input.expires_at.as_deref(), input.expires_in_days) {
@@ -281,6 +282,7 @@ impl Services {
         };
         if let Some(scopes) = &changes.scopes {
             caller.require_scopes_within(scopes)?;
+            caller.require_right_to_grant(scopes)?;
         }
         let updated = match self
             .store

@@ -109,7 +109,7 @@ impl Services {
             user_role: user.role,
             key_id: None,
             key_type: KeyType::Admin,
-            scopes: Scopes::all(),
+            scopes: Scopes::user(),
             chat_role: None,
             user_profile: None,
             created_at: now,
