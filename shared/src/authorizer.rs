@@ -1,45 +1,114 @@
 //! The API Gateway HTTP API Lambda authorizer (payload 2.0, simple responses). It verifies
-//! the presented credential with the same code the functions use and passes the caller in
-//! its context. It never errors to deny. A denial is either `isAuthorized: false` (API Gateway
-//! answers 403) or, by default, a pass with only a denial marker in the context, so that the
-//! function answers 401 (or 403) in its own surface's shape (see `config::AuthorizerDeny`).
-//! It reads the same credential forms as the functions (headers, then cookies) and applies
-//! the same Origin rule to cookie-only state-changing requests. HTTP Basic (Cogniac's
-//! `/1/token`) is no credential here: such routes are public at the gateway and checked
-//! by their function.
+//! the presented credential with the same code the functions use, applies the route policy
+//! (in memory) to the route being called, and passes the caller in its context (the contract
+//! documented in the README). It never errors to deny. A denial is either `isAuthorized:
+//! false` (API Gateway answers 403) or, by default, a pass with only a denial marker in the
+//! context, so that the function answers 401 (or 403) in its own surface's shape (see
+//! `config::AuthorizerDeny`). It reads the same credential forms as the functions (headers,
+//! then cookies) and applies the same Origin rule to cookie-only state-changing requests.
+//! HTTP Basic (Cogniac's `/1/token`) is no credential here: such routes are public at the
+//! gateway and checked by their function.
 
+use axum::http::HeaderMap;
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::config::AuthorizerDeny;
+use crate::domain::principal::CONTEXT_VERSION;
 use crate::http::credentials::{self, Source};
 use crate::services::{Error, Services};
 
 /// The context key marking a request the authorizer refused (see `http::caller`).
 pub const DENIED_MARKER: &str = "keygate_denied";
+/// With a `forbidden` denial: why, for the client.
+pub const DENIED_REASON: &str = "keygate_reason";
+
+/// What the authorizer looks at in a request, whoever delivers it (API Gateway's event, or
+/// the local server standing in for API Gateway).
+pub struct Incoming<'a> {
+    /// API Gateway's `routeKey` (`POST /v1/single-turn/q2a`), when there is one.
+    pub route_key: Option<&'a str>,
+    pub method: &'a str,
+    /// The path as routed (without a stage prefix).
+    pub path: &'a str,
+    pub headers: &'a HeaderMap,
+    /// Payload 2.0 carries cookies apart from the headers.
+    pub cookies: &'a [String],
+}
 
 pub async fn authorize(
     services: &Services,
     request: &ApiGatewayV2CustomAuthorizerV2Request,
 ) -> ApiGatewayV2CustomAuthorizerSimpleResponse {
-    // Payload 2.0 carries cookies apart from the headers.
+    let context = &request.request_context;
+    let raw_path = request
+        .raw_path
+        .as_deref()
+        .or(context.http.path.as_deref())
+        .unwrap_or("/");
+    // A named stage prefixes the raw path; the routes do not name it.
+    let path = match context.stage.as_deref() {
+        Some(stage) if stage != "$default" => raw_path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(stage))
+            .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+            .unwrap_or(raw_path),
+        _ => raw_path,
+    };
+    let route_key = request.route_key.as_deref().filter(|k| *k != "$default");
+    decide(
+        services,
+        &Incoming {
+            route_key,
+            method: context.http.method.as_str(),
+            path,
+            headers: &request.headers,
+            cookies: &request.cookies,
+        },
+    )
+    .await
+}
+
+/// The authorizer's decision on one request.
+pub async fn decide(
+    services: &Services,
+    request: &Incoming<'_>,
+) -> ApiGatewayV2CustomAuthorizerSimpleResponse {
+    let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
+    let rule =
+        services
+            .config
+            .route_policy
+            .for_request(request.route_key, request.method, request.path);
+    if rule.is_public() {
+        // Public routes are not verified (no read); the context says so and names no caller.
+        response.is_authorized = true;
+        response.context = serde_json::json!({
+            "context_version": CONTEXT_VERSION,
+            "public": "true",
+            "route": rule.route(),
+        });
+        return response;
+    }
     let mut cookie_pairs: Vec<(&str, &str)> = request
         .cookies
         .iter()
         .flat_map(|c| credentials::split_cookies(c))
         .collect();
-    cookie_pairs.extend(credentials::cookie_pairs(&request.headers));
-    let presented = match credentials::from_headers(&request.headers) {
+    cookie_pairs.extend(credentials::cookie_pairs(request.headers));
+    let presented = match credentials::from_headers(request.headers) {
         Some(secret) => Some((secret, Source::Header)),
         None => credentials::from_cookies(&cookie_pairs).map(|secret| (secret, Source::Cookie)),
     };
+    let method = axum::http::Method::from_bytes(request.method.as_bytes())
+        .unwrap_or(axum::http::Method::GET);
     let verified = match presented {
         None => Err(Error::Unauthenticated("no credential")),
         Some((secret, source)) => match credentials::check_origin(
-            &request.request_context.http.method,
-            &request.headers,
+            &method,
+            request.headers,
             source,
             &services.config.allowed_origins,
         ) {
@@ -47,25 +116,46 @@ pub async fn authorize(
             Err(error) => Err(error),
         },
     };
-    let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
-    match verified {
-        Ok(principal) => {
+    let admitted = verified.and_then(|principal| {
+        let decision = rule.evaluate(&principal);
+        match decision.reason {
+            Some(reason) => Err(Error::Forbidden(reason)),
+            None => {
+                let mut context = principal.to_context();
+                context.insert("route".into(), Value::String(decision.route));
+                context.insert("cost".into(), Value::String(decision.cost.to_string()));
+                Ok(context)
+            }
+        }
+    });
+    match admitted {
+        Ok(context) => {
             response.is_authorized = true;
-            response.context = Value::Object(principal.to_context());
+            response.context = Value::Object(context);
         }
         Err(error) => {
-            let class = match &error {
-                Error::Unavailable(_) => "unavailable",
-                Error::Internal(_) => "internal",
-                Error::Forbidden(_) => "forbidden",
-                _ => "unauthenticated",
-            };
-            tracing::info!(%error, "deny");
+            tracing::info!(%error, route = rule.route(), "deny");
             if services.config.authorizer_deny == AuthorizerDeny::Function {
                 response.is_authorized = true;
-                response.context = serde_json::json!({ DENIED_MARKER: class });
+                response.context = Value::Object(denial(&error));
             }
         }
     }
     response
+}
+
+/// The marker a refused request carries to its function in the default deny mode.
+fn denial(error: &Error) -> Map<String, Value> {
+    let mut context = Map::new();
+    let class = match error {
+        Error::Unavailable(_) => "unavailable",
+        Error::Internal(_) => "internal",
+        Error::Forbidden(reason) => {
+            context.insert(DENIED_REASON.into(), Value::String(reason.clone()));
+            "forbidden"
+        }
+        _ => "unauthenticated",
+    };
+    context.insert(DENIED_MARKER.into(), Value::String(class.into()));
+    context
 }

@@ -1,3 +1,6 @@
+// The authorizer future nests the verification and policy futures deeply.
+#![recursion_limit = "256"]
+
 use keygate::authorizer::authorize;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use lambda_http::{LambdaEvent, service_fn};

@@ -1,5 +1,6 @@
 //! API keys: long-lived, scoped, shown once.
 
+use super::credential::Unusable;
 use super::scope::{KeyType, Scopes, UserRole};
 
 /// At most this many active keys per user, enforced by a conditional write.
@@ -32,7 +33,20 @@ impl ApiKey {
 
     /// Usable right now: not revoked, not paused, not expired.
     pub fn is_usable(&self, now: i64) -> bool {
-        self.revoked_at.is_none() && self.enabled && !self.is_expired(now)
+        self.unusable(now).is_none()
+    }
+
+    /// Why the key authenticates nothing right now, if it does not.
+    pub fn unusable(&self, now: i64) -> Option<Unusable> {
+        if self.revoked_at.is_some() {
+            Some(Unusable::Revoked)
+        } else if !self.enabled {
+            Some(Unusable::Disabled)
+        } else if self.is_expired(now) {
+            Some(Unusable::Expired)
+        } else {
+            None
+        }
     }
 
     /// Counts against the per-user limit: not revoked and not paused.

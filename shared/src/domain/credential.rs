@@ -67,6 +67,15 @@ impl CredentialKind {
     }
 }
 
+/// Why a stored credential authenticates nothing right now (checked in this order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unusable {
+    Revoked,
+    /// Paused by its owner (keys only).
+    Disabled,
+    Expired,
+}
+
 /// A freshly generated secret, to be shown once and then forgotten.
 pub struct NewSecret {
     pub id: Ulid,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::Invalid;
-use super::credential::CredentialKind;
+use super::credential::{CredentialKind, Unusable};
 use super::scope::{KeyType, Scopes, UserRole};
 
 /// Tokens exchanged for an API key live 24 hours.
@@ -91,7 +91,18 @@ pub struct AccessToken {
 
 impl AccessToken {
     pub fn is_usable(&self, now: i64) -> bool {
-        self.revoked_at.is_none() && self.expires_at > now
+        self.unusable(now).is_none()
+    }
+
+    /// Why the token authenticates nothing right now, if it does not.
+    pub fn unusable(&self, now: i64) -> Option<Unusable> {
+        if self.revoked_at.is_some() {
+            Some(Unusable::Revoked)
+        } else if self.expires_at <= now {
+            Some(Unusable::Expired)
+        } else {
+            None
+        }
     }
 }
 

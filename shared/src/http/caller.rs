@@ -1,6 +1,7 @@
-//! Who is calling. Behind API Gateway the authorizer has verified the credential and its
-//! context is trusted; anywhere else (local server, `cargo lambda watch`, a function URL)
-//! the credential is verified here with the same code. A missing context is never trusted.
+//! Who is calling. Behind API Gateway the authorizer has verified the credential, applied the
+//! route policy, and its context is trusted; anywhere else (local server, `cargo lambda
+//! watch`, a function URL) the credential is verified and the policy applied here with the
+//! same code. A missing context is never trusted.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -8,7 +9,7 @@ use lambda_http::request::RequestContext;
 
 use super::credentials::{self, Source};
 use super::problem::Problem;
-use crate::authorizer::DENIED_MARKER;
+use crate::authorizer::{DENIED_MARKER, DENIED_REASON};
 use crate::domain::principal::Principal;
 use crate::services::{Error, Services};
 use crate::store::StoreError;
@@ -60,7 +61,12 @@ pub async fn resolve_with_source(
                     "the authorizer's store request was refused".into(),
                 )),
                 Some("forbidden") => Error::Forbidden(
-                    "a cookie-only request must come from an allowed origin".into(),
+                    authorizer
+                        .fields
+                        .get(DENIED_REASON)
+                        .and_then(|reason| reason.as_str())
+                        .unwrap_or("refused by the authorizer")
+                        .to_owned(),
                 ),
                 _ => Error::Unauthenticated("refused by the authorizer"),
             });
@@ -70,7 +76,16 @@ pub async fn resolve_with_source(
         return Ok((principal, source));
     }
     let presented = presented.ok_or(Error::Unauthenticated("no credential"))?;
-    Ok((services.verify(presented.secret).await?, source))
+    let principal = services.verify(presented.secret).await?;
+    let decision =
+        services
+            .config
+            .route_policy
+            .evaluate(parts.method.as_str(), parts.uri.path(), &principal);
+    if let Some(reason) = decision.reason {
+        return Err(Error::Forbidden(reason));
+    }
+    Ok((principal, source))
 }
 
 impl FromRequestParts<Services> for AnyCaller {

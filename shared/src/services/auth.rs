@@ -5,11 +5,12 @@ use serde_json::{Map, Value};
 use super::{ClientInfo, Error, Services};
 use crate::domain::api_key::{ApiKey, LAST_USED_JITTER_SECS, last_used_is_stale};
 use crate::domain::clock::now_epoch;
-use crate::domain::credential::{self, CredentialKind, same_hash};
+use crate::domain::credential::{self, CredentialKind, Unusable, same_hash};
 use crate::domain::principal::Principal;
 use crate::domain::scope::{KeyType, Scope};
 use crate::domain::token::{self, AccessToken, ChatRole, TokenOrigin};
 use crate::domain::user::Email;
+use crate::store::StoreError;
 use crate::store::logins::Login;
 
 /// A newly minted token: shown once.
@@ -103,14 +104,59 @@ fn stamp_jitter() -> i64 {
     i64::from(u16::from_be_bytes(bytes)) % (LAST_USED_JITTER_SECS + 1)
 }
 
+/// Why a presented credential was refused.
+#[derive(Debug)]
+pub enum Refused {
+    /// Malformed, unknown, or the secret does not match: nothing is known about it.
+    NotFound,
+    /// A real credential of `tenant_id` that authenticates nothing right now.
+    Unusable { why: Unusable, tenant_id: String },
+    /// The store failed (unavailable, or it refused the request).
+    Store(StoreError),
+}
+
+impl Refused {
+    fn unusable(why: Unusable, tenant_id: &str) -> Self {
+        Self::Unusable {
+            why,
+            tenant_id: tenant_id.to_owned(),
+        }
+    }
+}
+
+impl From<StoreError> for Refused {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl From<Refused> for Error {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::NotFound => Error::Unauthenticated("malformed or unknown credential"),
+            Refused::Unusable { why, .. } => Error::Unauthenticated(match why {
+                Unusable::Revoked => "credential revoked",
+                Unusable::Disabled => "key paused",
+                Unusable::Expired => "credential expired",
+            }),
+            Refused::Store(error) => Error::from(error),
+        }
+    }
+}
+
 impl Services {
     /// Verifies a presented secret: format and checksum first, then the opt-in cache, then
     /// one strongly consistent read (a key, a session, or a token with its key in one
     /// BatchGetItem), so a revoke, pause or narrowing that has returned holds on every
     /// instance from the next request on. The secret is hashed once.
     pub async fn verify(&self, presented: &str) -> Result<Principal, Error> {
-        let parsed =
-            credential::parse(presented).ok_or(Error::Unauthenticated("malformed credential"))?;
+        self.check_credential(presented).await.map_err(Error::from)
+    }
+
+    /// [`Services::verify`] with the reason for a refusal kept apart (the verify API reports
+    /// it); the authorizer, the functions and the verify API all run this one code.
+    pub async fn check_credential(&self, presented: &str) -> Result<Principal, Refused> {
+        let parsed = credential::parse(presented).ok_or(Refused::NotFound)?;
         let hash = self.hasher().hash(parsed.secret());
         let now = now_epoch();
         if let Some(principal) = self.cache.get(&hash, now) {
@@ -122,12 +168,12 @@ impl Services {
                     .store
                     .get_api_key(&parsed.id.to_string())
                     .await?
-                    .ok_or(Error::Unauthenticated("unknown key"))?;
+                    .ok_or(Refused::NotFound)?;
                 if !same_hash(&hash, &stored_hash) {
-                    return Err(Error::Unauthenticated("unknown key"));
+                    return Err(Refused::NotFound);
                 }
-                if !key.is_usable(now) {
-                    return Err(Error::Unauthenticated("key expired, paused or revoked"));
+                if let Some(why) = key.unusable(now) {
+                    return Err(Refused::unusable(why, &key.tenant_id));
                 }
                 self.note_key_use(&key, now).await;
                 principal_of_key(&key)
@@ -138,24 +184,26 @@ impl Services {
                     .store
                     .get_token_with_key(&parsed.id.to_string(), parent.as_deref())
                     .await?
-                    .ok_or(Error::Unauthenticated("unknown token"))?;
+                    .ok_or(Refused::NotFound)?;
                 if found.token.kind != parsed.kind
                     || found.token.key_id != parent
                     || !same_hash(&hash, &found.hash)
                 {
-                    return Err(Error::Unauthenticated("unknown token"));
+                    return Err(Refused::NotFound);
                 }
-                if !found.token.is_usable(now) {
-                    return Err(Error::Unauthenticated("token expired or revoked"));
+                let tenant_id = &found.token.tenant_id;
+                if let Some(why) = found.token.unusable(now) {
+                    return Err(Refused::unusable(why, tenant_id));
                 }
                 match (&parent, &found.key) {
-                    (Some(_), Some(key)) if key.is_usable(now) => {}
-                    (None, None) => {}
-                    _ => {
-                        return Err(Error::Unauthenticated(
-                            "the key behind this token is no longer usable",
-                        ));
+                    (Some(_), Some(key)) => {
+                        if let Some(why) = key.unusable(now) {
+                            return Err(Refused::unusable(why, tenant_id));
+                        }
                     }
+                    (None, None) => {}
+                    // The key behind the token is gone.
+                    _ => return Err(Refused::unusable(Unusable::Revoked, tenant_id)),
                 }
                 principal_of_token(&found.token, found.key.as_ref())
             }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod chats;
 pub mod datasets;
 mod error;
+pub mod key_check;
 pub mod passwords;
 pub mod sessions;
 pub mod users;

@@ -1,0 +1,59 @@
+//! `POST /v1/keys/verify`: for services outside this API Gateway that receive a keygate
+//! credential from their own callers (served by the api-keys function).
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::views;
+use crate::http::{Caller, JsonBody, Problem};
+use crate::services::Services;
+use crate::services::key_check::{CheckCode, CheckRequest};
+
+pub fn routes() -> Router<Services> {
+    Router::new().route("/v1/keys/verify", post(verify))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyBody {
+    key: Option<String>,
+    route: Option<String>,
+    scopes: Option<Vec<String>>,
+}
+
+async fn verify(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<VerifyBody>,
+) -> Result<Json<Value>, Problem> {
+    let outcome = services
+        .check_presented_credential(
+            &caller,
+            CheckRequest {
+                key: body.key,
+                route: body.route,
+                scopes: body.scopes,
+            },
+        )
+        .await?;
+    let p = outcome.principal.as_ref();
+    Ok(Json(json!({
+        "valid": outcome.code == CheckCode::Valid,
+        "code": outcome.code.as_str(),
+        "reason": outcome.reason,
+        "key_id": p.and_then(|p| p.key_id.clone()),
+        "credential_id": p.map(|p| p.credential_id.clone()),
+        "credential_kind": p.map(|p| p.kind.as_str()),
+        "user_id": p.map(|p| p.user_id.clone()),
+        "tenant_id": p.map(|p| p.tenant_id.clone()),
+        "key_type": p.map(|p| p.key_type.as_str()),
+        "scopes": p.map(|p| p.scopes.names()),
+        "expires_at": views::time(p.and_then(|p| p.expires_at)),
+        "chat_role": p.and_then(|p| p.chat_role.clone()),
+        "user_profile": p.and_then(|p| p.user_profile.clone()),
+        "cost": outcome.cost,
+    })))
+}

@@ -1,0 +1,126 @@
+//! The verify API's use case: a service outside this API Gateway asks whether a credential
+//! its own caller presented is valid, may hold some scopes, and may call a route. It runs the
+//! same verification as the authorizer (`check_credential`) and the same route policy.
+
+use super::auth::Refused;
+use super::{Error, Services};
+use crate::domain::credential::Unusable;
+use crate::domain::principal::Principal;
+use crate::domain::scope::{Scope, Scopes};
+
+/// The verify API's answer codes (`code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckCode {
+    Valid,
+    NotFound,
+    Expired,
+    Disabled,
+    Revoked,
+    InsufficientPermissions,
+    ForbiddenRoute,
+}
+
+impl CheckCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Valid => "VALID",
+            Self::NotFound => "NOT_FOUND",
+            Self::Expired => "EXPIRED",
+            Self::Disabled => "DISABLED",
+            Self::Revoked => "REVOKED",
+            Self::InsufficientPermissions => "INSUFFICIENT_PERMISSIONS",
+            Self::ForbiddenRoute => "FORBIDDEN_ROUTE",
+        }
+    }
+}
+
+/// What a service asks about a presented credential.
+#[derive(Debug, Default)]
+pub struct CheckRequest {
+    pub key: Option<String>,
+    /// `METHOD /path`, judged by the route policy as the authorizer would.
+    pub route: Option<String>,
+    pub scopes: Option<Vec<String>>,
+}
+
+/// The answer. `principal` is set only for a credential of the caller's tenant that verified
+/// (VALID, INSUFFICIENT_PERMISSIONS, FORBIDDEN_ROUTE).
+#[derive(Debug)]
+pub struct CheckOutcome {
+    pub code: CheckCode,
+    pub principal: Option<Principal>,
+    pub reason: Option<String>,
+    /// What a call on `route` costs when admitted.
+    pub cost: Option<u32>,
+}
+
+impl Services {
+    /// Checks `request.key` for `caller`, a full key of the same tenant holding `verify`.
+    pub async fn check_presented_credential(
+        &self,
+        caller: &Principal,
+        request: CheckRequest,
+    ) -> Result<CheckOutcome, Error> {
+        caller.require_full_key()?;
+        caller.require_scope(Scope::Verify)?;
+        let key = request
+            .key
+            .filter(|k| !k.trim().is_empty())
+            .ok_or_else(|| Error::invalid("key", "is required"))?;
+        let wanted = match request.scopes.as_deref() {
+            None | Some([]) => Scopes::default(),
+            Some(raw) => Scopes::parse("scopes", raw, &Scope::ALL)?,
+        };
+        let policy = &self.config.route_policy;
+        let rule = request
+            .route
+            .as_deref()
+            .map(|route| policy.for_route(route))
+            .transpose()
+            .map_err(|reason| Error::invalid("route", reason))?;
+        let refused = |code| CheckOutcome {
+            code,
+            principal: None,
+            reason: None,
+            cost: None,
+        };
+        let principal = match self.check_credential(key.trim()).await {
+            Ok(principal) if principal.tenant_id == caller.tenant_id => principal,
+            // Another tenant's credential is none of this caller's business.
+            Ok(_) | Err(Refused::NotFound) => return Ok(refused(CheckCode::NotFound)),
+            Err(Refused::Unusable { tenant_id, .. }) if tenant_id != caller.tenant_id => {
+                return Ok(refused(CheckCode::NotFound));
+            }
+            Err(Refused::Unusable { why, .. }) => {
+                return Ok(refused(match why {
+                    Unusable::Revoked => CheckCode::Revoked,
+                    Unusable::Disabled => CheckCode::Disabled,
+                    Unusable::Expired => CheckCode::Expired,
+                }));
+            }
+            Err(Refused::Store(error)) => return Err(Error::from(error)),
+        };
+        let mut outcome = CheckOutcome {
+            code: CheckCode::Valid,
+            principal: None,
+            reason: None,
+            cost: None,
+        };
+        if let Some(missing) = wanted.iter().find(|s| !principal.scopes.contains(*s)) {
+            outcome.code = CheckCode::InsufficientPermissions;
+            outcome.reason = Some(format!(
+                "the credential lacks the '{}' scope",
+                missing.as_str()
+            ));
+        } else if let Some(rule) = rule {
+            let decision = rule.evaluate(&principal);
+            outcome.cost = Some(decision.cost);
+            if let Some(reason) = decision.reason {
+                outcome.code = CheckCode::ForbiddenRoute;
+                outcome.reason = Some(reason);
+            }
+        }
+        outcome.principal = Some(principal);
+        Ok(outcome)
+    }
+}
