@@ -9,7 +9,9 @@ session from POST /v1/sessions for the cookie-only Assisters routes). Re-run aft
 
 The last field of a route says how it authenticates: False (public), True (X-API-Key),
 "bearer", "key" (Cogniac's `Authorization: Key`), "basic" (Cogniac's email and password),
-"vai" (VirtuousAI's vai_token header) or "session" (the dashboard cookie, with an Origin)."""
+"vai" (VirtuousAI's vai_token header), "session" (the dashboard cookie, with an Origin) or
+"context" (the example platform function's events: they carry keygate's authorizer context, a
+sample of the contract, as API Gateway would hand it over)."""
 
 import json
 import pathlib
@@ -76,7 +78,46 @@ ROUTES = [
     ("asksage", "get-user-logs", "POST", "/user/{proxy+}", "/user/get-user-logs", "", {}, True),
     ("asksage", "add-dataset", "POST", "/user/{proxy+}", "/user/add-dataset", "", {"dataset": "MyDataset123"}, True),
     ("asksage", "get-user-api-keys", "POST", "/user/{proxy+}", "/user/get-user-api-keys", "", {}, True),
+    ("api-keys", "verify-key", "POST", "/v1/keys/verify", "/v1/keys/verify", "", {"key": KEY, "route": "POST /v1/single-turn/q2a", "scopes": ["chat"]}, True),
+    ("platform-function", "q2a", "POST", "/v1/single-turn/q2a", "/v1/single-turn/q2a", "", {"question": "How many users signed up today?"}, "context"),
+    ("platform-function", "get-bot", "GET", "/v1/bots/{id}", "/v1/bots/42", "", None, "context"),
+    ("platform-function", "delete-bot", "DELETE", "/v1/bots/{id}", "/v1/bots/42", "", None, "admin-context"),
+    ("platform-function", "status", "GET", "/v1/platform/status", "/v1/platform/status", "", None, False),
 ]
+
+# keygate's authorizer context (contract version 1) for an asker temp token, as the example
+# platform function receives it; "admin-context" is the same caller on an admin key.
+SAMPLE_CONTEXT = {
+    "context_version": "1",
+    "tenant_id": "01KAAAAAAAAAAAAAAAAAAAAAAT",
+    "user_id": "01KAAAAAAAAAAAAAAAAAAAAAAU",
+    "email": "demo@example.com",
+    "user_role": "member",
+    "kind": "access_token",
+    "credential_id": "01KAAAAAAAAAAAAAAAAAAAAAAC",
+    "key_id": "01KAAAAAAAAAAAAAAAAAAAAAAK",
+    "key_type": "asker",
+    "scopes": "chat read",
+    "expires_at": "1795616100",
+    "chat_role": '{"role_id":"1","role_variables":{"id":"42"}}',
+    "chat_role_id": "1",
+    "role_variables": '{"id":"42"}',
+    "user_profile": '{"name":"Zhang San"}',
+    "route": "POST /v1/single-turn/q2a",
+    "cost": "1",
+}
+ADMIN_CONTEXT = {
+    **SAMPLE_CONTEXT,
+    "kind": "api_key",
+    "credential_id": SAMPLE_CONTEXT["key_id"],
+    "key_type": "admin",
+    "expires_at": "",
+    "chat_role": "",
+    "chat_role_id": "",
+    "role_variables": "",
+    "user_profile": "",
+    "route": "default",
+}
 
 # Ask Sage's clients present their credential in x-access-tokens; keygate's own, in X-API-Key.
 CREDENTIAL_HEADER = {"asksage": "x-access-tokens"}
@@ -106,6 +147,10 @@ def event(function, method, route_path, path, query, body, authenticated):
         headers["origin"] = ORIGIN
     if body is not None:
         headers["content-type"] = "application/json"
+    authorizer = {"context": SAMPLE_CONTEXT, "admin-context": ADMIN_CONTEXT}.get(authenticated)
+    if authorizer is not None:
+        # API Gateway ran keygate's authorizer; the function reads only its context.
+        headers["authorization"] = "Bearer REPLACE_WITH_API_KEY"
     route_key = f"{method} {route_path}"
     result = {
         "version": "2.0",
@@ -127,6 +172,8 @@ def event(function, method, route_path, path, query, body, authenticated):
         },
         "isBase64Encoded": False,
     }
+    if authorizer is not None:
+        result["requestContext"]["authorizer"] = {"lambda": authorizer}
     if cookies:
         result["cookies"] = cookies
     if query:

@@ -44,7 +44,8 @@ async fn allows_valid_credentials_with_the_caller_in_context() {
         assert!(response.is_authorized, "{header:?}");
         assert_eq!(response.context["tenant_id"], app.tenant_id.as_str());
         assert_eq!(response.context["user_id"], app.admin_id.as_str());
-        assert_eq!(response.context["scopes"], "chat read write admin");
+        assert_eq!(response.context["scopes"], "chat read write admin verify");
+        assert_eq!(response.context["context_version"], "1");
     }
     let response = authorize(&app.services, &event_with(Some(("authorization", &bearer)))).await;
     assert_eq!(response.context["kind"], "access_token");
@@ -200,7 +201,10 @@ async fn accepts_session_cookies_and_cogniac_keys_and_checks_the_origin() {
         let response = authorize(&app.services, &forged).await;
         assert_eq!(
             response.context,
-            json!({"keygate_denied": "forbidden"}),
+            json!({
+                "keygate_denied": "forbidden",
+                "keygate_reason": "a request authenticated by a session cookie alone must come from an allowed Origin"
+            }),
             "{origin:?}"
         );
     }

@@ -1,0 +1,200 @@
+//! Reading keygate's authorizer context (contract version 1, documented in keygate's README):
+//! every field a string, empty when absent, JSON values as JSON text. The function trusts it
+//! because only keygate's authorizer can put it there; without it the function refuses.
+
+use std::collections::HashMap;
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use lambda_http::request::RequestContext;
+use serde_json::{Map, Value};
+
+use crate::problem::Problem;
+
+/// The contract version this function reads.
+pub const CONTEXT_VERSION: &str = "1";
+
+/// The caller keygate admitted to this route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub email: String,
+    /// `admin` or `member` within the tenant.
+    pub user_role: String,
+    /// `api_key`, `access_token` or `session`.
+    pub kind: String,
+    pub credential_id: String,
+    pub key_id: Option<String>,
+    /// `admin` or `asker`.
+    pub key_type: String,
+    pub scopes: Vec<String>,
+    /// Epoch seconds.
+    pub expires_at: Option<i64>,
+    pub chat_role_id: Option<String>,
+    pub role_variables: Option<Map<String, Value>>,
+    pub user_profile: Option<Map<String, Value>>,
+    /// The policy rule that admitted the call and what it costs.
+    pub route: Option<String>,
+    pub cost: Option<u32>,
+    /// Hook for metering: what the key may still spend. keygate's metering fills a
+    /// `credits_remaining` field in the context; until it does this stays `None`.
+    pub credits_remaining: Option<i64>,
+}
+
+/// What the authorizer said about a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gate {
+    Admitted(Box<Caller>),
+    /// A public route: nobody was verified.
+    Public,
+    /// Refused by keygate (default deny mode): answer with this status.
+    Refused {
+        status: StatusCode,
+        detail: String,
+    },
+}
+
+impl Gate {
+    /// Reads the context's fields; `None` when they are not keygate's (or absent).
+    pub fn from_fields(fields: &HashMap<String, Value>) -> Option<Self> {
+        let text = |name: &str| fields.get(name).and_then(Value::as_str);
+        let optional = |name: &str| text(name).filter(|v| !v.is_empty()).map(str::to_owned);
+        let json_object = |name: &str| {
+            optional(name).and_then(|v| serde_json::from_str::<Map<String, Value>>(&v).ok())
+        };
+        if let Some(class) = text("keygate_denied") {
+            let (status, detail) = match class {
+                "forbidden" => (
+                    StatusCode::FORBIDDEN,
+                    optional("keygate_reason").unwrap_or_else(|| "forbidden".into()),
+                ),
+                "unavailable" => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the credential store did not answer; retry shortly".into(),
+                ),
+                _ => (
+                    StatusCode::UNAUTHORIZED,
+                    "a valid credential is required (missing, malformed, unknown, expired or revoked)"
+                        .into(),
+                ),
+            };
+            return Some(Self::Refused { status, detail });
+        }
+        if text("context_version")? != CONTEXT_VERSION {
+            return None;
+        }
+        if text("public") == Some("true") {
+            return Some(Self::Public);
+        }
+        Some(Self::Admitted(Box::new(Caller {
+            tenant_id: optional("tenant_id")?,
+            user_id: optional("user_id")?,
+            email: text("email")?.to_owned(),
+            user_role: optional("user_role")?,
+            kind: optional("kind")?,
+            credential_id: optional("credential_id")?,
+            key_id: optional("key_id"),
+            key_type: optional("key_type")?,
+            scopes: text("scopes")?
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            expires_at: optional("expires_at").and_then(|v| v.parse().ok()),
+            chat_role_id: optional("chat_role_id"),
+            role_variables: json_object("role_variables"),
+            user_profile: json_object("user_profile"),
+            route: optional("route"),
+            cost: optional("cost").and_then(|v| v.parse().ok()),
+            credits_remaining: optional("credits_remaining").and_then(|v| v.parse().ok()),
+        })))
+    }
+}
+
+fn authorizer_fields(parts: &Parts) -> Option<&HashMap<String, Value>> {
+    match parts.extensions.get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => context
+            .authorizer
+            .as_ref()
+            .map(|a| &a.fields)
+            .filter(|f| !f.is_empty()),
+        _ => None,
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match authorizer_fields(parts).and_then(Gate::from_fields) {
+            Some(Gate::Admitted(caller)) => Ok(*caller),
+            Some(Gate::Refused { status, detail }) => Err(Problem::new(status, detail)),
+            // A public route's context names nobody; no context at all is never trusted.
+            Some(Gate::Public) | None => Err(Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "this function is served behind keygate's authorizer only",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> HashMap<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+            .collect()
+    }
+
+    #[test]
+    fn reads_a_caller_a_refusal_and_nothing_foreign() {
+        let caller = Gate::from_fields(&fields(&[
+            ("context_version", "1"),
+            ("tenant_id", "t"),
+            ("user_id", "u"),
+            ("email", "a@example.com"),
+            ("user_role", "member"),
+            ("kind", "access_token"),
+            ("credential_id", "c"),
+            ("key_id", "k"),
+            ("key_type", "asker"),
+            ("scopes", "chat read"),
+            ("expires_at", "1900000000"),
+            ("chat_role_id", "1"),
+            ("role_variables", r#"{"id":"42"}"#),
+            ("user_profile", ""),
+            ("cost", "1"),
+        ]));
+        let Some(Gate::Admitted(caller)) = caller else {
+            panic!("{caller:?}")
+        };
+        assert_eq!(caller.scopes, ["chat", "read"]);
+        assert_eq!(caller.role_variables.unwrap()["id"], "42");
+        assert_eq!(caller.user_profile, None);
+        assert_eq!(caller.credits_remaining, None);
+        let refused = Gate::from_fields(&fields(&[
+            ("keygate_denied", "forbidden"),
+            (
+                "keygate_reason",
+                "asker credentials may not call this route",
+            ),
+        ]));
+        assert_eq!(
+            refused,
+            Some(Gate::Refused {
+                status: StatusCode::FORBIDDEN,
+                detail: "asker credentials may not call this route".into()
+            })
+        );
+        assert_eq!(Gate::from_fields(&fields(&[("user", "x")])), None);
+        assert_eq!(
+            Gate::from_fields(&fields(&[("context_version", "2"), ("tenant_id", "t")])),
+            None
+        );
+    }
+}
