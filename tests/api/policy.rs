@@ -370,6 +370,36 @@ fn every_keygate_route_is_left_to_its_function_or_named_consistently() {
         }
     }
     assert!(checked >= 55, "only {checked} routes");
+    // And every route template.yaml gives keygate's functions (the example's are the platform's).
+    let template =
+        std::fs::read_to_string(events_dir().join("../template.yaml")).expect("template.yaml");
+    let platform = template
+        .find("  PlatformFunction:")
+        .expect("the example is declared");
+    let platform_end = template[platform..]
+        .find("\n\n")
+        .map_or(template.len(), |e| platform + e);
+    let mut declared = 0;
+    for (at, line) in template.match_indices(", Method: ") {
+        if (platform..platform_end).contains(&at) {
+            continue;
+        }
+        let rest = &template[at + line.len()..];
+        let method = rest.split(',').next().unwrap();
+        let path = rest.split("Path: ").nth(1).unwrap();
+        let path = match path.strip_prefix('"') {
+            Some(quoted) => quoted.split('"').next().unwrap(),
+            None => path.split([',', ' ']).next().unwrap(),
+        };
+        let concrete = path.replace("{proxy+}", "x/y").replace(['{', '}'], "");
+        let method = if method == "ANY" { "GET" } else { method };
+        assert!(
+            matches!(bare.matching(method, &concrete), Matched::Keygate(_)),
+            "template route {method} {path} is not among keygate's own routes"
+        );
+        declared += 1;
+    }
+    assert!(declared >= 29, "only {declared} template routes");
     // The shipped policy names some of keygate's routes (AskTable's asker list).
     assert!(matches!(
         shipped.matching("GET", "/v1/auth/me"),
