@@ -26,8 +26,9 @@ const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OP
 #[error("{0}")]
 pub struct PolicyError(pub String);
 
-/// `METHOD /path` with `{param}` segments and an optional trailing `{proxy+}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `METHOD /path` with `{param}` segments and an optional trailing `{proxy+}`. Two patterns
+/// are the same route when they differ only in parameter names (as API Gateway sees them).
+#[derive(Debug, Clone)]
 pub struct RoutePattern {
     text: String,
     /// `None` for `ANY`.
@@ -41,6 +42,14 @@ enum PatternSegment {
     Param,
     Greedy,
 }
+
+impl PartialEq for RoutePattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.method == other.method && self.segments == other.segments
+    }
+}
+
+impl Eq for RoutePattern {}
 
 impl RoutePattern {
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -725,6 +734,10 @@ mod tests {
         );
         assert!(
             error(r#"{"routes": [{"route": "GET /a"}, {"route": "GET /a/"}]}"#)
+                .contains("the same route as routes[0]")
+        );
+        assert!(
+            error(r#"{"routes": [{"route": "GET /b/{id}"}, {"route": "GET /b/{key}"}]}"#)
                 .contains("the same route as routes[0]")
         );
         assert!(
