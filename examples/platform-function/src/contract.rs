@@ -74,6 +74,10 @@ impl Gate {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the credential store did not answer; retry shortly".into(),
                 ),
+                "internal" => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the credential check failed".into(),
+                ),
                 _ => (
                     StatusCode::UNAUTHORIZED,
                     "a valid credential is required (missing, malformed, unknown, expired or revoked)"
