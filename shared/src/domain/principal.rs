@@ -114,7 +114,7 @@ impl Principal {
     /// temporary, admin type, every scope, and no expiry on the key behind it.
     pub fn require_full_rights(&self) -> Result<(), Denied> {
         self.require_manager()?;
-        if !self.scopes.is_all() {
+        if !self.scopes.has_every_user_scope() {
             return Err(Denied(
                 "setting a password needs a credential holding every scope (a password signs in \
                  with all of them)"
@@ -288,7 +288,7 @@ mod tests {
         caller.temporary = false;
         assert!(caller.require_manager().is_ok());
         assert!(caller.require_full_rights().is_err(), "chat+read only");
-        caller.scopes = Scopes::all();
+        caller.scopes = Scopes::user();
         assert!(caller.require_full_rights().is_err(), "its key expires");
         caller.key_expires_at = None;
         assert!(caller.require_full_rights().is_ok());

@@ -623,8 +623,10 @@ mod tests {
             key_type,
             scopes: scopes.iter().copied().collect(),
             expires_at: None,
+            key_expires_at: None,
             chat_role: None,
             user_profile: None,
+            temporary: false,
         }
     }
 

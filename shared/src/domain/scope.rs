@@ -99,8 +99,10 @@ impl Scopes {
         self.iter().filter(|scope| other.contains(*scope)).collect()
     }
 
-    pub fn is_all(&self) -> bool {
-        Scope::ALL.iter().all(|scope| self.contains(*scope))
+    /// Holds every scope a user's sign-in carries (`verify` is a service key's scope, which
+    /// no password or session gives).
+    pub fn has_every_user_scope(&self) -> bool {
+        Scope::USER.iter().all(|scope| self.contains(*scope))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = Scope> + '_ {
@@ -205,7 +207,8 @@ mod tests {
         assert_eq!(Scopes::all().intersection(&chat_read), chat_read);
         let read = Scopes::from_stored(["read"]);
         assert_eq!(chat_read.intersection(&read), read);
-        assert!(Scopes::all().is_all() && !chat_read.is_all());
+        assert!(Scopes::all().has_every_user_scope() && Scopes::user().has_every_user_scope());
+        assert!(!chat_read.has_every_user_scope());
         assert_eq!(KeyType::Admin.weaker(KeyType::Asker), KeyType::Asker);
         assert_eq!(KeyType::Asker.weaker(KeyType::Admin), KeyType::Asker);
         assert_eq!(KeyType::Admin.weaker(KeyType::Admin), KeyType::Admin);

@@ -89,7 +89,7 @@ impl Services {
         self.start_session(user, "password", client).await
     }
 
-    /// Issues a session for `user` (all scopes, the user's own role, no parent key), with
+    /// Issues a session for `user` (every user scope, the user's own role, no parent key), with
     /// the configured lifetime and the TTL attribute, and records the login.
     pub async fn start_session(
         &self,
