@@ -247,6 +247,24 @@ async fn the_caller_needs_a_verify_key_and_a_well_formed_body() {
         .call("POST", "/v1/keys/verify", Some(&plain), Some(body))
         .await;
     assert_eq!(refused.status, 403, "{}", refused.body);
+    let temp = app
+        .call("POST", "/v1/auth/tokens", Some(&service), Some(json!({})))
+        .await;
+    assert_eq!(temp.status, 200, "{}", temp.body);
+    let temp = temp.body["token"].as_str().unwrap();
+    let refused = app
+        .call(
+            "POST",
+            "/v1/keys/verify",
+            Some(temp),
+            Some(json!({"key": app.admin_key})),
+        )
+        .await;
+    assert_eq!(
+        refused.status, 403,
+        "a temp token is no service key: {}",
+        refused.body
+    );
     for (body, field) in [
         (json!({}), "key"),
         (json!({"key": app.admin_key, "route": "FETCH /v1"}), "route"),

@@ -55,7 +55,8 @@ pub struct CheckOutcome {
 }
 
 impl Services {
-    /// Checks `request.key` for `caller`, a full key of the same tenant holding `verify`.
+    /// Checks `request.key` for `caller`: an admin-type credential holding `verify`, not a
+    /// temp token; only credentials of the caller's own tenant are reported on.
     pub async fn check_presented_credential(
         &self,
         caller: &Principal,
@@ -63,6 +64,12 @@ impl Services {
     ) -> Result<CheckOutcome, Error> {
         caller.require_full_key()?;
         caller.require_scope(Scope::Verify)?;
+        if caller.temporary {
+            // Temp tokens are handed to browsers and end users; a service holds a key.
+            return Err(Error::Forbidden(
+                "the verify API takes a service key, not a temp token".into(),
+            ));
+        }
         let key = request
             .key
             .filter(|k| !k.trim().is_empty())
