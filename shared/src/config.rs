@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::domain::audit::DEFAULT_RETENTION_DAYS;
 use crate::domain::password::{DEFAULT_LOCKOUT_SECS, HashCost};
 use crate::domain::route_policy::RoutePolicy;
+use crate::domain::secret_scanning::ReportKeys;
 
 /// The route policy keygate ships (AskTable's asker routes): used when
 /// `KEYGATE_ROUTE_POLICY` is empty or unset.
@@ -49,6 +51,11 @@ pub struct Config {
     /// Who may call which route of the API (`KEYGATE_ROUTE_POLICY`, JSON; empty = the
     /// shipped `shared/route-policy.json`), evaluated in memory after verification.
     pub route_policy: Arc<RoutePolicy>,
+    /// How long audit events are kept (`KEYGATE_AUDIT_RETENTION_DAYS`, default 400).
+    pub audit_retention_days: i64,
+    /// Public keys that sign secret-scanning reports (`KEYGATE_SECRET_SCANNING_KEYS`:
+    /// GitHub's `{"public_keys": [{"key_identifier", "key"}]}` document, or its array).
+    pub secret_scanning_keys: ReportKeys,
 }
 
 /// An HTTP API answers an authorizer's `isAuthorized: false` with a bare 403, whatever the
@@ -71,6 +78,11 @@ impl std::fmt::Debug for Config {
             .field("pepper", &self.pepper.as_ref().map(|_| "<set>"))
             .field("allowed_origins", &self.allowed_origins)
             .field("password_cost", &self.password_cost)
+            .field("audit_retention_days", &self.audit_retention_days)
+            .field(
+                "secret_scanning_keys",
+                &self.secret_scanning_keys.identifiers(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -158,6 +170,19 @@ impl Config {
                     reason: error.0,
                 })?,
             ),
+            audit_retention_days: number(
+                "KEYGATE_AUDIT_RETENTION_DAYS",
+                DEFAULT_RETENTION_DAYS,
+                1,
+                10 * 366,
+            )?,
+            secret_scanning_keys: match value("KEYGATE_SECRET_SCANNING_KEYS") {
+                None => ReportKeys::default(),
+                Some(raw) => ReportKeys::parse(&raw).map_err(|reason| ConfigError::Invalid {
+                    name: "KEYGATE_SECRET_SCANNING_KEYS",
+                    reason,
+                })?,
+            },
         })
     }
 }

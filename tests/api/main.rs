@@ -14,6 +14,7 @@ mod events;
 mod faults;
 mod policy;
 mod rights;
+mod roll;
 mod sessions;
 mod sign_in_work;
 mod surfaces;

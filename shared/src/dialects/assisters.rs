@@ -103,7 +103,7 @@ fn key_record(key: &ApiKey) -> Value {
         "scopes": key.scopes.names(),
         "last_used_at": time(key.last_used_at),
         "expires_at": time(key.expires_at),
-        "is_active": key.holds_a_slot(),
+        "is_active": key.is_active(crate::domain::clock::now_epoch()),
         "created_at": time(Some(key.created_at)),
     })
 }

@@ -24,6 +24,9 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
     /// False when paused by its owner; a paused key authenticates nothing.
     pub enabled: bool,
+    /// Set when rolled: the successor's id. A rolled key lives until its (shortened)
+    /// expiry, has handed its slot to the successor and takes no further changes.
+    pub rolled_to: Option<String>,
 }
 
 impl ApiKey {
@@ -49,11 +52,51 @@ impl ApiKey {
         }
     }
 
-    /// Counts against the per-user limit: not revoked and not paused.
+    /// Counts against the per-user limit: not revoked, not paused, not rolled.
     pub fn holds_a_slot(&self) -> bool {
-        self.revoked_at.is_none() && self.enabled
+        self.revoked_at.is_none() && self.enabled && self.rolled_to.is_none()
+    }
+
+    /// What `is_active` shows: usable now (an expired or paused key is not active).
+    pub fn is_active(&self, now: i64) -> bool {
+        self.is_usable(now)
+    }
+
+    /// Why this key may not be rolled now, if it may not.
+    pub fn roll_refusal(&self, now: i64) -> Option<&'static str> {
+        if self.revoked_at.is_some() {
+            Some("a revoked key cannot be rolled")
+        } else if self.rolled_to.is_some() {
+            Some("this key was already rolled; roll its successor instead")
+        } else if self.is_expired(now) {
+            Some("an expired key cannot be rolled")
+        } else if !self.enabled {
+            Some("a paused key cannot be rolled; resume it first")
+        } else {
+            None
+        }
     }
 }
+
+/// Roll grace period bounds, seconds: at most a week, one day by default.
+pub const MAX_ROLL_GRACE_SECS: i64 = 7 * 24 * 3600;
+pub const DEFAULT_ROLL_GRACE_SECS: i64 = 24 * 3600;
+
+/// When a rolled key ends: `grace_secs` from now, but never later than it would have.
+pub fn rolled_key_end(expires_at: Option<i64>, now: i64, grace_secs: i64) -> i64 {
+    let end = now + grace_secs;
+    expires_at.map_or(end, |at| at.min(end))
+}
+
+/// An `Idempotency-Key`: 1 to 255 visible ASCII characters, without spaces.
+pub fn parse_idempotency_key(raw: &str) -> Option<&str> {
+    let key = raw.trim();
+    (!key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic()))
+        .then_some(key)
+}
+
+/// A roll's `Idempotency-Key` is remembered this long.
+pub const IDEMPOTENCY_WINDOW_SECS: i64 = 24 * 3600;
 
 /// `last_used_at` is rewritten only when it is at least this old (the store's condition
 /// holds it there whatever instances race).
@@ -85,5 +128,20 @@ mod tests {
             now,
             LAST_USED_JITTER_SECS
         ));
+    }
+
+    #[test]
+    fn a_rolled_key_ends_at_the_grace_or_its_own_expiry() {
+        assert_eq!(rolled_key_end(None, 1000, 0), 1000);
+        assert_eq!(rolled_key_end(None, 1000, 60), 1060);
+        assert_eq!(rolled_key_end(Some(1010), 1000, 60), 1010);
+    }
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii() {
+        assert_eq!(parse_idempotency_key(" abc-1 "), Some("abc-1"));
+        assert_eq!(parse_idempotency_key(""), None);
+        assert_eq!(parse_idempotency_key("a b"), None);
+        assert_eq!(parse_idempotency_key(&"x".repeat(256)), None);
     }
 }

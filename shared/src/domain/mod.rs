@@ -1,6 +1,7 @@
 //! Domain types and rules. Nothing here knows about DynamoDB or HTTP.
 
 pub mod api_key;
+pub mod audit;
 pub mod base62;
 pub mod chat;
 pub mod clock;
@@ -11,6 +12,7 @@ pub mod password;
 pub mod principal;
 pub mod route_policy;
 pub mod scope;
+pub mod secret_scanning;
 pub mod token;
 pub mod user;
 pub mod validation;

@@ -20,24 +20,41 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let from_gateway = match parts.extensions.get::<RequestContext>() {
-            Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
-            _ => None,
-        };
-        let ip = from_gateway
-            .or_else(|| {
-                parts
-                    .extensions
-                    .get::<PeerAddr>()
-                    .map(|peer| peer.0.ip().to_string())
-            })
-            .unwrap_or_else(|| "unknown".to_owned());
-        let user_agent = parts
-            .headers
-            .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        Ok(Self(ClientInfo { ip, user_agent }))
+        Ok(Self(client_info(parts)))
     }
+}
+
+/// The client's address (from API Gateway, else the peer) and user agent.
+pub fn client_info(parts: &Parts) -> ClientInfo {
+    let from_gateway = match parts.extensions.get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        _ => None,
+    };
+    let ip = from_gateway
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<PeerAddr>()
+                .map(|peer| peer.0.ip().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let user_agent = parts
+        .headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    ClientInfo { ip, user_agent }
+}
+
+/// Outer layer of every router: the request's origin becomes that of the audit events
+/// its use cases write.
+pub async fn record_origin(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    let client = client_info(&parts);
+    let request = axum::extract::Request::from_parts(parts, body);
+    crate::services::audit::with_origin(client, next.run(request)).await
 }

@@ -1,8 +1,8 @@
 //! `/v1/api-keys`: the caller's own API keys.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -11,7 +11,7 @@ use super::views;
 use crate::domain::validation::bounded_limit;
 use crate::http::{Caller, JsonBody, Problem, QueryParams, cursor};
 use crate::services::Services;
-use crate::services::api_keys::{KeyPatch, NewKeyInput, ScopePolicy};
+use crate::services::api_keys::{KeyPatch, NewKeyInput, Rolled, ScopePolicy};
 
 pub fn routes() -> Router<Services> {
     Router::new()
@@ -20,6 +20,7 @@ pub fn routes() -> Router<Services> {
             "/v1/api-keys/{key_id}",
             get(read).patch(patch).delete(revoke),
         )
+        .route("/v1/api-keys/{key_id}/roll", post(roll))
 }
 
 #[derive(Deserialize)]
@@ -149,4 +150,53 @@ async fn revoke_all(
         .revoke_all_api_keys(&caller, query.exclude_current.unwrap_or(true))
         .await?;
     Ok(Json(json!({ "revoked_count": count })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollBody {
+    grace_secs: Option<i64>,
+}
+
+/// `POST /v1/api-keys/{id}/roll`: 201 with the successor and its secret (shown once) and
+/// the old key as it now ends. A replay of the same `Idempotency-Key` answers 200 with
+/// the same successor, `"key": null` (the secret is never shown twice), `"replayed": true`
+/// and the header `Idempotent-Replayed: true`.
+async fn roll(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    Path(key_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<RollBody>,
+) -> Result<axum::response::Response, Problem> {
+    use axum::response::IntoResponse;
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| {
+            crate::services::Error::invalid("Idempotency-Key", "must be visible ASCII")
+        })?),
+    };
+    let rolled = services
+        .roll_api_key(&caller, &key_id, body.grace_secs, idempotency_key)
+        .await?;
+    Ok(match rolled {
+        Rolled::New { created, old } => {
+            let mut view = views::created_key(&created.key, &created.secret);
+            view["rolled_from"] = views::api_key(&old);
+            view["replayed"] = Value::Bool(false);
+            (StatusCode::CREATED, Json(view)).into_response()
+        }
+        Rolled::Replayed { new, old } => {
+            let mut view = views::api_key(&new);
+            view["key"] = Value::Null;
+            view["rolled_from"] = views::api_key(&old);
+            view["replayed"] = Value::Bool(true);
+            (
+                StatusCode::OK,
+                [("idempotent-replayed", "true")],
+                Json(view),
+            )
+                .into_response()
+        }
+    })
 }

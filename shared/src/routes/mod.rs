@@ -65,6 +65,9 @@ pub fn finish(router: Router<Services>, services: Services) -> Router {
         .fallback(|| async { Problem::not_found_route() })
         .layer(from_fn_with_state(Problem::render as Render, reshape))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(
+            crate::http::client_info::record_origin,
+        ))
         .with_state(services)
 }
 

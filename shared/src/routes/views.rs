@@ -26,7 +26,7 @@ pub fn api_key(key: &ApiKey) -> Value {
         "expires_at": time(key.expires_at),
         "last_used_at": time(key.last_used_at),
         "revoked_at": time(key.revoked_at),
-        "is_active": key.holds_a_slot(),
+        "is_active": key.is_active(crate::domain::clock::now_epoch()),
     })
 }
 

@@ -1,7 +1,13 @@
 //! Creating, listing, changing and revoking API keys.
 
 use super::{Error, Services};
-use crate::domain::api_key::{ApiKey, MAX_ACTIVE_KEYS_PER_USER};
+use serde_json::json;
+
+use crate::domain::api_key::{
+    ApiKey, DEFAULT_ROLL_GRACE_SECS, IDEMPOTENCY_WINDOW_SECS, MAX_ACTIVE_KEYS_PER_USER,
+    MAX_ROLL_GRACE_SECS, parse_idempotency_key, rolled_key_end,
+};
+use crate::domain::audit::{Actor, AuditEvent, EventType, Target};
 use crate::domain::clock::{now_epoch, parse_future};
 use crate::domain::credential::{self, CredentialKind};
 use crate::domain::ids;
@@ -9,7 +15,7 @@ use crate::domain::principal::Principal;
 use crate::domain::scope::{KeyType, Scope, Scopes};
 use crate::domain::user::User;
 use crate::domain::validation::Name;
-use crate::store::api_keys::{CreateKey, KeyChanges, PatchKey};
+use crate::store::api_keys::{CreateKey, KeyChanges, PatchKey, RollKey, RollRecord};
 
 /// Client input for a new key, before validation.
 #[derive(Debug, Default)]
@@ -185,11 +191,22 @@ impl Services {
             last_used_at: None,
             revoked_at: None,
             enabled: true,
+            rolled_to: None,
         };
         let hash = self.hasher().hash(&new.secret);
+        let event = self
+            .key_event(
+                EventType::KeyCreated,
+                &key,
+                granter.map_or_else(|| Actor::system("system", None), Actor::of),
+            )
+            .with_detail("name", key.name.as_str())
+            .with_detail("scopes", json!(key.scopes.names()))
+            .with_detail("type", key.key_type.as_str())
+            .with_detail("expires_at", key.expires_at);
         match self
             .store
-            .create_api_key(&key, &hash, MAX_ACTIVE_KEYS_PER_USER)
+            .create_api_key(&key, &hash, MAX_ACTIVE_KEYS_PER_USER, &event)
             .await?
         {
             CreateKey::Created => Ok(CreatedKey {
@@ -252,6 +269,11 @@ impl Services {
         if current.revoked_at.is_some() {
             return Err(Error::Conflict("a revoked key cannot be changed".into()));
         }
+        if current.rolled_to.is_some() {
+            return Err(Error::Conflict(
+                "a rolled key cannot be changed; change its successor".into(),
+            ));
+        }
         caller.require_covers(&current.scopes, current.key_type)?;
         let expires_at = match patch.expires_at.as_deref() {
             None => None,
@@ -284,9 +306,14 @@ impl Services {
             caller.require_scopes_within(scopes)?;
             caller.require_right_to_grant(scopes)?;
         }
+        let event = patch_event(
+            self.key_event(EventType::KeyPatched, &current, Actor::of(caller)),
+            &current,
+            &changes,
+        );
         let updated = match self
             .store
-            .patch_api_key(&current, &changes, MAX_ACTIVE_KEYS_PER_USER)
+            .patch_api_key(&current, &changes, MAX_ACTIVE_KEYS_PER_USER, &event)
             .await?
         {
             PatchKey::Updated(key) => *key,
@@ -308,21 +335,11 @@ impl Services {
     /// Revokes one of the caller's keys (and with it every token it minted). Any of the
     /// user's manager credentials may: revoking only takes power away.
     pub async fn revoke_api_key(&self, caller: &Principal, key_id: &str) -> Result<ApiKey, Error> {
-        let mut key = self.get_api_key(caller, key_id).await?;
-        if key.revoked_at.is_none() {
-            let now = now_epoch();
-            if self.store.revoke_api_key(&key, now).await? {
-                key.revoked_at = Some(now);
-                key.enabled = false;
-            } else {
-                // Changed meanwhile (paused, resumed or revoked): read once more and retry.
-                key = self.get_api_key(caller, key_id).await?;
-                if key.revoked_at.is_none() && self.store.revoke_api_key(&key, now).await? {
-                    key.revoked_at = Some(now);
-                    key.enabled = false;
-                }
-            }
-        }
+        let key = self.get_api_key(caller, key_id).await?;
+        let actor = Actor::of(caller);
+        let key = self
+            .revoke_key_audited(key, EventType::KeyRevoked, &actor, |e| e)
+            .await?;
         self.forget_credential(key_id);
         Ok(key)
     }
@@ -351,8 +368,13 @@ impl Services {
                     after.as_deref(),
                 )
                 .await?;
+            // One transaction per key (its change, the counter, its event): far below
+            // DynamoDB's 100-item cap however many keys there are.
             for key in keys.iter().filter(|k| Some(k.id.as_str()) != spared) {
-                if self.store.revoke_api_key(key, now).await? {
+                let event =
+                    self.key_event(EventType::KeyRevokedByRevokeAll, key, Actor::of(caller));
+                let event = revocation_change(event, key, now);
+                if self.store.revoke_api_key(key, now, &event).await? {
                     revoked += 1;
                 }
             }
@@ -363,5 +385,247 @@ impl Services {
         }
         self.forget_user_credentials(&caller.tenant_id, &caller.user_id);
         Ok(revoked)
+    }
+}
+
+impl Services {
+    /// An event about `key`, in its owner's trail.
+    pub(crate) fn key_event(
+        &self,
+        event_type: EventType,
+        key: &ApiKey,
+        actor: Actor,
+    ) -> AuditEvent {
+        self.audit_event(
+            event_type,
+            &key.tenant_id,
+            &key.user_id,
+            actor,
+            Target {
+                kind: "api_key",
+                id: key.id.clone(),
+            },
+        )
+    }
+
+    /// Revokes `key` with an event of `event_type` (shaped by `detail`); a key that
+    /// changed meanwhile is read once more and tried again. Returns the key as it ends.
+    pub(crate) async fn revoke_key_audited(
+        &self,
+        mut key: ApiKey,
+        event_type: EventType,
+        actor: &Actor,
+        detail: impl Fn(AuditEvent) -> AuditEvent,
+    ) -> Result<ApiKey, Error> {
+        for _ in 0..2 {
+            if key.revoked_at.is_some() {
+                break;
+            }
+            let now = now_epoch();
+            let event = revocation_change(
+                detail(self.key_event(event_type, &key, actor.clone())),
+                &key,
+                now,
+            );
+            if self.store.revoke_api_key(&key, now, &event).await? {
+                key.revoked_at = Some(now);
+                key.enabled = false;
+                break;
+            }
+            // Changed meanwhile (paused, resumed, rolled or revoked): read once more.
+            match self.store.get_api_key(&key.id).await? {
+                Some((current, _)) => key = current,
+                None => return Err(Error::NotFound("API key")),
+            }
+        }
+        Ok(key)
+    }
+}
+
+/// A revocation's change: `revoked_at` from null to now.
+fn revocation_change(event: AuditEvent, key: &ApiKey, now: i64) -> AuditEvent {
+    event.changed("revoked_at", key.revoked_at, now)
+}
+
+/// A patch's event: paused or resumed when that is all it does, else patched; each
+/// changed field old → new.
+fn patch_event(event: AuditEvent, current: &ApiKey, changes: &KeyChanges) -> AuditEvent {
+    let toggle = changes.enabled.filter(|&e| e != current.enabled);
+    let only_toggle = changes.name.is_none() && changes.scopes.is_none();
+    let mut event = match (toggle, only_toggle) {
+        (Some(false), true) => AuditEvent {
+            event_type: EventType::KeyPaused,
+            ..event
+        },
+        (Some(true), true) => AuditEvent {
+            event_type: EventType::KeyResumed,
+            ..event
+        },
+        _ => event,
+    };
+    if let Some(name) = &changes.name {
+        event = event.changed("name", current.name.as_str(), name.as_str());
+    }
+    if let Some(scopes) = &changes.scopes {
+        event = event.changed(
+            "scopes",
+            json!(current.scopes.names()),
+            json!(scopes.names()),
+        );
+    }
+    if let Some(enabled) = toggle {
+        event = event.changed("is_active", current.enabled, enabled);
+    }
+    event
+}
+
+/// A roll's outcome: a new key (secret shown once), or the replay of an earlier roll with
+/// the same `Idempotency-Key`, whose secret cannot be shown again.
+pub enum Rolled {
+    New { created: CreatedKey, old: ApiKey },
+    Replayed { new: ApiKey, old: ApiKey },
+}
+
+impl Services {
+    /// `POST /v1/api-keys/{id}/roll`: a successor with the same name, scopes, type and
+    /// expiry; the old key keeps working for `grace_secs` (0..=7 days, default 1 day).
+    /// The caller must hold every scope of the key. With an `Idempotency-Key`, a retry
+    /// within 24 h answers the same successor instead of minting another.
+    pub async fn roll_api_key(
+        &self,
+        caller: &Principal,
+        key_id: &str,
+        grace_secs: Option<i64>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Rolled, Error> {
+        caller.require_full_key()?;
+        let grace_secs = grace_secs.unwrap_or(DEFAULT_ROLL_GRACE_SECS);
+        if !(0..=MAX_ROLL_GRACE_SECS).contains(&grace_secs) {
+            return Err(Error::invalid(
+                "grace_secs",
+                format!("must be a whole number of seconds from 0 to {MAX_ROLL_GRACE_SECS}"),
+            ));
+        }
+        let idempotency_key = idempotency_key
+            .map(|raw| {
+                parse_idempotency_key(raw).ok_or_else(|| {
+                    Error::invalid(
+                        "Idempotency-Key",
+                        "must be 1 to 255 visible ASCII characters without spaces",
+                    )
+                })
+            })
+            .transpose()?;
+        if let Some(replay) = self
+            .replay_roll(caller, key_id, grace_secs, idempotency_key)
+            .await?
+        {
+            return Ok(replay);
+        }
+        let old = self.get_api_key(caller, key_id).await?;
+        caller.require_scopes_within(&old.scopes).map_err(|_| {
+            Error::Forbidden(
+                "a key may be rolled only by a credential holding all its scopes".into(),
+            )
+        })?;
+        let now = now_epoch();
+        if let Some(refusal) = old.roll_refusal(now) {
+            return Err(Error::Conflict(refusal.into()));
+        }
+        let new = credential::generate(CredentialKind::ApiKey, None);
+        let successor = ApiKey {
+            id: new.id.to_string(),
+            key_prefix: credential::display_prefix(CredentialKind::ApiKey, new.id),
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+            enabled: true,
+            rolled_to: None,
+            ..old.clone()
+        };
+        let old_end = rolled_key_end(old.expires_at, now, grace_secs);
+        let record = RollRecord {
+            rolled_key_id: old.id.clone(),
+            new_key_id: successor.id.clone(),
+            grace_secs,
+            remembered_until: now + IDEMPOTENCY_WINDOW_SECS,
+        };
+        let event = self
+            .key_event(EventType::KeyRolled, &old, Actor::of(caller))
+            .changed("expires_at", old.expires_at, old_end)
+            .with_detail("new_key_id", successor.id.as_str())
+            .with_detail("grace_secs", grace_secs);
+        match self
+            .store
+            .roll_api_key(
+                &old,
+                old_end,
+                &successor,
+                &self.hasher().hash(&new.secret),
+                now,
+                idempotency_key.map(|key| (key, &record)),
+                &event,
+            )
+            .await?
+        {
+            RollKey::Rolled => {}
+            RollKey::Changed => {
+                return Err(Error::Conflict(
+                    "the key changed meanwhile (revoked, paused or rolled); read it and try again"
+                        .into(),
+                ));
+            }
+            RollKey::Replayed => {
+                return self
+                    .replay_roll(caller, key_id, grace_secs, idempotency_key)
+                    .await?
+                    .ok_or_else(|| Error::Conflict("the roll raced another; try again".into()));
+            }
+        }
+        self.forget_credential(&old.id);
+        let mut old = old;
+        old.expires_at = Some(old_end);
+        old.rolled_to = Some(successor.id.clone());
+        Ok(Rolled::New {
+            created: CreatedKey {
+                key: successor,
+                secret: new.secret,
+            },
+            old,
+        })
+    }
+
+    /// The earlier answer to a roll with this `Idempotency-Key`, if one is remembered; the
+    /// key reused for another key or grace is a conflict.
+    async fn replay_roll(
+        &self,
+        caller: &Principal,
+        key_id: &str,
+        grace_secs: i64,
+        idempotency_key: Option<&str>,
+    ) -> Result<Option<Rolled>, Error> {
+        let Some(idempotency_key) = idempotency_key else {
+            return Ok(None);
+        };
+        let Some(record) = self
+            .store
+            .get_roll_record(
+                &caller.tenant_id,
+                &caller.user_id,
+                idempotency_key,
+                now_epoch(),
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        if record.rolled_key_id != key_id || record.grace_secs != grace_secs {
+            return Err(Error::Conflict(
+                "this Idempotency-Key was used for another roll in the last 24 hours".into(),
+            ));
+        }
+        let new = self.get_api_key(caller, &record.new_key_id).await?;
+        let old = self.get_api_key(caller, &record.rolled_key_id).await?;
+        Ok(Some(Rolled::Replayed { new, old }))
     }
 }

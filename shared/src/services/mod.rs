@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod chats;
 pub mod datasets;

@@ -5,6 +5,7 @@ use super::item::{Item, Reader, b, list, n, put_opt, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
 use super::{Store, StoreError, condition_failed_at, primary_key};
 use crate::domain::api_key::{ApiKey, LAST_USED_RESOLUTION_SECS};
+use crate::domain::audit::AuditEvent;
 use crate::domain::scope::{KeyType, Scopes, UserRole};
 
 pub enum CreateKey {
@@ -17,6 +18,24 @@ pub enum PatchKey {
     Updated(Box<ApiKey>),
     LimitReached,
     Missing,
+}
+
+/// How a roll ended.
+pub enum RollKey {
+    Rolled,
+    /// The old key changed meanwhile (revoked, paused, rolled): read it again.
+    Changed,
+    /// Another request with the same `Idempotency-Key` won meanwhile: replay it.
+    Replayed,
+}
+
+/// What a roll's `Idempotency-Key` remembers, for 24 hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollRecord {
+    pub rolled_key_id: String,
+    pub new_key_id: String,
+    pub grace_secs: i64,
+    pub remembered_until: i64,
 }
 
 /// Fields a patch may set.
@@ -51,6 +70,7 @@ fn key_item(key: &ApiKey, hash: &str) -> Item {
     item.insert("created_at".into(), n(key.created_at));
     put_opt(&mut item, "expires_at", key.expires_at.map(n));
     item.insert("enabled".into(), b(key.enabled));
+    put_opt(&mut item, "rolled_to", key.rolled_to.as_deref().map(s));
     item
 }
 
@@ -72,6 +92,7 @@ fn key_from(item: &Item) -> Result<(ApiKey, String), StoreError> {
         last_used_at: r.opt_number("last_used_at"),
         revoked_at: r.opt_number("revoked_at"),
         enabled: r.flag("enabled"),
+        rolled_to: r.opt_string("rolled_to"),
     };
     Ok((key, r.string("hash")?))
 }
@@ -79,6 +100,26 @@ fn key_from(item: &Item) -> Result<(ApiKey, String), StoreError> {
 /// The key record of an item read elsewhere in the store (without its hash).
 pub(super) fn key_from_item(item: &Item) -> Result<ApiKey, StoreError> {
     key_from(item).map(|(key, _)| key)
+}
+
+fn roll_record_item(
+    tenant_id: &str,
+    user_id: &str,
+    idempotency_key: &str,
+    record: &RollRecord,
+    now: i64,
+) -> Item {
+    let mut item = primary_key(
+        keys::idempotency(tenant_id, user_id, idempotency_key),
+        keys::ROLL_IDEMPOTENCY_SK,
+    );
+    item.insert("type".into(), s("IdempotencyKey"));
+    item.insert("rolled_key_id".into(), s(&record.rolled_key_id));
+    item.insert("new_key_id".into(), s(&record.new_key_id));
+    item.insert("grace_secs".into(), n(record.grace_secs));
+    item.insert("created_at".into(), n(now));
+    item.insert(keys::PURGE_AT.into(), n(record.remembered_until));
+    item
 }
 
 fn user_key(tenant_id: &str, user_id: &str) -> Item {
@@ -96,6 +137,7 @@ impl Store {
         key: &ApiKey,
         hash: &str,
         max_active: u32,
+        event: &AuditEvent,
     ) -> Result<CreateKey, StoreError> {
         let mut values = counter_change(1);
         values.insert(":max".into(), n(i64::from(max_active)));
@@ -110,6 +152,7 @@ impl Store {
                 values,
             ))
             .transact_items(self.put_if(key_item(key, hash), "attribute_not_exists(PK)"))
+            .transact_items(self.audit_put(event))
             .send()
             .await;
         match result {
@@ -180,6 +223,7 @@ impl Store {
         current: &ApiKey,
         changes: &KeyChanges,
         max_active: u32,
+        event: &AuditEvent,
     ) -> Result<PatchKey, StoreError> {
         let mut sets = Vec::new();
         let mut values = Item::new();
@@ -210,7 +254,7 @@ impl Store {
             .set_key(Some(key))
             .update_expression(format!("SET {}", sets.join(", ")))
             .condition_expression(
-                "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND enabled = :was",
+                "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rolled_to) AND enabled = :was",
             )
             .set_expression_attribute_names(
                 changes
@@ -249,9 +293,13 @@ impl Store {
                 values,
             ));
         }
+        let counter_at = toggles.map(|_| 1);
+        transaction = transaction.transact_items(self.audit_put(event));
         match transaction.send().await {
             Ok(_) => {}
-            Err(error) if condition_failed_at(&error, 1) => return Ok(PatchKey::LimitReached),
+            Err(error) if counter_at.is_some_and(|at| condition_failed_at(&error, at)) => {
+                return Ok(PatchKey::LimitReached);
+            }
             Err(error) if condition_failed_at(&error, 0) => return Ok(PatchKey::Missing),
             Err(error) => return Err(error.into()),
         }
@@ -273,7 +321,12 @@ impl Store {
 
     /// Revokes a key (kept for audit); frees its slot when it held one.
     /// Returns false when it was already revoked or is gone.
-    pub async fn revoke_api_key(&self, key: &ApiKey, now: i64) -> Result<bool, StoreError> {
+    pub async fn revoke_api_key(
+        &self,
+        key: &ApiKey,
+        now: i64,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         let mut values = Item::from([
             (":now".to_owned(), n(now)),
             (":was".to_owned(), b(key.enabled)),
@@ -285,10 +338,14 @@ impl Store {
             .transact_items(self.update_if(
                 primary_key(keys::api_key(&key.id), keys::API_KEY_SK),
                 "SET revoked_at = :now, enabled = :false REMOVE GSI2PK, GSI2SK",
-                "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND enabled = :was",
+                if key.rolled_to.is_some() {
+                    "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND enabled = :was AND attribute_exists(rolled_to)"
+                } else {
+                    "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND enabled = :was AND attribute_not_exists(rolled_to)"
+                },
                 values,
             ));
-        if key.enabled {
+        if key.holds_a_slot() {
             transaction = transaction.transact_items(self.update_if(
                 user_key(&key.tenant_id, &key.user_id),
                 "SET active_keys = active_keys - :delta",
@@ -296,11 +353,95 @@ impl Store {
                 counter_change(1),
             ));
         }
+        transaction = transaction.transact_items(self.audit_put(event));
         match transaction.send().await {
             Ok(_) => Ok(true),
             Err(error) if condition_failed_at(&error, 0) => Ok(false),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Rolls `old` into `new` in one transaction: the old key ends at `old_end` and hands
+    /// its slot to the successor (the counter does not move); with `remember`, the
+    /// `Idempotency-Key` is stored too, unless a live one is there already.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn roll_api_key(
+        &self,
+        old: &ApiKey,
+        old_end: i64,
+        new: &ApiKey,
+        new_hash: &str,
+        now: i64,
+        remember: Option<(&str, &RollRecord)>,
+        event: &AuditEvent,
+    ) -> Result<RollKey, StoreError> {
+        let mut values = Item::from([
+            (":end".to_owned(), n(old_end)),
+            (":new".to_owned(), s(&new.id)),
+            (":now".to_owned(), n(now)),
+            (":true".to_owned(), b(true)),
+        ]);
+        let expiry_unchanged = match old.expires_at {
+            Some(at) => {
+                values.insert(":seen".into(), n(at));
+                "expires_at = :seen"
+            }
+            None => "attribute_not_exists(expires_at)",
+        };
+        let mut transaction = self
+            .client
+            .transact_write_items()
+            .transact_items(self.update_if(
+                primary_key(keys::api_key(&old.id), keys::API_KEY_SK),
+                "SET expires_at = :end, rolled_to = :new, rolled_at = :now",
+                &format!(
+                    "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rolled_to) AND enabled = :true AND {expiry_unchanged}"
+                ),
+                values,
+            ))
+            .transact_items(self.put_if(key_item(new, new_hash), "attribute_not_exists(PK)"));
+        if let Some((idempotency_key, record)) = remember {
+            transaction = transaction.transact_items(self.put_if_values(
+                roll_record_item(&old.tenant_id, &old.user_id, idempotency_key, record, now),
+                "attribute_not_exists(PK) OR purge_at < :now",
+                Item::from([(":now".to_owned(), n(now))]),
+            ));
+        }
+        let transaction = transaction.transact_items(self.audit_put(event));
+        match transaction.send().await {
+            Ok(_) => Ok(RollKey::Rolled),
+            Err(error) if remember.is_some() && condition_failed_at(&error, 2) => {
+                Ok(RollKey::Replayed)
+            }
+            Err(error) if condition_failed_at(&error, 0) => Ok(RollKey::Changed),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The live record of a roll's `Idempotency-Key`, read consistently.
+    pub async fn get_roll_record(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        idempotency_key: &str,
+        now: i64,
+    ) -> Result<Option<RollRecord>, StoreError> {
+        let key = primary_key(
+            keys::idempotency(tenant_id, user_id, idempotency_key),
+            keys::ROLL_IDEMPOTENCY_SK,
+        );
+        let Some(item) = self.get(key, true).await? else {
+            return Ok(None);
+        };
+        let r = Reader(&item);
+        let record = RollRecord {
+            rolled_key_id: r.string("rolled_key_id")?,
+            new_key_id: r.string("new_key_id")?,
+            grace_secs: r.number("grace_secs")?,
+            remembered_until: r.number(keys::PURGE_AT)?,
+        };
+        // TTL deletes late; an expired record is as good as gone.
+        Ok((record.remembered_until > now).then_some(record))
     }
 
     /// Records use, at most once per resolution window whatever other instances did.

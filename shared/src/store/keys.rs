@@ -112,3 +112,24 @@ pub fn user_shared_datasets(tenant_id: &str, user_id: &str) -> String {
 pub fn dataset_listing_sk(listed_id: &str, full_name: &str) -> String {
     format!("{listed_id}#{full_name}")
 }
+
+/// One user's audit trail (events about what the user owns).
+pub fn user_audit(tenant_id: &str, user_id: &str) -> String {
+    format!("AUDIT#{tenant_id}#{user_id}")
+}
+
+/// GSI1 partition of a tenant's whole audit trail.
+pub fn tenant_audit(tenant_id: &str) -> String {
+    format!("AUDIT#{tenant_id}")
+}
+
+pub fn audit_event_sk(event_id: &str) -> String {
+    format!("{AUDIT_EVENT_SK_PREFIX}{event_id}")
+}
+pub const AUDIT_EVENT_SK_PREFIX: &str = "EVENT#";
+
+/// A remembered `Idempotency-Key` of one user's roll requests.
+pub fn idempotency(tenant_id: &str, user_id: &str, key: &str) -> String {
+    format!("IDEMPOTENCY#{tenant_id}#{user_id}#{key}")
+}
+pub const ROLL_IDEMPOTENCY_SK: &str = "ROLL";

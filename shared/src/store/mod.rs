@@ -5,6 +5,7 @@ mod item;
 pub mod keys;
 
 pub mod api_keys;
+pub mod audit;
 pub mod chats;
 pub mod datasets;
 pub mod logins;
@@ -173,21 +174,37 @@ impl Store {
 
     /// A transactional Put of `item` guarded by `condition`.
     pub(crate) fn put_if(&self, item: item::Item, condition: &str) -> TransactWriteItem {
-        self.put_where(item, Some(condition))
+        self.put_where(item, Some(condition), item::Item::new())
+    }
+
+    /// A transactional Put of `item` guarded by `condition`, which reads `values`.
+    pub(crate) fn put_if_values(
+        &self,
+        item: item::Item,
+        condition: &str,
+        values: item::Item,
+    ) -> TransactWriteItem {
+        self.put_where(item, Some(condition), values)
     }
 
     /// A transactional unconditional Put of `item`.
     pub(crate) fn put(&self, item: item::Item) -> TransactWriteItem {
-        self.put_where(item, None)
+        self.put_where(item, None, item::Item::new())
     }
 
-    fn put_where(&self, item: item::Item, condition: Option<&str>) -> TransactWriteItem {
+    fn put_where(
+        &self,
+        item: item::Item,
+        condition: Option<&str>,
+        values: item::Item,
+    ) -> TransactWriteItem {
         TransactWriteItem::builder()
             .put(
                 Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(item))
                     .set_condition_expression(condition.map(str::to_owned))
+                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
                     .build()
                     .expect("table and item are set"),
             )
