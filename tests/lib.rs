@@ -291,3 +291,85 @@ pub fn strings_in(value: &AttributeValue, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// A secret scanner's signing key, generated for the test (ECDSA P-256, as GitHub signs).
+pub struct ReportSigner {
+    key: p256::ecdsa::SigningKey,
+    pub key_identifier: String,
+}
+
+impl ReportSigner {
+    pub fn generate(key_identifier: &str) -> Self {
+        let key = loop {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).expect("random bytes");
+            if let Ok(key) = p256::ecdsa::SigningKey::from_bytes(&bytes.into()) {
+                break key;
+            }
+        };
+        Self {
+            key,
+            key_identifier: key_identifier.to_owned(),
+        }
+    }
+
+    /// The `KEYGATE_SECRET_SCANNING_KEYS` value publishing this key, in GitHub's shape.
+    pub fn published(&self) -> String {
+        use p256::pkcs8::EncodePublicKey;
+        let pem = self
+            .key
+            .verifying_key()
+            .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+            .expect("PEM encoding");
+        serde_json::json!({"public_keys": [
+            {"key_identifier": self.key_identifier, "key": pem, "is_current": true}
+        ]})
+        .to_string()
+    }
+
+    /// Base64 of the DER signature of `body`, as `Github-Public-Key-Signature` carries it.
+    pub fn sign(&self, body: &[u8]) -> String {
+        use base64::Engine;
+        use p256::ecdsa::signature::Signer;
+        let signature: p256::ecdsa::Signature = self.key.sign(body);
+        base64::engine::general_purpose::STANDARD.encode(signature.to_der().as_bytes())
+    }
+}
+
+/// SHA-256 hex, as a secret-scanning report's feedback names a token.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl TestApp {
+    /// Posts a raw report body with the given signature headers.
+    pub async fn report(
+        &self,
+        body: &str,
+        key_identifier: Option<&str>,
+        signature: Option<&str>,
+    ) -> Reply {
+        let mut request = self
+            .http
+            .post(self.url("/v1/secret-scanning/report"))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(id) = key_identifier {
+            request = request.header("Github-Public-Key-Identifier", id);
+        }
+        if let Some(signature) = signature {
+            request = request.header("Github-Public-Key-Signature", signature);
+        }
+        reply(request.send().await.expect("request is sent")).await
+    }
+
+    /// The audit trail as `credential` sees it, with a query string.
+    pub async fn audit(&self, credential: &str, query: &str) -> Reply {
+        self.call("GET", &format!("/v1/audit?{query}"), Some(credential), None)
+            .await
+    }
+}

@@ -15,6 +15,7 @@ mod faults;
 mod policy;
 mod rights;
 mod roll;
+mod secret_scanning;
 mod sessions;
 mod sign_in_work;
 mod surfaces;

@@ -116,8 +116,8 @@ pub struct ReportedToken {
     pub source: String,
 }
 
-/// A report may name at most this many tokens (GitHub sends batches of a few).
-pub const MAX_REPORTED_TOKENS: usize = 1000;
+/// A report may name at most this many tokens (GitHub sends a few at a time; each costs a read, so a report stays well within a function timeout).
+pub const MAX_REPORTED_TOKENS: usize = 100;
 
 /// The feedback label of one reported token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,10 +2,12 @@
 
 pub mod activity;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod chats;
 pub mod datasets;
 pub mod key_check;
+pub mod secret_scanning;
 pub mod sessions;
 pub mod users;
 pub(crate) mod views;
@@ -79,8 +81,10 @@ pub fn all(services: Services) -> Router {
         .merge(users::routes())
         .merge(api_keys::routes())
         .merge(key_check::routes())
+        .merge(secret_scanning::routes())
         .merge(chats::routes())
         .merge(activity::routes())
+        .merge(audit::routes())
         .merge(datasets::routes())
         .merge(dialects::cogniac::routes())
         .merge(dialects::virtuousai::routes())
@@ -101,12 +105,14 @@ pub fn auth_group(services: Services) -> Router {
     )
 }
 
-/// The `api-keys` function: the caller's keys, and the verify API for other services.
+/// The `api-keys` function: the caller's keys and rolls, the verify API for other
+/// services, and leaked-key reports.
 pub fn api_keys(services: Services) -> Router {
     finish(
         Router::new()
             .merge(api_keys::routes())
-            .merge(key_check::routes()),
+            .merge(key_check::routes())
+            .merge(secret_scanning::routes()),
         services,
     )
 }
@@ -116,9 +122,14 @@ pub fn chats(services: Services) -> Router {
     finish(chats::routes(), services)
 }
 
-/// The `activity` function: prompt logs and login history.
+/// The `activity` function: prompt logs, login history and the audit trail.
 pub fn activity(services: Services) -> Router {
-    finish(activity::routes(), services)
+    finish(
+        Router::new()
+            .merge(activity::routes())
+            .merge(audit::routes()),
+        services,
+    )
 }
 
 /// The `datasets` function.

@@ -8,6 +8,7 @@ use super::keys::{self, GSI1, GSI1PK, GSI1SK, PK, PURGE_AT, SK};
 use super::logins::{Login, login_item};
 use super::{Store, StoreError, primary_key};
 use crate::domain::api_key::ApiKey;
+use crate::domain::audit::AuditEvent;
 use crate::domain::credential::CredentialKind;
 use crate::domain::scope::{KeyType, Scopes, UserRole};
 use crate::domain::token::{AccessToken, TokenOrigin};
@@ -198,6 +199,33 @@ impl Store {
             .iter()
             .map(|item| Reader(item).string("token_id"))
             .collect()
+    }
+
+    /// Revokes a token or session with its audit event, in one transaction; false when
+    /// missing or already revoked.
+    pub async fn revoke_token_audited(
+        &self,
+        token_id: &str,
+        now: i64,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.update_if(
+                primary_key(keys::token(token_id), keys::TOKEN_SK),
+                "SET revoked_at = :now",
+                "attribute_exists(PK) AND attribute_not_exists(revoked_at)",
+                Item::from([(":now".to_owned(), n(now))]),
+            ))
+            .transact_items(self.audit_put(event))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if super::condition_failed_at(&error, 0) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Revokes a token or session; false when missing or already revoked.

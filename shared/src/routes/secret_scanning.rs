@@ -1,0 +1,48 @@
+//! `POST /v1/secret-scanning/report`: GitHub's secret-scanning partner endpoint. Public
+//! (no credential: the scanner proves itself by signing the body), served by the api-keys
+//! function, which holds the revocation rights.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::http::Problem;
+use crate::services::Services;
+
+pub fn routes() -> Router<Services> {
+    Router::new().route("/v1/secret-scanning/report", post(report))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Answers GitHub's feedback array: `[{token_hash, token_type, label}]`, one per token.
+async fn report(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, Problem> {
+    let feedback = services
+        .handle_leak_report(
+            header(&headers, "github-public-key-identifier"),
+            header(&headers, "github-public-key-signature"),
+            &body,
+        )
+        .await?;
+    Ok(Json(Value::Array(
+        feedback
+            .iter()
+            .map(|f| {
+                json!({
+                    "token_hash": f.token_hash,
+                    "token_type": f.token_type,
+                    "label": f.label.as_str(),
+                })
+            })
+            .collect(),
+    )))
+}
