@@ -270,3 +270,55 @@ async fn bad_input_answers_an_error_naming_the_field() {
         .await;
     assert_eq!(bad_patch.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_list_shows_paused_and_expired_keys_as_inactive() {
+    let app = spawn_app().await;
+    let dashboard = dashboard(&app).await;
+    let soon = keygate::domain::clock::to_rfc3339(keygate::domain::clock::now_epoch() + 2);
+    let expiring = dashboard
+        .call(
+            "POST",
+            "/api/keys",
+            Some(json!({"name": "brief", "expires_at": soon})),
+        )
+        .await;
+    assert_eq!(expiring.status, StatusCode::CREATED, "{}", expiring.body);
+    let paused = dashboard
+        .call("POST", "/api/keys", Some(json!({"name": "paused"})))
+        .await;
+    let paused_id = paused.body["id"].as_str().unwrap();
+    dashboard
+        .call(
+            "PATCH",
+            &format!("/api/keys/{paused_id}"),
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    dashboard
+        .call("POST", "/api/keys", Some(json!({"name": "live"})))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let listed = dashboard.call("GET", "/api/keys", None).await;
+    let active: Vec<(String, bool)> = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["name"].as_str().unwrap().to_owned(),
+                k["is_active"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        active,
+        [
+            ("live".to_owned(), true),
+            ("paused".to_owned(), false),
+            ("brief".to_owned(), false)
+        ],
+        "unrevoked keys, newest first; paused and expired ones shown inactive"
+    );
+}

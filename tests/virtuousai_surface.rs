@@ -307,3 +307,113 @@ async fn the_ten_key_limit_is_shared_with_keygate() {
     assert_eq!(eleventh.status, StatusCode::CONFLICT);
     assert!(eleventh.body["detail"].as_str().unwrap().contains("10"));
 }
+
+#[tokio::test]
+async fn sessions_are_listed_with_their_real_type_and_revoked_by_revoke_all() {
+    let app = spawn_app().await;
+    let password = "a long enough passphrase";
+    app.new_user_with_password("sessions@example.com", password)
+        .await;
+    let current = app.sign_in("sessions@example.com", password).await;
+    let other = app.sign_in("sessions@example.com", password).await;
+    let auth = [("vai_token", current.as_str())];
+    let created = app
+        .send(
+            "POST",
+            "/api/v1/access-tokens",
+            &auth,
+            Some(json!({"name": "ci"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let key = created.body["plaintext"].as_str().unwrap().to_owned();
+
+    let sessions = app
+        .send(
+            "GET",
+            "/api/v1/access-tokens?tokenType=session",
+            &auth,
+            None,
+        )
+        .await;
+    assert_eq!(sessions.status, StatusCode::OK, "{}", sessions.body);
+    let items = sessions.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{}", sessions.body);
+    for item in items {
+        let mut keys: Vec<&str> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, TOKEN_FIELDS);
+        assert_eq!(item["tokenType"], "session");
+        assert!(item["tokenPrefix"].as_str().unwrap().starts_with("kgs_"));
+    }
+    let one_id = items[0]["id"].as_str().unwrap();
+    let one = app
+        .send(
+            "GET",
+            &format!("/api/v1/access-tokens/{one_id}"),
+            &auth,
+            None,
+        )
+        .await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.body);
+    assert_eq!(one.body["tokenType"], "session");
+    let bad_type = app
+        .send("GET", "/api/v1/access-tokens?tokenType=cookie", &auth, None)
+        .await;
+    assert_validation_error(&bad_type, json!(["query", "tokenType"]));
+
+    // Revoke-all spares the session in use and revokes the other one and the key.
+    let all = app
+        .send(
+            "DELETE",
+            "/api/v1/access-tokens?exclude_current=true",
+            &auth,
+            None,
+        )
+        .await;
+    assert_eq!(all.body, json!({"revokedCount": 2}), "{}", all.body);
+    let me = |credential: String| {
+        let app = &app;
+        async move {
+            app.call("GET", "/v1/auth/me", Some(&credential), None)
+                .await
+                .status
+        }
+    };
+    assert_eq!(me(current.clone()).await, StatusCode::OK);
+    assert_eq!(me(other).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(key).await, StatusCode::UNAUTHORIZED);
+    let live = app
+        .send(
+            "GET",
+            "/api/v1/access-tokens?tokenType=session",
+            &auth,
+            None,
+        )
+        .await;
+    assert_eq!(live.body["items"].as_array().unwrap().len(), 1);
+    let ended = app
+        .send(
+            "GET",
+            "/api/v1/access-tokens?tokenType=session&includeRevoked=true",
+            &auth,
+            None,
+        )
+        .await;
+    assert_eq!(ended.body["items"].as_array().unwrap().len(), 2);
+    let gone = app
+        .send(
+            "DELETE",
+            "/api/v1/access-tokens?exclude_current=false",
+            &auth,
+            None,
+        )
+        .await;
+    assert_eq!(gone.body, json!({"revokedCount": 1}), "{}", gone.body);
+    assert_eq!(me(current).await, StatusCode::UNAUTHORIZED);
+}

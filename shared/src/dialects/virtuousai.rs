@@ -4,8 +4,11 @@
 //! Named access tokens are keygate API keys: same items, same 10-active limit, same ids
 //! (shown in UUID form, which is the same 128 bits as the ULID; both forms are accepted
 //! in paths), so a token made here is a key everywhere else. Their `tokenType` is
-//! `api_key`; sessions are not listed here (they are managed through `/v1/sessions`), so
-//! `tokenType=session` lists nothing.
+//! `api_key`. `tokenType=session` lists the user's sign-in sessions and
+//! `tokenType=access_token` their exchanged and temp tokens, each item with its real
+//! `tokenType`; without `tokenType` the list is the named tokens (API keys), so that one
+//! page is one Query of one source. Get and revoke by id find sessions and tokens too, and
+//! revoke-all revokes keys and sessions (sparing the one in use with `exclude_current`).
 //!
 //! Errors: validation answers 422 `{"detail": [{"loc", "msg", "type"}]}` as the document
 //! shows; every other error is FastAPI's `{"detail": "<message>"}`.
@@ -24,8 +27,10 @@ use serde_json::{Value, json};
 use super::{parse_body, status_and_message};
 use crate::domain::Invalid;
 use crate::domain::api_key::ApiKey;
+use crate::domain::credential::CredentialKind;
 use crate::domain::ids::{canonical_ulid, ulid_to_uuid};
 use crate::domain::principal::Principal;
+use crate::domain::token::AccessToken;
 use crate::domain::validation::bounded_limit;
 use crate::http::bare_errors::{Render, not_found, reshape};
 use crate::http::caller::resolve_full;
@@ -34,7 +39,7 @@ use crate::http::json::read_query;
 use crate::services::api_keys::{NewKeyInput, ScopePolicy};
 use crate::services::{Error, Services};
 
-/// The `tokenType` of every token this surface shows.
+/// The `tokenType` of the named tokens this surface creates (keygate API keys).
 pub const TOKEN_TYPE: &str = "api_key";
 
 pub fn routes() -> Router<Services> {
@@ -148,6 +153,24 @@ fn token_view(key: &ApiKey) -> Value {
     })
 }
 
+/// A session or an access token, in the same shape with its real `tokenType`.
+fn session_view(token: &AccessToken) -> Value {
+    let time = crate::routes::views::time;
+    let prefix = ulid::Ulid::from_string(&token.id)
+        .map(|id| crate::domain::credential::display_prefix(token.kind, id))
+        .unwrap_or_default();
+    json!({
+        "createdAt": time(Some(token.created_at)),
+        "expiresAt": time(Some(token.expires_at)),
+        "id": ulid_to_uuid(&token.id).unwrap_or_else(|| token.id.clone()),
+        "lastUsedAt": Value::Null,
+        "name": token.kind.as_str(),
+        "revokedAt": time(token.revoked_at),
+        "tokenPrefix": prefix,
+        "tokenType": token.kind.as_str(),
+    })
+}
+
 /// The keygate id named by a path's `token_id` (UUID or ULID form).
 fn token_id(raw: &str) -> Result<String, VaiError> {
     canonical_ulid(raw)
@@ -171,8 +194,24 @@ async fn list(
     let query: ListQuery = read_query(query.as_deref())?;
     let limit = bounded_limit("limit", query.limit, 50, 1, 200)?;
     let after = cursor::decode("cursor", query.cursor.as_deref())?;
-    if query.token_type.as_deref().is_some_and(|t| t != TOKEN_TYPE) {
-        return Ok(Json(json!({"items": [], "nextCursor": null})));
+    let include_revoked = query.include_revoked.unwrap_or(false);
+    let kind = match query.token_type.as_deref() {
+        None | Some(TOKEN_TYPE) => CredentialKind::ApiKey,
+        Some(raw) => CredentialKind::parse(raw).ok_or_else(|| {
+            Invalid::new(
+                "tokenType",
+                "Input should be 'api_key', 'session' or 'access_token'",
+            )
+        })?,
+    };
+    if kind != CredentialKind::ApiKey {
+        let page = services
+            .list_tokens(&caller, kind, include_revoked, limit, after.as_deref())
+            .await?;
+        return Ok(Json(json!({
+            "items": page.tokens.iter().map(session_view).collect::<Vec<_>>(),
+            "nextCursor": page.next_after.as_deref().map(cursor::encode),
+        })));
     }
     let page = services
         .list_api_keys(
@@ -231,7 +270,7 @@ async fn revoke_all(
 ) -> Result<Json<Value>, VaiError> {
     let query: RevokeAllQuery = read_query(query.as_deref())?;
     let count = services
-        .revoke_all_api_keys(&caller, query.exclude_current.unwrap_or(true))
+        .revoke_all_credentials(&caller, query.exclude_current.unwrap_or(true))
         .await?;
     Ok(Json(json!({ "revokedCount": count })))
 }
@@ -241,8 +280,14 @@ async fn read(
     Caller(caller): Caller,
     Path(raw_id): Path<String>,
 ) -> Result<Json<Value>, VaiError> {
-    let key = services.get_api_key(&caller, &token_id(&raw_id)?).await?;
-    Ok(Json(token_view(&key)))
+    let id = token_id(&raw_id)?;
+    match services.get_api_key(&caller, &id).await {
+        Ok(key) => Ok(Json(token_view(&key))),
+        Err(Error::NotFound(_)) => Ok(Json(session_view(
+            &services.get_own_token(&caller, &id).await?,
+        ))),
+        Err(error) => Err(error.into()),
+    }
 }
 
 async fn revoke(
@@ -250,8 +295,13 @@ async fn revoke(
     Caller(caller): Caller,
     Path(raw_id): Path<String>,
 ) -> Result<StatusCode, VaiError> {
-    services
-        .revoke_api_key(&caller, &token_id(&raw_id)?)
-        .await?;
+    let id = token_id(&raw_id)?;
+    match services.revoke_api_key(&caller, &id).await {
+        Ok(_) => {}
+        Err(Error::NotFound(_)) => {
+            services.revoke_own_token(&caller, &id).await?;
+        }
+        Err(error) => return Err(error.into()),
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -22,6 +22,7 @@ pub enum EventType {
     /// One key revoked by a revoke-all (an event per key, each with its key's change).
     KeyRevokedByRevokeAll,
     TokenMinted,
+    TokenRevoked,
     SessionSignedIn,
     SessionSignedOut,
     SessionRevoked,
@@ -37,7 +38,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 20] = [
         Self::KeyCreated,
         Self::KeyPatched,
         Self::KeyPaused,
@@ -46,6 +47,7 @@ impl EventType {
         Self::KeyRevoked,
         Self::KeyRevokedByRevokeAll,
         Self::TokenMinted,
+        Self::TokenRevoked,
         Self::SessionSignedIn,
         Self::SessionSignedOut,
         Self::SessionRevoked,
@@ -69,6 +71,7 @@ impl EventType {
             Self::KeyRevoked => "key.revoked",
             Self::KeyRevokedByRevokeAll => "key.revoke_all",
             Self::TokenMinted => "token.minted",
+            Self::TokenRevoked => "token.revoked",
             Self::SessionSignedIn => "session.signed_in",
             Self::SessionSignedOut => "session.signed_out",
             Self::SessionRevoked => "session.revoked",

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::{ClientInfo, Error, Services};
 use crate::domain::api_key::{ApiKey, LAST_USED_JITTER_SECS, last_used_is_stale};
+use crate::domain::audit::{Actor, EventType, Target};
 use crate::domain::clock::now_epoch;
 use crate::domain::credential::{self, CredentialKind, Unusable, same_hash};
 use crate::domain::principal::Principal;
@@ -381,8 +382,25 @@ impl Services {
             expires_at,
             revoked_at: None,
         };
+        // A login accompanies only an exchange (a key traded for a token); a temp token
+        // is minted by a credential already in use.
+        let event = self
+            .audit_event(
+                EventType::TokenMinted,
+                &token.tenant_id,
+                &token.user_id,
+                Actor::of(minter),
+                Target {
+                    kind: "access_token",
+                    id: token.id.clone(),
+                },
+            )
+            .with_detail("method", if login.is_some() { "exchange" } else { "temp" })
+            .with_detail("key_id", token.key_id.as_deref())
+            .with_detail("type", token.key_type.as_str())
+            .with_detail("expires_at", token.expires_at);
         self.store
-            .put_token(&token, &self.hasher().hash(&new.secret), login)
+            .put_token(&token, &self.hasher().hash(&new.secret), login, &event)
             .await?;
         Ok(IssuedToken {
             secret: new.secret,

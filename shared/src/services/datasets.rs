@@ -3,6 +3,7 @@
 
 use super::{Error, Services};
 use crate::domain::Invalid;
+use crate::domain::audit::{Actor, AuditEvent, EventType, Target};
 use crate::domain::clock::now_epoch;
 use crate::domain::dataset::{
     Classification, Dataset, DatasetName, FullName, Grant, NameError, Permission, VisibleDataset,
@@ -318,9 +319,24 @@ impl Services {
                     )
                 }
             };
+            let event = self
+                .grant_event(EventType::DatasetShared, caller, &current, &grant)
+                .changed(
+                    "permission",
+                    current
+                        .permission_of(&grant.user_id)
+                        .map(|p| p.as_str().to_owned()),
+                    grant.permission.as_str(),
+                );
             if self
                 .store
-                .put_grant(&current, &grant, &caller.user_id, Dataset::MAX_GRANTS)
+                .put_grant(
+                    &current,
+                    &grant,
+                    &caller.user_id,
+                    Dataset::MAX_GRANTS,
+                    &event,
+                )
                 .await?
             {
                 let dataset = current.full_name;
@@ -349,9 +365,12 @@ impl Services {
                 .grant_to_email(email.as_str())
                 .cloned()
                 .ok_or(Error::NotFound("grant"))?;
+            let event = self
+                .grant_event(EventType::DatasetUnshared, caller, &current, &grant)
+                .changed("permission", grant.permission.as_str(), None::<String>);
             if self
                 .store
-                .remove_grant(&current, &grant.user_id, &caller.user_id)
+                .remove_grant(&current, &grant.user_id, &caller.user_id, &event)
                 .await?
             {
                 let dataset = current.full_name;
@@ -359,6 +378,28 @@ impl Services {
             }
         }
         Err(changed_meanwhile())
+    }
+
+    /// An event about a grant on `dataset`, in its owner's trail.
+    fn grant_event(
+        &self,
+        event_type: EventType,
+        caller: &Principal,
+        dataset: &Dataset,
+        grant: &Grant,
+    ) -> AuditEvent {
+        self.audit_event(
+            event_type,
+            &dataset.tenant_id,
+            &dataset.owner_id,
+            Actor::of(caller),
+            Target {
+                kind: "dataset",
+                id: dataset.full_name.as_str().to_owned(),
+            },
+        )
+        .with_detail("grantee_user_id", grant.user_id.as_str())
+        .with_detail("grantee_email", grant.email.as_str())
     }
 
     /// The dataset, if the caller holds at least `needed` on it. A dataset the caller

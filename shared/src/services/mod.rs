@@ -11,6 +11,7 @@ pub mod key_check;
 pub mod passwords;
 pub mod secret_scanning;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
 mod verify_cache;
 

@@ -1,6 +1,7 @@
 //! Passwords: hashing off the async threads, checking with the lockout, changing one's own.
 
 use super::{Error, Services};
+use crate::domain::audit::{Actor, EventType, Target};
 use crate::domain::clock::now_epoch;
 use crate::domain::credential::CredentialKind;
 use crate::domain::password::{MAX_FAILED_SIGN_INS, NextAttempt, Password, streak_start};
@@ -47,7 +48,7 @@ impl Services {
             mut streak,
         } = record;
         let lockout = self.config.sign_in_lockout_secs;
-        let mut counted = false;
+        let mut counted = None;
         for _ in 0..COUNT_ATTEMPTS {
             let now = now_epoch();
             let planned = streak.next_attempt(now, lockout);
@@ -62,7 +63,7 @@ impl Services {
                     MAX_FAILED_SIGN_INS,
                 )
                 .await?;
-            if counted || planned == NextAttempt::Locked {
+            if counted.is_some() || planned == NextAttempt::Locked {
                 break;
             }
             // Another attempt moved the streak since it was read: read it again.
@@ -75,12 +76,39 @@ impl Services {
                 None => break,
             }
         }
-        if !counted {
+        // The attempt was counted before the check (bounding concurrent guesses); a failure
+        // is known only after it, so its event is a write of its own, made on every failure
+        // (a refused attempt on a locked account too) so that all failures cost the same.
+        let failure = |event_type: EventType, failures: i64| {
+            self.audit_event(
+                event_type,
+                &user.tenant_id,
+                &user.id,
+                Actor::anonymous(&user.id),
+                Target {
+                    kind: "user",
+                    id: user.id.clone(),
+                },
+            )
+            .with_detail("failures_in_a_row", failures)
+        };
+        let Some(number) = counted else {
             self.password_matches(candidate, None).await;
             tracing::info!(user_id = %user.id, "sign-in refused: account locked");
+            let event = failure(EventType::SignInFailed, MAX_FAILED_SIGN_INS)
+                .with_detail("account_locked", true);
+            self.store.put_audit_event(&event).await?;
             return Ok(false);
-        }
+        };
         if !self.password_matches(candidate, password_hash).await {
+            let event_type = if number >= MAX_FAILED_SIGN_INS {
+                EventType::AccountLocked
+            } else {
+                EventType::SignInFailed
+            };
+            self.store
+                .put_audit_event(&failure(event_type, number))
+                .await?;
             return Ok(false);
         }
         self.store
@@ -117,6 +145,19 @@ impl Services {
             )
             .await?;
         self.password_matches(candidate, None).await;
+        // The failure event a real account would get, on a stand-in: a write that writes
+        // nothing (there is no trail to put it in), costing what the real one costs.
+        let event = self.audit_event(
+            EventType::SignInFailed,
+            tenant_id,
+            user_id,
+            Actor::anonymous(user_id),
+            Target {
+                kind: "user",
+                id: user_id.to_owned(),
+            },
+        );
+        self.store.spend_audit_write(&event).await?;
         Ok(())
     }
 
@@ -142,7 +183,8 @@ impl Services {
             .await?
             .ok_or(Error::NotFound("user"))?;
         let user = record.user.clone();
-        if record.password_hash.is_some() {
+        let had_password = record.password_hash.is_some();
+        if had_password {
             let current = current.ok_or_else(|| {
                 Error::invalid("old_password", "is required to change a password")
             })?;
@@ -154,13 +196,33 @@ impl Services {
             }
         }
         let phc = self.hash_password(new).await;
-        if !self.store.set_password_hash(&user, &phc).await? {
+        let event = self.audit_event(
+            if had_password {
+                EventType::PasswordChanged
+            } else {
+                EventType::PasswordSet
+            },
+            &user.tenant_id,
+            &user.id,
+            Actor::of(caller),
+            Target {
+                kind: "user",
+                id: user.id.clone(),
+            },
+        );
+        if !self.store.set_password_hash(&user, &phc, &event).await? {
             return Err(Error::NotFound("user"));
         }
         let spared =
             (caller.kind == CredentialKind::Session).then_some(caller.credential_id.as_str());
-        self.revoke_sessions_of(&user.tenant_id, &user.id, spared)
-            .await?;
+        self.revoke_sessions_of(
+            &user.tenant_id,
+            &user.id,
+            spared,
+            &Actor::of(caller),
+            "password changed",
+        )
+        .await?;
         Ok(())
     }
 }

@@ -115,7 +115,7 @@ impl Services {
                         },
                     ))
                     .changed("revoked_at", None::<i64>, now);
-                    self.store.revoke_token_audited(&id, now, &event).await?;
+                    self.store.revoke_token(&id, now, &event).await?;
                 }
                 self.forget_credential(&id);
             }

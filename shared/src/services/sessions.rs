@@ -9,6 +9,7 @@
 
 use super::auth::IssuedToken;
 use super::{ClientInfo, Error, Services};
+use crate::domain::audit::{Actor, AuditEvent, EventType, Target};
 use crate::domain::clock::now_epoch;
 use crate::domain::credential::{self, CredentialKind};
 use crate::domain::principal::Principal;
@@ -117,8 +118,21 @@ impl Services {
             revoked_at: None,
         };
         let login = super::auth::new_login(method, client);
+        let event = self
+            .session_event(
+                EventType::SessionSignedIn,
+                &session,
+                Actor::anonymous(&user.id),
+            )
+            .with_detail("method", method)
+            .with_detail("expires_at", session.expires_at);
         self.store
-            .put_token(&session, &self.hasher().hash(&new.secret), Some(&login))
+            .put_token(
+                &session,
+                &self.hasher().hash(&new.secret),
+                Some(&login),
+                &event,
+            )
             .await?;
         Ok(IssuedToken {
             secret: new.secret,
@@ -133,19 +147,35 @@ impl Services {
                 "only a session can be signed out; revoke keys and tokens instead".into(),
             ));
         }
+        let now = now_epoch();
+        let event = self
+            .audit_event(
+                EventType::SessionSignedOut,
+                &caller.tenant_id,
+                &caller.user_id,
+                Actor::of(caller),
+                Target {
+                    kind: "session",
+                    id: caller.credential_id.clone(),
+                },
+            )
+            .changed("revoked_at", None::<i64>, now);
         self.store
-            .revoke_token(&caller.credential_id, now_epoch())
+            .revoke_token(&caller.credential_id, now, &event)
             .await?;
         self.forget_credential(&caller.credential_id);
         Ok(())
     }
 
-    /// Revokes every live session of a user but `spared` (after a password change).
+    /// Revokes every live session of a user but `spared` (after a password change, or a
+    /// revoke-all), each in its own transaction with its event.
     pub(crate) async fn revoke_sessions_of(
         &self,
         tenant_id: &str,
         user_id: &str,
         spared: Option<&str>,
+        actor: &Actor,
+        reason: &str,
     ) -> Result<u32, Error> {
         let now = now_epoch();
         let mut revoked = 0;
@@ -154,11 +184,46 @@ impl Services {
             .list_live_sessions(tenant_id, user_id, now)
             .await?
         {
-            if Some(id.as_str()) != spared && self.store.revoke_token(&id, now).await? {
+            if Some(id.as_str()) == spared {
+                continue;
+            }
+            let event = self
+                .audit_event(
+                    EventType::SessionRevoked,
+                    tenant_id,
+                    user_id,
+                    actor.clone(),
+                    Target {
+                        kind: "session",
+                        id: id.clone(),
+                    },
+                )
+                .changed("revoked_at", None::<i64>, now)
+                .with_detail("reason", reason);
+            if self.store.revoke_token(&id, now, &event).await? {
                 self.forget_credential(&id);
                 revoked += 1;
             }
         }
         Ok(revoked)
+    }
+
+    /// An event about a session, in its user's trail.
+    fn session_event(
+        &self,
+        event_type: EventType,
+        session: &AccessToken,
+        actor: Actor,
+    ) -> AuditEvent {
+        self.audit_event(
+            event_type,
+            &session.tenant_id,
+            &session.user_id,
+            actor,
+            Target {
+                kind: "session",
+                id: session.id.clone(),
+            },
+        )
     }
 }

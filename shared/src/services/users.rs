@@ -2,6 +2,7 @@
 
 use super::api_keys::{CreatedKey, NewKeyInput, ScopePolicy};
 use super::{Error, Services};
+use crate::domain::audit::{Actor, EventType, Target};
 use crate::domain::clock::now_epoch;
 use crate::domain::credential::new_ulid;
 use crate::domain::ids;
@@ -104,9 +105,23 @@ impl Services {
             Some(password) => Some(self.hash_password(password).await),
             None => None,
         };
+        let event = self
+            .audit_event(
+                EventType::UserCreated,
+                &user.tenant_id,
+                &user.id,
+                Actor::of(caller),
+                Target {
+                    kind: "user",
+                    id: user.id.clone(),
+                },
+            )
+            .with_detail("email", user.email.as_str())
+            .with_detail("role", user.role.as_str())
+            .with_detail("password_set", password_hash.is_some());
         match self
             .store
-            .create_user(&user, password_hash.as_deref())
+            .create_user(&user, password_hash.as_deref(), &event)
             .await?
         {
             CreateUser::Created => Ok(user),

@@ -133,6 +133,20 @@ impl Store {
         Ok(())
     }
 
+    /// The same PutItem as [`Store::put_audit_event`], conditioned so that it never writes:
+    /// a refused sign-in for an unknown email costs what a known account's does.
+    pub async fn spend_audit_write(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(audit_item(event)))
+            .condition_expression("attribute_exists(PK)")
+            .send()
+            .await;
+        super::condition_held(result).map(|_| ())
+    }
+
     /// One page of a trail, newest first: one Query. Filters apply after the Limit, so a
     /// filtered page may hold fewer than `limit` events and still have a next page.
     pub async fn list_audit_events(

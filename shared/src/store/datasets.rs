@@ -9,6 +9,7 @@
 //! Deleting a dataset is one transaction conditioned on the revision it read: it removes
 //! exactly the grant items that exist, so none is left behind.
 
+use crate::domain::audit::AuditEvent;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
@@ -372,6 +373,7 @@ impl Store {
         grant: &Grant,
         acting_user_id: &str,
         max_grants: usize,
+        event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let (names, mut values) = acting_admin(acting_user_id, &grant.user_id);
         let dataset_key = dataset_key(&dataset.tenant_id, &dataset.full_name);
@@ -412,7 +414,8 @@ impl Store {
                 ),
             )
         };
-        self.apply_guarded([dataset_change, grant_change]).await
+        self.apply_guarded([dataset_change, grant_change], event)
+            .await
     }
 
     /// Removes one grantee's grant. False when the dataset changed so that this no longer
@@ -422,6 +425,7 @@ impl Store {
         dataset: &Dataset,
         grantee_id: &str,
         acting_user_id: &str,
+        event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let (names, mut values) = acting_admin(acting_user_id, grantee_id);
         values.insert(":zero".into(), n(0));
@@ -438,7 +442,8 @@ impl Store {
             &dataset.full_name,
             grantee_id,
         ));
-        self.apply_guarded([dataset_change, grant_change]).await
+        self.apply_guarded([dataset_change, grant_change], event)
+            .await
     }
 
     /// Deletes a dataset and every grant item, unless its grants changed since `dataset`
@@ -468,14 +473,18 @@ impl Store {
         }
     }
 
+    /// Applies a grant change with its audit event, in one transaction.
     async fn apply_guarded(
         &self,
         changes: [aws_sdk_dynamodb::types::TransactWriteItem; 2],
+        event: &AuditEvent,
     ) -> Result<bool, StoreError> {
+        let mut items = Vec::from(changes);
+        items.push(self.audit_put(event));
         let result = self
             .client
             .transact_write_items()
-            .set_transact_items(Some(changes.into()))
+            .set_transact_items(Some(items))
             .send()
             .await;
         match result {

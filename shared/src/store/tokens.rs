@@ -90,32 +90,27 @@ pub struct TokenWithKey {
 }
 
 impl Store {
-    /// Stores a new token; with `login`, the sign-in it records is written in the same
-    /// transaction, so the table never holds one without the other.
+    /// Stores a new token with its audit event; with `login`, the sign-in it records is
+    /// written in the same transaction too, so the table never holds one without the other.
     pub async fn put_token(
         &self,
         token: &AccessToken,
         hash: &str,
         login: Option<&Login>,
+        event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let item = token_item(token, hash);
-        let Some(login) = login else {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(PK)")
-                .send()
-                .await?;
-            return Ok(());
-        };
-        self.client
+        let mut transaction = self
+            .client
             .transact_write_items()
-            .transact_items(self.put_if(item, "attribute_not_exists(PK)"))
-            .transact_items(self.put_if(
+            .transact_items(self.put_if(token_item(token, hash), "attribute_not_exists(PK)"));
+        if let Some(login) = login {
+            transaction = transaction.transact_items(self.put_if(
                 login_item(&token.tenant_id, &token.user_id, login),
                 "attribute_not_exists(PK)",
-            ))
+            ));
+        }
+        transaction
+            .transact_items(self.audit_put(event))
             .send()
             .await?;
         Ok(())
@@ -201,9 +196,73 @@ impl Store {
             .collect()
     }
 
+    /// One page of a user's tokens of `kind`, newest first: one Query of GSI1 with the
+    /// kind (and, unless `include_ended`, liveness) as a filter, so a page may hold fewer
+    /// than `limit` and still have a next one. Returns the page and the id it ended at.
+    pub async fn list_tokens(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        kind: CredentialKind,
+        include_ended: bool,
+        now: i64,
+        limit: u32,
+        after_token_id: Option<&str>,
+    ) -> Result<(Vec<AccessToken>, Option<String>), StoreError> {
+        let owner = keys::user_tokens(tenant_id, user_id);
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("GSI1PK = :owner")
+            .expression_attribute_values(":owner", s(&owner))
+            .expression_attribute_values(":kind", s(kind.as_str()))
+            .scan_index_forward(false)
+            .limit(limit as i32);
+        query = if include_ended {
+            query.filter_expression("kind = :kind")
+        } else {
+            query
+                .filter_expression(
+                    "kind = :kind AND expires_at > :now AND attribute_not_exists(revoked_at)",
+                )
+                .expression_attribute_values(":now", n(now))
+        };
+        if let Some(after) = after_token_id {
+            query = query.set_exclusive_start_key(Some(Item::from([
+                (PK.to_owned(), s(keys::token(after))),
+                (SK.to_owned(), s(keys::TOKEN_SK)),
+                (GSI1PK.to_owned(), s(&owner)),
+                (GSI1SK.to_owned(), s(after)),
+            ])));
+        }
+        let output = query.send().await?;
+        let tokens = output
+            .items()
+            .iter()
+            .map(|item| token_from(item).map(|(token, _)| token))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = output
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|last| Reader(last).opt_string(GSI1SK));
+        Ok((tokens, next))
+    }
+
+    /// A token or session (eventually consistent), without its hash.
+    pub async fn get_token(&self, token_id: &str) -> Result<Option<AccessToken>, StoreError> {
+        let item = self
+            .get(primary_key(keys::token(token_id), keys::TOKEN_SK), false)
+            .await?;
+        item.as_ref()
+            .map(|item| token_from(item).map(|(token, _)| token))
+            .transpose()
+    }
+
     /// Revokes a token or session with its audit event, in one transaction; false when
     /// missing or already revoked.
-    pub async fn revoke_token_audited(
+    pub async fn revoke_token(
         &self,
         token_id: &str,
         now: i64,
@@ -226,16 +285,5 @@ impl Store {
             Err(error) if super::condition_failed_at(&error, 0) => Ok(false),
             Err(error) => Err(error.into()),
         }
-    }
-
-    /// Revokes a token or session; false when missing or already revoked.
-    pub async fn revoke_token(&self, token_id: &str, now: i64) -> Result<bool, StoreError> {
-        self.update_where(
-            primary_key(keys::token(token_id), keys::TOKEN_SK),
-            "SET revoked_at = :now",
-            "attribute_exists(PK) AND attribute_not_exists(revoked_at)",
-            Item::from([(":now".to_owned(), n(now))]),
-        )
-        .await
     }
 }

@@ -9,6 +9,7 @@
 use super::item::{Item, Reader, b, n, put_opt, s};
 use super::keys::{self, PK, SK};
 use super::{Store, StoreError, any_condition_failed, primary_key};
+use crate::domain::audit::AuditEvent;
 use crate::domain::password::{FailureStreak, NextAttempt};
 use crate::domain::scope::UserRole;
 use crate::domain::user::{Tenant, User};
@@ -130,6 +131,7 @@ impl Store {
         &self,
         user: &User,
         password_hash: Option<&str>,
+        event: &AuditEvent,
     ) -> Result<CreateUser, StoreError> {
         let mut item = user_item(user);
         put_opt(&mut item, "password_hash", password_hash.map(s));
@@ -140,6 +142,7 @@ impl Store {
             .transact_items(self.put_if(item, "attribute_not_exists(PK)"))
             .transact_items(self.put_if(marker, "attribute_not_exists(PK)"))
             .transact_items(self.put_if(account, "attribute_not_exists(PK)"))
+            .transact_items(self.audit_put(event))
             .send()
             .await;
         match result {
@@ -212,7 +215,12 @@ impl Store {
     /// Stores a new password hash and ends any failure streak. The account entry is put
     /// again (idempotently) so users made before the index existed can sign in too.
     /// False when the user is gone.
-    pub async fn set_password_hash(&self, user: &User, phc: &str) -> Result<bool, StoreError> {
+    pub async fn set_password_hash(
+        &self,
+        user: &User,
+        phc: &str,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .transact_write_items()
@@ -224,6 +232,7 @@ impl Store {
             ))
             // Keyed by (email, tenant) like the tenant's marker, so it can only name this user.
             .transact_items(self.put(account_item(user)))
+            .transact_items(self.audit_put(event))
             .send()
             .await;
         match result {
@@ -236,10 +245,10 @@ impl Store {
     /// Counts a sign-in attempt before its password is checked, as `planned` from the streak
     /// last read, with exactly one conditional UpdateItem whatever the plan: a locked
     /// account (and a user that does not exist) costs the same write as any other attempt,
-    /// it just changes nothing. True when the attempt was counted and may be checked;
-    /// false when the account is locked, the user is missing, or the streak changed since
-    /// it was read. At most `max` attempts per streak are ever counted, however many
-    /// arrive at once.
+    /// it just changes nothing. The streak's new length when the attempt was counted and
+    /// may be checked; `None` when the account is locked, the user is missing, or the
+    /// streak changed since it was read. At most `max` attempts per streak are ever
+    /// counted, however many arrive at once.
     pub async fn count_sign_in_attempt(
         &self,
         tenant_id: &str,
@@ -248,7 +257,7 @@ impl Store {
         now: i64,
         streak_start: i64,
         max: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let mut values = Item::from([
             (":now".to_owned(), n(now)),
             (":start".to_owned(), n(streak_start)),
@@ -267,8 +276,48 @@ impl Store {
                 )
             }
         };
-        self.update_where(user_key(tenant_id, user_id), expression, condition, values)
+        self.count_attempt(user_key(tenant_id, user_id), expression, condition, values)
             .await
+    }
+
+    /// One conditional count of an attempt: the streak's new length, or `None` when the
+    /// condition did not hold.
+    async fn count_attempt(
+        &self,
+        key: Item,
+        expression: &str,
+        condition: &str,
+        values: Item,
+    ) -> Result<Option<i64>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(
+                output
+                    .attributes
+                    .as_ref()
+                    .and_then(|new| Reader(new).opt_number("sign_in_failures"))
+                    .unwrap_or(1),
+            )),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code)
+                    == Some("ConditionalCheckFailedException") =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Ends the failure streak after a successful password check.
