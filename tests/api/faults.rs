@@ -57,6 +57,11 @@ async fn a_failed_key_creation_is_a_503_and_writes_nothing() {
     faults.heal();
     assert_eq!(count_of(&app, "ApiKey").await, 1, "only the bootstrap key");
     assert_eq!(
+        count_of(&app, "AuditEvent").await,
+        1,
+        "only the bootstrap key's event"
+    );
+    assert_eq!(
         active_keys_counter(&app).await,
         "1",
         "the counter did not move"
@@ -115,6 +120,57 @@ async fn a_failed_revocation_leaves_the_key_whole() {
         .await;
     assert_eq!(key.body["revoked_at"], serde_json::Value::Null);
     assert_eq!(active_keys_counter(&app).await, "2");
+    let events = app
+        .call(
+            "GET",
+            "/v1/audit?type=key.revoked",
+            Some(&app.admin_key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        events.body["items"],
+        json!([]),
+        "no event without its change"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_roll_leaves_neither_successor_nor_event() {
+    let (app, faults) = spawn_app_with_faults().await;
+    let (id, secret) = app.new_key(&app.admin_key, json!({"name": "k"})).await;
+    let events_before = count_of(&app, "AuditEvent").await;
+    faults.fail("TransactWriteItems");
+    let reply = app
+        .send(
+            "POST",
+            &format!("/v1/api-keys/{id}/roll"),
+            &[("X-API-Key", &app.admin_key), ("Idempotency-Key", "roll-1")],
+            Some(json!({"grace_secs": 0})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    faults.heal();
+    assert_eq!(count_of(&app, "ApiKey").await, 2, "no successor");
+    assert_eq!(count_of(&app, "IdempotencyKey").await, 0);
+    assert_eq!(count_of(&app, "AuditEvent").await, events_before);
+    assert_eq!(
+        app.call("GET", "/v1/auth/me", Some(&secret), None)
+            .await
+            .status,
+        StatusCode::OK,
+        "the old key is untouched"
+    );
+    let retried = app
+        .send(
+            "POST",
+            &format!("/v1/api-keys/{id}/roll"),
+            &[("X-API-Key", &app.admin_key), ("Idempotency-Key", "roll-1")],
+            Some(json!({"grace_secs": 0})),
+        )
+        .await;
+    assert_eq!(retried.status, StatusCode::CREATED, "{}", retried.body);
+    assert_eq!(count_of(&app, "AuditEvent").await, events_before + 1);
 }
 
 #[tokio::test]
@@ -162,6 +218,11 @@ async fn a_failed_exchange_leaves_neither_token_nor_login() {
     faults.heal();
     assert_eq!(count_of(&app, "AccessToken").await, 0);
     assert_eq!(count_of(&app, "Login").await, 0);
+    assert_eq!(
+        count_of(&app, "AuditEvent").await,
+        1,
+        "the bootstrap key's only"
+    );
     let retried = app.call("POST", "/v1/auth/token", None, Some(body)).await;
     assert_eq!(retried.status, StatusCode::OK);
     assert_eq!(count_of(&app, "AccessToken").await, 1);

@@ -2,6 +2,7 @@
 
 mod activity;
 mod api_keys;
+mod audit;
 mod auth;
 mod authorizer;
 mod bounds;
