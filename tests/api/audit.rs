@@ -230,7 +230,7 @@ async fn sessions_passwords_and_failed_sign_ins_are_recorded() {
         .await;
     assert_eq!(token.status, StatusCode::OK, "{}", token.body);
 
-    let trail = app.audit(&app.admin_key, &format!("limit=200")).await;
+    let trail = app.audit(&app.admin_key, "limit=200").await;
     let of_ada: Vec<String> = trail.body["items"]
         .as_array()
         .unwrap()

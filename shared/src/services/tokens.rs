@@ -7,6 +7,7 @@ use crate::domain::clock::now_epoch;
 use crate::domain::credential::CredentialKind;
 use crate::domain::principal::Principal;
 use crate::domain::token::AccessToken;
+use crate::store::tokens::TokenListing;
 
 pub struct TokenPage {
     pub tokens: Vec<AccessToken>,
@@ -29,11 +30,13 @@ impl Services {
             .list_tokens(
                 &caller.tenant_id,
                 &caller.user_id,
-                kind,
-                include_ended,
-                now_epoch(),
-                limit,
-                after,
+                &TokenListing {
+                    kind,
+                    include_ended,
+                    now: now_epoch(),
+                    limit,
+                    after_token_id: after,
+                },
             )
             .await?;
         Ok(TokenPage { tokens, next_after })

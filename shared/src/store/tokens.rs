@@ -82,6 +82,17 @@ fn token_from(item: &Item) -> Result<(AccessToken, String), StoreError> {
     Ok((token, r.string("hash")?))
 }
 
+/// Which of a user's tokens to list, and from where.
+#[derive(Clone, Copy)]
+pub struct TokenListing<'a> {
+    pub kind: CredentialKind,
+    /// Revoked and expired ones too.
+    pub include_ended: bool,
+    pub now: i64,
+    pub limit: u32,
+    pub after_token_id: Option<&'a str>,
+}
+
 /// A token with its hash, and the minting key with its record when there is one.
 pub struct TokenWithKey {
     pub token: AccessToken,
@@ -203,12 +214,15 @@ impl Store {
         &self,
         tenant_id: &str,
         user_id: &str,
-        kind: CredentialKind,
-        include_ended: bool,
-        now: i64,
-        limit: u32,
-        after_token_id: Option<&str>,
+        listing: &TokenListing<'_>,
     ) -> Result<(Vec<AccessToken>, Option<String>), StoreError> {
+        let TokenListing {
+            kind,
+            include_ended,
+            now,
+            limit,
+            after_token_id,
+        } = *listing;
         let owner = keys::user_tokens(tenant_id, user_id);
         let mut query = self
             .client
