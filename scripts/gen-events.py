@@ -9,9 +9,12 @@ session from POST /v1/sessions for the cookie-only Assisters routes). Re-run aft
 
 The last field of a route says how it authenticates: False (public), True (X-API-Key),
 "bearer", "key" (Cogniac's `Authorization: Key`), "basic" (Cogniac's email and password),
-"vai" (VirtuousAI's vai_token header), "session" (the dashboard cookie, with an Origin) or
-"context" (the example platform function's events: they carry keygate's authorizer context, a
-sample of the contract, as API Gateway would hand it over)."""
+"vai" (VirtuousAI's vai_token header), "session" (the dashboard cookie, with an Origin),
+"idempotent" (X-API-Key and an Idempotency-Key), "github" (a secret-scanning report: replace
+REPLACE_WITH_KEY_IDENTIFIER and REPLACE_WITH_SIGNATURE, base64 of the DER ECDSA P-256 signature
+of the body by a key listed in KEYGATE_SECRET_SCANNING_KEYS) or "context" (the example platform
+function's events: they carry keygate's authorizer context, a sample of the contract, as API
+Gateway would hand it over)."""
 
 import json
 import pathlib
@@ -37,6 +40,8 @@ ROUTES = [
     ("api-keys", "get-key", "GET", "/v1/api-keys/{key_id}", f"/v1/api-keys/{ID}", "", None, True),
     ("api-keys", "patch-key", "PATCH", "/v1/api-keys/{key_id}", f"/v1/api-keys/{ID}", "", {"name": "renamed", "is_active": False}, True),
     ("api-keys", "revoke-key", "DELETE", "/v1/api-keys/{key_id}", f"/v1/api-keys/{ID}", "", None, True),
+    ("api-keys", "roll-key", "POST", "/v1/api-keys/{key_id}/roll", f"/v1/api-keys/{ID}/roll", "", {"grace_secs": 3600}, "idempotent"),
+    ("api-keys", "secret-scanning-report", "POST", "/v1/secret-scanning/report", "/v1/secret-scanning/report", "", [{"token": "kg_REPLACE_WITH_LEAKED_TOKEN", "type": "keygate_api_key", "url": "https://github.com/octo-org/octo-repo/blob/main/.env", "source": "content"}], "github"),
     ("datasets", "create-dataset", "POST", "/v1/datasets", "/v1/datasets", "", {"name": "MyDataset123"}, True),
     ("datasets", "list-datasets", "GET", "/v1/datasets", "/v1/datasets", "check_permissions=true", None, True),
     ("datasets", "delete-dataset", "DELETE", "/v1/datasets/{proxy+}", "/v1/datasets/user_custom_01KAAAAAAAAAAAAAAAAAAAAAAA_MyDataset123_content", "", None, True),
@@ -52,6 +57,7 @@ ROUTES = [
     ("chats", "get-message", "GET", "/v1/chats/{proxy+}", f"/v1/chats/{ID}/messages/1", "", None, True),
     ("activity", "list-logs", "GET", "/v1/logs", "/v1/logs", "limit=20", None, True),
     ("activity", "list-logins", "GET", "/v1/logins", "/v1/logins", "limit=5", None, True),
+    ("activity", "list-audit", "GET", "/v1/audit", "/v1/audit", "limit=50&type=key.created", None, True),
     ("auth", "sign-in", "POST", "/v1/sessions", "/v1/sessions", "", {"email": "demo@example.com", "password": "REPLACE_WITH_PASSWORD"}, False),
     ("auth", "sign-out", "DELETE", "/v1/sessions", "/v1/sessions", "", None, "ending-session"),
     ("auth", "set-password", "PUT", "/v1/users/{proxy+}", "/v1/users/me/password", "", {"new_password": "a long new passphrase"}, True),
@@ -135,6 +141,12 @@ def event(function, method, route_path, path, query, body, authenticated):
     cookies = []
     if authenticated is True:
         headers[CREDENTIAL_HEADER.get(function, "x-api-key")] = KEY
+    elif authenticated == "idempotent":
+        headers["x-api-key"] = KEY
+        headers["idempotency-key"] = "roll-2026-11-25-ci"
+    elif authenticated == "github":
+        headers["github-public-key-identifier"] = "REPLACE_WITH_KEY_IDENTIFIER"
+        headers["github-public-key-signature"] = "REPLACE_WITH_SIGNATURE"
     elif authenticated == "bearer":
         headers["authorization"] = f"Bearer {KEY}"
     elif authenticated == "key":

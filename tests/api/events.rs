@@ -2,7 +2,7 @@
 //! would deliver it): parsed by lambda_http, dispatched through the function's own router.
 
 use keygate::services::Services;
-use keygate_tests::spawn_app;
+use keygate_tests::{ReportSigner, spawn_app_with};
 use tower::ServiceExt;
 
 /// The router each function binary runs, by its events/ folder name.
@@ -38,9 +38,21 @@ fn sorted_entries(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
     entries
 }
 
+/// A secret-scanning report event, signed as the scanner would sign its body.
+fn sign_report(text: &str, signer: &ReportSigner) -> String {
+    if !text.contains("REPLACE_WITH_SIGNATURE") {
+        return text.to_owned();
+    }
+    let event: serde_json::Value = serde_json::from_str(text).unwrap();
+    let body = event["body"].as_str().unwrap_or_default();
+    text.replace("REPLACE_WITH_KEY_IDENTIFIER", &signer.key_identifier)
+        .replace("REPLACE_WITH_SIGNATURE", &signer.sign(body.as_bytes()))
+}
+
 #[tokio::test]
 async fn every_sample_event_reaches_a_route() {
-    let app = spawn_app().await;
+    let signer = ReportSigner::generate("events-key");
+    let app = spawn_app_with(&[("KEYGATE_SECRET_SCANNING_KEYS", &signer.published())]).await;
     let password = "events replay passphrase";
     let set = app
         .call(
@@ -81,6 +93,7 @@ async fn every_sample_event_reaches_a_route() {
                 .replace("REPLACE_WITH_TENANT_ID", &app.tenant_id)
                 .replace("REPLACE_WITH_USER_ID", &app.admin_id)
                 .replace("demo@example.com", &app.admin_email);
+            let text = sign_report(&text, &signer);
             let request = lambda_http::request::from_str(&text)
                 .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
             let router = function_router(&function, app.services.clone())
