@@ -239,4 +239,26 @@ mod tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn audit_retention_and_scanner_keys_are_checked() {
+        let with = |name: &'static str, value: &'static str| {
+            Config::from_lookup(move |n| match n {
+                "KEYGATE_TABLE" => Some("t".into()),
+                n if n == name => Some(value.into()),
+                _ => None,
+            })
+        };
+        let config = with("KEYGATE_AUDIT_RETENTION_DAYS", "30").unwrap();
+        assert_eq!(config.audit_retention_days, 30);
+        assert!(config.secret_scanning_keys.identifiers().is_empty());
+        assert!(with("KEYGATE_AUDIT_RETENTION_DAYS", "0").is_err());
+        assert!(matches!(
+            with("KEYGATE_SECRET_SCANNING_KEYS", "not json"),
+            Err(ConfigError::Invalid {
+                name: "KEYGATE_SECRET_SCANNING_KEYS",
+                ..
+            })
+        ));
+    }
 }

@@ -255,3 +255,88 @@ async fn sessions_passwords_and_failed_sign_ins_are_recorded() {
     let minted = app.audit(&app.admin_key, "type=token.minted").await;
     assert_eq!(minted.body["items"][0]["detail"]["method"], "temp");
 }
+
+#[tokio::test]
+async fn grants_exchanges_and_revoke_all_are_recorded() {
+    let app = spawn_app().await;
+    let (bob_id, _) = app
+        .new_user_with_key("bob@example.com", json!({"name": "k"}))
+        .await;
+    let created = app
+        .call(
+            "POST",
+            "/v1/datasets",
+            Some(&app.admin_key),
+            Some(json!({"name": "Shared1"})),
+        )
+        .await;
+    let dataset = created.body["full_name"].as_str().unwrap().to_owned();
+    let grant_path = format!("/v1/datasets/{dataset}/grants/bob@example.com");
+    for permission in ["read", "write"] {
+        let granted = app
+            .call(
+                "PUT",
+                &grant_path,
+                Some(&app.admin_key),
+                Some(json!({"permission": permission})),
+            )
+            .await;
+        assert!(granted.status.is_success(), "{}", granted.body);
+    }
+    let removed = app
+        .call("DELETE", &grant_path, Some(&app.admin_key), None)
+        .await;
+    assert!(removed.status.is_success(), "{}", removed.body);
+    let grants = app
+        .audit(&app.admin_key, &format!("target={dataset}"))
+        .await;
+    assert_eq!(
+        types(&grants.body),
+        ["dataset.unshared", "dataset.shared", "dataset.shared"]
+    );
+    let changes: Vec<&Value> = grants.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["change"]["permission"])
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            &json!({"old": "write", "new": null}),
+            &json!({"old": "read", "new": "write"}),
+            &json!({"old": null, "new": "read"})
+        ]
+    );
+    assert_eq!(
+        grants.body["items"][0]["detail"]["grantee_user_id"],
+        bob_id.as_str()
+    );
+
+    let exchanged = app
+        .call(
+            "POST",
+            "/v1/auth/token",
+            None,
+            Some(json!({"email": app.admin_email, "api_key": app.admin_key})),
+        )
+        .await;
+    assert_eq!(exchanged.status, StatusCode::OK, "{}", exchanged.body);
+    let minted = app.audit(&app.admin_key, "type=token.minted").await;
+    assert_eq!(minted.body["items"][0]["detail"]["method"], "exchange");
+
+    for n in 0..3 {
+        app.new_key(&app.admin_key, json!({"name": format!("k{n}")}))
+            .await;
+    }
+    let all = app
+        .call("DELETE", "/v1/api-keys", Some(&app.admin_key), None)
+        .await;
+    assert_eq!(all.body["revoked_count"], 3, "{}", all.body);
+    let revoked = app.audit(&app.admin_key, "type=key.revoke_all").await;
+    assert_eq!(
+        revoked.body["items"].as_array().unwrap().len(),
+        3,
+        "an event per key"
+    );
+}
