@@ -11,7 +11,8 @@ use super::views;
 use crate::domain::validation::bounded_limit;
 use crate::http::{Caller, JsonBody, Problem, QueryParams, cursor};
 use crate::services::Services;
-use crate::services::api_keys::{KeyPatch, NewKeyInput, Rolled, ScopePolicy};
+use crate::services::api_keys::{KeyPatch, NewKeyInput, ScopePolicy};
+use crate::services::roll::Rolled;
 
 pub fn routes() -> Router<Services> {
     Router::new()

@@ -3,10 +3,7 @@
 use super::{Error, Services};
 use serde_json::json;
 
-use crate::domain::api_key::{
-    ApiKey, DEFAULT_ROLL_GRACE_SECS, IDEMPOTENCY_WINDOW_SECS, MAX_ACTIVE_KEYS_PER_USER,
-    MAX_ROLL_GRACE_SECS, parse_idempotency_key, rolled_key_end,
-};
+use crate::domain::api_key::{ApiKey, MAX_ACTIVE_KEYS_PER_USER};
 use crate::domain::audit::{Actor, AuditEvent, EventType, Target};
 use crate::domain::clock::{now_epoch, parse_future};
 use crate::domain::credential::{self, CredentialKind};
@@ -15,7 +12,7 @@ use crate::domain::principal::Principal;
 use crate::domain::scope::{KeyType, Scope, Scopes};
 use crate::domain::user::User;
 use crate::domain::validation::Name;
-use crate::store::api_keys::{CreateKey, KeyChanges, PatchKey, RollKey, RollRecord};
+use crate::store::api_keys::{CreateKey, KeyChanges, PatchKey};
 
 /// Client input for a new key, before validation.
 #[derive(Debug, Default)]
@@ -477,155 +474,4 @@ fn patch_event(event: AuditEvent, current: &ApiKey, changes: &KeyChanges) -> Aud
         event = event.changed("is_active", current.enabled, enabled);
     }
     event
-}
-
-/// A roll's outcome: a new key (secret shown once), or the replay of an earlier roll with
-/// the same `Idempotency-Key`, whose secret cannot be shown again.
-pub enum Rolled {
-    New { created: CreatedKey, old: ApiKey },
-    Replayed { new: ApiKey, old: ApiKey },
-}
-
-impl Services {
-    /// `POST /v1/api-keys/{id}/roll`: a successor with the same name, scopes, type and
-    /// expiry; the old key keeps working for `grace_secs` (0..=7 days, default 1 day).
-    /// The caller must hold every scope of the key. With an `Idempotency-Key`, a retry
-    /// within 24 h answers the same successor instead of minting another.
-    pub async fn roll_api_key(
-        &self,
-        caller: &Principal,
-        key_id: &str,
-        grace_secs: Option<i64>,
-        idempotency_key: Option<&str>,
-    ) -> Result<Rolled, Error> {
-        caller.require_full_key()?;
-        let grace_secs = grace_secs.unwrap_or(DEFAULT_ROLL_GRACE_SECS);
-        if !(0..=MAX_ROLL_GRACE_SECS).contains(&grace_secs) {
-            return Err(Error::invalid(
-                "grace_secs",
-                format!("must be a whole number of seconds from 0 to {MAX_ROLL_GRACE_SECS}"),
-            ));
-        }
-        let idempotency_key = idempotency_key
-            .map(|raw| {
-                parse_idempotency_key(raw).ok_or_else(|| {
-                    Error::invalid(
-                        "Idempotency-Key",
-                        "must be 1 to 255 visible ASCII characters without spaces",
-                    )
-                })
-            })
-            .transpose()?;
-        if let Some(replay) = self
-            .replay_roll(caller, key_id, grace_secs, idempotency_key)
-            .await?
-        {
-            return Ok(replay);
-        }
-        let old = self.get_api_key(caller, key_id).await?;
-        caller.require_scopes_within(&old.scopes).map_err(|_| {
-            Error::Forbidden(
-                "a key may be rolled only by a credential holding all its scopes".into(),
-            )
-        })?;
-        let now = now_epoch();
-        if let Some(refusal) = old.roll_refusal(now) {
-            return Err(Error::Conflict(refusal.into()));
-        }
-        let new = credential::generate(CredentialKind::ApiKey, None);
-        let successor = ApiKey {
-            id: new.id.to_string(),
-            key_prefix: credential::display_prefix(CredentialKind::ApiKey, new.id),
-            created_at: now,
-            last_used_at: None,
-            revoked_at: None,
-            enabled: true,
-            rolled_to: None,
-            ..old.clone()
-        };
-        let old_end = rolled_key_end(old.expires_at, now, grace_secs);
-        let record = RollRecord {
-            rolled_key_id: old.id.clone(),
-            new_key_id: successor.id.clone(),
-            grace_secs,
-            remembered_until: now + IDEMPOTENCY_WINDOW_SECS,
-        };
-        let event = self
-            .key_event(EventType::KeyRolled, &old, Actor::of(caller))
-            .changed("expires_at", old.expires_at, old_end)
-            .with_detail("new_key_id", successor.id.as_str())
-            .with_detail("grace_secs", grace_secs);
-        match self
-            .store
-            .roll_api_key(
-                &old,
-                old_end,
-                &successor,
-                &self.hasher().hash(&new.secret),
-                now,
-                idempotency_key.map(|key| (key, &record)),
-                &event,
-            )
-            .await?
-        {
-            RollKey::Rolled => {}
-            RollKey::Changed => {
-                return Err(Error::Conflict(
-                    "the key changed meanwhile (revoked, paused or rolled); read it and try again"
-                        .into(),
-                ));
-            }
-            RollKey::Replayed => {
-                return self
-                    .replay_roll(caller, key_id, grace_secs, idempotency_key)
-                    .await?
-                    .ok_or_else(|| Error::Conflict("the roll raced another; try again".into()));
-            }
-        }
-        self.forget_credential(&old.id);
-        let mut old = old;
-        old.expires_at = Some(old_end);
-        old.rolled_to = Some(successor.id.clone());
-        Ok(Rolled::New {
-            created: CreatedKey {
-                key: successor,
-                secret: new.secret,
-            },
-            old,
-        })
-    }
-
-    /// The earlier answer to a roll with this `Idempotency-Key`, if one is remembered; the
-    /// key reused for another key or grace is a conflict.
-    async fn replay_roll(
-        &self,
-        caller: &Principal,
-        key_id: &str,
-        grace_secs: i64,
-        idempotency_key: Option<&str>,
-    ) -> Result<Option<Rolled>, Error> {
-        let Some(idempotency_key) = idempotency_key else {
-            return Ok(None);
-        };
-        let Some(record) = self
-            .store
-            .get_roll_record(
-                &caller.tenant_id,
-                &caller.user_id,
-                idempotency_key,
-                now_epoch(),
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        if record.rolled_key_id != key_id || record.grace_secs != grace_secs {
-            return Err(Error::Conflict(
-                "this Idempotency-Key was used for another roll in the last 24 hours".into(),
-            ));
-        }
-        let new = self.get_api_key(caller, &record.new_key_id).await?;
-        let old = self.get_api_key(caller, &record.rolled_key_id).await?;
-        Ok(Some(Rolled::Replayed { new, old }))
-    }
 }

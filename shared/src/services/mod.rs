@@ -9,6 +9,7 @@ pub mod datasets;
 mod error;
 pub mod key_check;
 pub mod passwords;
+pub mod roll;
 pub mod secret_scanning;
 pub mod sessions;
 pub mod tokens;
