@@ -147,6 +147,11 @@ async fn an_admin_reads_the_tenant_and_a_user_their_own() {
     let bad = app.audit(&app.admin_key, "type=key.exploded").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad.body["field"], "type");
+    let long = app
+        .audit(&app.admin_key, &format!("target={}", "x".repeat(3000)))
+        .await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST);
+    assert_eq!(long.body["field"], "target");
     let bad_time = app.audit(&app.admin_key, "from=yesterday").await;
     assert_eq!(bad_time.body["field"], "from");
     let later = app.audit(&app.admin_key, "from=2999-01-01T00:00:00Z").await;

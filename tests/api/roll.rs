@@ -135,6 +135,13 @@ async fn revoked_expired_and_out_of_range_rolls_are_refused() {
     let refused = roll(&app, &app.admin_key, &revoked_id, json!({})).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
 
+    let not_an_id = roll(&app, &app.admin_key, &"x".repeat(3000), json!({})).await;
+    assert_eq!(
+        not_an_id.status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        not_an_id.body
+    );
     let (id, _) = app.new_key(&app.admin_key, json!({"name": "ok"})).await;
     for grace in [json!(-1), json!(604801)] {
         let bad = roll(&app, &app.admin_key, &id, json!({"grace_secs": grace})).await;

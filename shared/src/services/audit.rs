@@ -135,6 +135,14 @@ impl Services {
                 })
             })
             .transpose()?;
+        for (field, value) in [("actor", &filter.actor), ("target", &filter.target)] {
+            if value.as_deref().is_some_and(|v| !is_filter_value(v)) {
+                return Err(Error::invalid(
+                    field,
+                    "must be an id: 1 to 256 visible ASCII characters",
+                ));
+            }
+        }
         let from = filter.from.unwrap_or(0);
         let to = filter.to.unwrap_or(i64::MAX / 1000 - 1);
         if from > to {
@@ -180,6 +188,12 @@ impl Services {
             next: next.map(|(user, event)| format!("{user}.{event}")),
         })
     }
+}
+
+/// Actor and target filters name ids (ULIDs, a scanner's key identifier, a dataset's full
+/// name): bounded before they reach a Query.
+fn is_filter_value(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 256 && text.bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn is_id(text: &str) -> bool {

@@ -33,6 +33,9 @@ impl Services {
         idempotency_key: Option<&str>,
     ) -> Result<Rolled, Error> {
         caller.require_full_key()?;
+        if !crate::domain::ids::is_id(key_id) {
+            return Err(Error::NotFound("API key"));
+        }
         let grace_secs = grace_secs.unwrap_or(DEFAULT_ROLL_GRACE_SECS);
         if !(0..=MAX_ROLL_GRACE_SECS).contains(&grace_secs) {
             return Err(Error::invalid(

@@ -49,6 +49,9 @@ impl Services {
         token_id: &str,
     ) -> Result<AccessToken, Error> {
         caller.require_full_key()?;
+        if !crate::domain::ids::is_id(token_id) {
+            return Err(Error::NotFound("access token"));
+        }
         match self.store.get_token(token_id).await? {
             Some(token)
                 if token.tenant_id == caller.tenant_id && token.user_id == caller.user_id =>
