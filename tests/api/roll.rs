@@ -298,3 +298,37 @@ async fn a_user_at_the_limit_may_roll_and_the_successor_takes_the_slot() {
         .await;
     assert_eq!(freed.status, StatusCode::CREATED, "{}", freed.body);
 }
+
+#[tokio::test]
+async fn a_temp_token_may_not_roll_and_a_successor_never_outlives_its_roller() {
+    let app = spawn_app().await;
+    let (id, _) = app
+        .new_key(&app.admin_key, json!({"name": "forever"}))
+        .await;
+    let temp = app
+        .call(
+            "POST",
+            "/v1/auth/tokens",
+            Some(&app.admin_key),
+            Some(json!({"token_ttl": 600})),
+        )
+        .await;
+    let temp = temp.body["token"].as_str().unwrap().to_owned();
+    let refused = roll(&app, &temp, &id, json!({})).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+    let soon = to_rfc3339(now_epoch() + 3600);
+    let (_, expiring) = app
+        .new_key(
+            &app.admin_key,
+            json!({"name": "roller", "expires_at": soon}),
+        )
+        .await;
+    let rolled = roll(&app, &expiring, &id, json!({})).await;
+    assert_eq!(rolled.status, StatusCode::CREATED, "{}", rolled.body);
+    assert_eq!(
+        rolled.body["expires_at"],
+        soon.as_str(),
+        "bounded by the roller's key"
+    );
+}

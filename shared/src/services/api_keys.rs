@@ -87,7 +87,7 @@ pub struct KeyPatch {
 }
 
 /// The earlier of two optional expiries (None: never).
-fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+pub(crate) fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -448,7 +448,8 @@ fn revocation_change(event: AuditEvent, key: &ApiKey, now: i64) -> AuditEvent {
 /// changed field old → new.
 fn patch_event(event: AuditEvent, current: &ApiKey, changes: &KeyChanges) -> AuditEvent {
     let toggle = changes.enabled.filter(|&e| e != current.enabled);
-    let only_toggle = changes.name.is_none() && changes.scopes.is_none();
+    let only_toggle =
+        changes.name.is_none() && changes.scopes.is_none() && changes.expires_at.is_none();
     let mut event = match (toggle, only_toggle) {
         (Some(false), true) => AuditEvent {
             event_type: EventType::KeyPaused,
@@ -472,6 +473,9 @@ fn patch_event(event: AuditEvent, current: &ApiKey, changes: &KeyChanges) -> Aud
     }
     if let Some(enabled) = toggle {
         event = event.changed("is_active", current.enabled, enabled);
+    }
+    if let Some(at) = changes.expires_at {
+        event = event.changed("expires_at", current.expires_at, at);
     }
     event
 }

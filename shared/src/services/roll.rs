@@ -59,19 +59,20 @@ impl Services {
         {
             return Ok(replay);
         }
+        caller.require_manager()?;
         let old = self.get_api_key(caller, key_id).await?;
-        caller.require_scopes_within(&old.scopes).map_err(|_| {
-            Error::Forbidden(
-                "a key may be rolled only by a credential holding all its scopes".into(),
-            )
-        })?;
+        // Rolling changes the key: the same rule as a patch (every scope, a type as strong).
+        caller.require_covers(&old.scopes, old.key_type)?;
         let now = now_epoch();
         if let Some(refusal) = old.roll_refusal(now) {
             return Err(Error::Conflict(refusal.into()));
         }
         let new = credential::generate(CredentialKind::ApiKey, None);
+        // The successor is made by the caller: it expires no later than the caller's key,
+        // like any key the caller creates (rights only narrow).
         let successor = ApiKey {
             id: new.id.to_string(),
+            expires_at: super::api_keys::earliest(old.expires_at, caller.key_expires_at),
             key_prefix: credential::display_prefix(CredentialKind::ApiKey, new.id),
             created_at: now,
             last_used_at: None,
