@@ -111,6 +111,7 @@ pub async fn decide(
             request.headers,
             source,
             &services.config.allowed_origins,
+            request.request_context.domain_name.as_deref(),
         ) {
             Ok(()) => services.verify(secret).await,
             Err(error) => Err(error),

@@ -209,6 +209,29 @@ async fn accepts_session_cookies_and_cogniac_keys_and_checks_the_origin() {
         );
     }
 
+    // The API's own origin (API Gateway's domain name, https) needs no configuration.
+    let own = browser_event(
+        "PATCH",
+        &cookies,
+        &[(
+            "origin",
+            "https://abcdef123.execute-api.us-east-1.amazonaws.com",
+        )],
+    );
+    assert!(authorize(&app.services, &own).await.is_authorized);
+    let plain_http = browser_event(
+        "PATCH",
+        &cookies,
+        &[(
+            "origin",
+            "http://abcdef123.execute-api.us-east-1.amazonaws.com",
+        )],
+    );
+    assert_eq!(
+        authorize(&app.services, &plain_http).await.context,
+        json!({"keygate_denied": "forbidden"})
+    );
+
     let key_id = &app.admin_key[3..29];
     let cogniac = format!("Key {key_id}:{}", app.admin_key);
     let response = authorize(

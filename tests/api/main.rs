@@ -7,6 +7,7 @@ mod auth;
 mod authorizer;
 mod bounds;
 mod chats;
+mod dashboard;
 mod datasets;
 mod error_shapes;
 mod errors;

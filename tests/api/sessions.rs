@@ -384,3 +384,52 @@ async fn an_email_in_several_tenants_names_its_tenant() {
     assert_eq!(chosen.body["user"]["tenant_id"], other.tenant.id.as_str());
     assert_eq!(chosen.body["user"]["role"], "admin");
 }
+
+#[tokio::test]
+async fn cookie_only_writes_from_the_server_own_origin_need_no_configuration() {
+    let app = spawn_app().await;
+    app.new_user_with_password("ada@example.com", PASSWORD)
+        .await;
+    let cookie = session_cookie(&app.sign_in("ada@example.com", PASSWORD).await);
+    // The dashboard's origin is the server's own: http://127.0.0.1:<port> here.
+    let own = app.address.clone();
+    let created = app
+        .send(
+            "POST",
+            "/v1/api-keys",
+            &[("cookie", &cookie), ("origin", &own)],
+            Some(json!({"name": "from the dashboard"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let port = own.rsplit(':').next().unwrap();
+    for foreign in [
+        format!("http://localhost:{port}"),
+        format!("https://127.0.0.1:{port}"),
+        "http://127.0.0.1:1".to_owned(),
+    ] {
+        let refused = app
+            .send(
+                "POST",
+                "/v1/api-keys",
+                &[("cookie", &cookie), ("origin", &foreign)],
+                Some(json!({"name": "forged"})),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{foreign}");
+    }
+    // Behind a TLS proxy that says so, the own origin is https.
+    let proxied = app
+        .send(
+            "POST",
+            "/v1/api-keys",
+            &[
+                ("cookie", &cookie),
+                ("x-forwarded-proto", "https"),
+                ("origin", &own.replace("http://", "https://")),
+            ],
+            Some(json!({"name": "through a proxy"})),
+        )
+        .await;
+    assert_eq!(proxied.status, StatusCode::CREATED, "{}", proxied.body);
+}

@@ -42,13 +42,18 @@ pub async fn resolve_with_source(
 ) -> Result<(Principal, Source), Error> {
     let presented = credentials::presented(&parts.headers);
     let source = presented.map_or(Source::Header, |p| p.source);
+    let gateway = match parts.extensions.get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(context)) => Some(context),
+        _ => None,
+    };
     credentials::check_origin(
         &parts.method,
         &parts.headers,
         source,
         &services.config.allowed_origins,
+        gateway.and_then(|context| context.domain_name.as_deref()),
     )?;
-    if let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>()
+    if let Some(context) = gateway
         && let Some(authorizer) = &context.authorizer
         && !authorizer.fields.is_empty()
     {

@@ -4,10 +4,10 @@
 //! session), `vai_token`. Header names are matched case-insensitively (HeaderMap does that).
 //!
 //! A browser attaches cookies to cross-site requests too, so a state-changing request
-//! authenticated by a cookie alone must come from an allowed `Origin` (CSRF defence;
-//! `SameSite=Lax` already keeps the cookie off most cross-site subrequests).
+//! authenticated by a cookie alone must come from an allowed `Origin` or the request's own
+//! (CSRF defence; `SameSite=Lax` already keeps the cookie off most cross-site subrequests).
 
-use axum::http::header::{AUTHORIZATION, COOKIE, ORIGIN};
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use axum::http::{HeaderMap, Method};
 
 use crate::services::Error;
@@ -127,12 +127,15 @@ pub fn cleared_session_cookie() -> String {
 }
 
 /// Refuses a state-changing request authenticated by a cookie alone unless its `Origin`
-/// is one of `allowed` (exact match, no trailing slash).
+/// is one of `allowed` (exact match, no trailing slash) or the request's own origin (see
+/// [`own_origins`]): the dashboard keygate serves itself needs no configuration.
+/// `gateway_domain` is API Gateway's `requestContext.domainName`, when there is one.
 pub fn check_origin(
     method: &Method,
     headers: &HeaderMap,
     source: Source,
     allowed: &[String],
+    gateway_domain: Option<&str>,
 ) -> Result<(), Error> {
     let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if safe || source == Source::Header {
@@ -143,12 +146,48 @@ pub fn check_origin(
         .and_then(|v| v.to_str().ok())
         .map(|o| o.trim().trim_end_matches('/'));
     match origin {
-        Some(origin) if allowed.iter().any(|a| a == origin) => Ok(()),
+        Some(origin)
+            if allowed.iter().any(|a| a == origin)
+                || own_origins(headers, gateway_domain)
+                    .iter()
+                    .any(|own| own.eq_ignore_ascii_case(origin)) =>
+        {
+            Ok(())
+        }
         _ => Err(Error::Forbidden(
             "a request authenticated by a session cookie alone must come from an allowed Origin"
                 .into(),
         )),
     }
+}
+
+/// The origins the request was addressed to: `scheme://host` for the `Host` header and for
+/// API Gateway's domain name. The scheme is the first `X-Forwarded-Proto` (API Gateway sets
+/// it), else `https` behind API Gateway and `http` elsewhere (the local server). A browser
+/// sets `Host` itself and a cross-site page cannot add `X-Forwarded-Proto` without a CORS
+/// preflight keygate never grants, so a foreign page cannot make its `Origin` match.
+pub fn own_origins(headers: &HeaderMap, gateway_domain: Option<&str>) -> Vec<String> {
+    let forwarded_proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|v| matches!(*v, "http" | "https"));
+    let scheme = forwarded_proto.unwrap_or(if gateway_domain.is_some() {
+        "https"
+    } else {
+        "http"
+    });
+    let host = headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    [host, gateway_domain.map(str::trim)]
+        .into_iter()
+        .flatten()
+        .filter(|host| !host.is_empty())
+        .map(|host| format!("{scheme}://{host}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -221,7 +260,7 @@ mod tests {
         let allowed = vec!["https://app.example.com".to_owned()];
         let from = |origin: &str| headers(&[("origin", origin)]);
         let check = |method: Method, h: &HeaderMap, source| {
-            check_origin(&method, h, source, &allowed).is_ok()
+            check_origin(&method, h, source, &allowed, None).is_ok()
         };
         assert!(check(
             Method::POST,
@@ -245,5 +284,67 @@ mod tests {
             &from("https://evil.example"),
             Source::Header
         ));
+    }
+
+    #[test]
+    fn cookie_only_writes_may_come_from_the_request_own_origin() {
+        let none: Vec<String> = Vec::new();
+        let check = |pairs: &[(&str, &str)], domain: Option<&str>| {
+            check_origin(
+                &Method::POST,
+                &headers(pairs),
+                Source::Cookie,
+                &none,
+                domain,
+            )
+            .is_ok()
+        };
+        // The local server: plain http, the Host header.
+        assert!(check(
+            &[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://127.0.0.1:3000")
+            ],
+            None
+        ));
+        assert!(!check(
+            &[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "https://127.0.0.1:3000")
+            ],
+            None
+        ));
+        assert!(!check(
+            &[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://127.0.0.1:3001")
+            ],
+            None
+        ));
+        // Behind API Gateway: https, its domain name or the Host header.
+        assert!(check(
+            &[("origin", "https://abc.execute-api.us-east-1.amazonaws.com")],
+            Some("abc.execute-api.us-east-1.amazonaws.com")
+        ));
+        assert!(check(
+            &[
+                ("host", "keys.example.com"),
+                ("x-forwarded-proto", "https"),
+                ("origin", "https://keys.example.com")
+            ],
+            Some("abc.execute-api.us-east-1.amazonaws.com")
+        ));
+        assert!(!check(
+            &[
+                ("host", "keys.example.com"),
+                ("origin", "https://evil.example")
+            ],
+            Some("keys.example.com")
+        ));
+        assert!(!check(
+            &[("host", "keys.example.com"), ("origin", "null")],
+            None
+        ));
+        assert!(!check(&[("host", "keys.example.com")], None));
     }
 }

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod chats;
+pub mod dashboard;
 pub mod datasets;
 pub mod key_check;
 pub mod secret_scanning;
@@ -82,6 +83,7 @@ pub fn all(services: Services) -> Router {
         .merge(auth::routes())
         .merge(sessions::routes())
         .merge(users::routes())
+        .merge(dashboard::routes())
         .merge(api_keys::routes())
         .merge(key_check::routes())
         .merge(secret_scanning::routes())
@@ -96,14 +98,15 @@ pub fn all(services: Services) -> Router {
     finish(routes, services)
 }
 
-/// The `auth` function: token exchange, temp tokens, me, sessions, passwords and user
-/// management.
+/// The `auth` function: token exchange, temp tokens, me, sessions, passwords, user
+/// management and the dashboard page (whose first request is a sign-in here anyway).
 pub fn auth_group(services: Services) -> Router {
     finish(
         Router::new()
             .merge(auth::routes())
             .merge(sessions::routes())
-            .merge(users::routes()),
+            .merge(users::routes())
+            .merge(dashboard::routes()),
         services,
     )
 }
