@@ -23,14 +23,10 @@ pub fn state_from_env_or_exit() -> AppState {
     })
 }
 
-/// Plain-text logs at INFO, without colours or timestamps (CloudWatch adds its own).
+/// Logs as Lambda's `LoggingConfig` asks (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`);
+/// plain text at INFO when unset, as locally (see [`crate::logs`]).
 pub fn init_tracing() {
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
-        .init();
+    crate::logs::init_from_env();
 }
 
 /// The whole body of a function's `main`: state, then the group's router under Lambda.

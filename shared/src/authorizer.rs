@@ -9,7 +9,10 @@
 //! HTTP Basic (Cogniac's `/1/token`) is no credential here: such routes are public at the
 //! gateway and checked by their function.
 
+use std::time::Instant;
+
 use axum::http::HeaderMap;
+use lambda_http::LambdaEvent;
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
@@ -36,6 +39,32 @@ pub struct Incoming<'a> {
     pub headers: &'a HeaderMap,
     /// Payload 2.0 carries cookies apart from the headers.
     pub cookies: &'a [String],
+    /// API Gateway's `requestContext.domainName` (the API's own host, for the Origin rule).
+    pub domain_name: Option<&'a str>,
+}
+
+/// The Lambda handler: [`authorize`], then one log line with the request id, the route,
+/// the outcome and the latency.
+pub async fn handle(
+    services: &Services,
+    event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>,
+) -> ApiGatewayV2CustomAuthorizerSimpleResponse {
+    let started = Instant::now();
+    let response = authorize(services, &event.payload).await;
+    let outcome = match response.context.get(DENIED_MARKER).and_then(Value::as_str) {
+        Some(class) => class,
+        None if response.is_authorized => "allowed",
+        None => "denied",
+    };
+    let latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+    tracing::info!(
+        request_id = %event.context.request_id,
+        route = event.payload.route_key.as_deref().unwrap_or("unknown"),
+        outcome,
+        latency_ms,
+        "authorize"
+    );
+    response
 }
 
 pub async fn authorize(
@@ -66,6 +95,7 @@ pub async fn authorize(
             path,
             headers: &request.headers,
             cookies: &request.cookies,
+            domain_name: context.domain_name.as_deref(),
         },
     )
     .await
@@ -111,7 +141,7 @@ pub async fn decide(
             request.headers,
             source,
             &services.config.allowed_origins,
-            request.request_context.domain_name.as_deref(),
+            request.domain_name,
         ) {
             Ok(()) => services.verify(secret).await,
             Err(error) => Err(error),

@@ -14,6 +14,8 @@ pub mod config;
 pub mod dialects;
 pub mod domain;
 pub mod http;
+pub mod logs;
+pub mod metrics;
 pub mod routes;
 pub mod services;
 pub mod store;

@@ -1,7 +1,7 @@
 // The authorizer future nests the verification and policy futures deeply.
 #![recursion_limit = "256"]
 
-use keygate::authorizer::authorize;
+use keygate::authorizer::handle;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use lambda_http::{LambdaEvent, service_fn};
 
@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let services = &services;
     lambda_http::lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
-            Ok::<_, lambda_http::Error>(authorize(services, &event.payload).await)
+            Ok::<_, lambda_http::Error>(handle(services, event).await)
         },
     ))
     .await

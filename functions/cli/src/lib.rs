@@ -45,6 +45,7 @@ async fn gate(
             path: &path,
             headers: request.headers(),
             cookies: &[],
+            domain_name: None,
         },
     )
     .await;

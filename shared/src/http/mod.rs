@@ -1,5 +1,6 @@
 //! HTTP plumbing for keygate's own API: request parsing, caller resolution, error mapping.
 
+pub mod access_log;
 pub mod bare_errors;
 pub mod caller;
 pub mod client_info;

@@ -20,9 +20,9 @@ use axum::middleware::from_fn_with_state;
 use crate::dialects;
 use crate::domain::route_policy::KeygateRoute;
 use crate::domain::scope::Scope;
-use crate::http::Problem;
 use crate::http::bare_errors::{Render, reshape};
 use crate::http::json::MAX_BODY_BYTES;
+use crate::http::{Problem, access_log};
 use crate::services::Services;
 
 /// Every route keygate's functions serve, as the template declares them (or broader), with
@@ -65,7 +65,7 @@ pub const KEYGATE_ROUTES: &[KeygateRoute] = &[
 
 /// Layers every group shares: the body limit, a problem+json 404 for unknown routes, and
 /// problem+json for axum's own bare errors (405, 413 ...) wherever a dialect did not give
-/// them its shape first.
+/// them its shape first; a log line per request.
 pub fn finish(router: Router<Services>, services: Services) -> Router {
     router
         .fallback(|| async { Problem::not_found_route() })
@@ -74,6 +74,7 @@ pub fn finish(router: Router<Services>, services: Services) -> Router {
         .layer(axum::middleware::from_fn(
             crate::http::client_info::record_origin,
         ))
+        .layer(axum::middleware::from_fn(access_log::log_request))
         .with_state(services)
 }
 

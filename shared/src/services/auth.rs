@@ -11,6 +11,7 @@ use crate::domain::principal::Principal;
 use crate::domain::scope::{KeyType, Scope};
 use crate::domain::token::{self, AccessToken, ChatRole, TokenOrigin};
 use crate::domain::user::Email;
+use crate::metrics;
 use crate::store::StoreError;
 use crate::store::logins::Login;
 
@@ -155,8 +156,24 @@ impl Services {
     }
 
     /// [`Services::verify`] with the reason for a refusal kept apart (the verify API reports
-    /// it); the authorizer, the functions and the verify API all run this one code.
+    /// it); the authorizer, the functions and the verify API all run this one code. Each
+    /// outcome is counted as a metric (`Verifications` by `Outcome`).
     pub async fn check_credential(&self, presented: &str) -> Result<Principal, Refused> {
+        let checked = self.check_credential_uncounted(presented).await;
+        metrics::verification(match &checked {
+            Ok(_) => "valid",
+            Err(Refused::NotFound) => "not_found",
+            Err(Refused::Unusable { why, .. }) => match why {
+                Unusable::Revoked => "revoked",
+                Unusable::Disabled => "paused",
+                Unusable::Expired => "expired",
+            },
+            Err(Refused::Store(_)) => "store_failure",
+        });
+        checked
+    }
+
+    async fn check_credential_uncounted(&self, presented: &str) -> Result<Principal, Refused> {
         let parsed = credential::parse(presented).ok_or(Refused::NotFound)?;
         let hash = self.hasher().hash(parsed.secret());
         let now = now_epoch();

@@ -58,18 +58,29 @@ const RETRYABLE_CODES: [&str; 14] = [
     "RequestTimeoutException",
 ];
 
+/// Every failed DynamoDB call passes here: it is counted (`StoreFailures` by operation) and
+/// described by its error chain's messages, never its `Debug` form, which can hold the items
+/// (a failed condition may return the old item, hash included).
 impl<E> From<aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>
     for StoreError
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug + 'static,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     fn from(
         error: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
     ) -> Self {
+        let operation = crate::metrics::operation_of::<E>();
+        crate::metrics::store_failure(operation);
+        let mut described = format!("{operation}: {error}");
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            described.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
         if is_refusal(&error) {
-            Self::Refused(format!("{error:?}"))
+            Self::Refused(described)
         } else {
-            Self::Unavailable(format!("{error:?}"))
+            Self::Unavailable(described)
         }
     }
 }
@@ -372,7 +383,7 @@ pub(crate) fn condition_held<O, E>(
     >,
 ) -> Result<bool, StoreError>
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug + 'static,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     match result {
         Ok(_) => Ok(true),
