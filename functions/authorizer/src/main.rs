@@ -1,4 +1,5 @@
-// The authorizer future nests the verification and policy futures deeply.
+// The runtime, the tracing span and the handler nest deep enough in async types for rustc's
+// layout queries to pass the default limit of 128 (a compile-time limit only).
 #![recursion_limit = "256"]
 
 use keygate::authorizer::handle;
