@@ -263,7 +263,8 @@ async fn drive(app: &TestApp, page: &Client) {
     wait_until(
         page,
         "return !document.getElementById('sign-in-view').hidden \
-         && document.getElementById('keys-view').hidden",
+         && getComputedStyle(document.getElementById('keys-view')).display === 'none' \
+         && getComputedStyle(document.getElementById('account')).display === 'none'",
         "the sign-in form after a reload",
     )
     .await;
