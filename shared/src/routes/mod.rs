@@ -33,6 +33,8 @@ pub const KEYGATE_ROUTES: &[KeygateRoute] = &[
     KeygateRoute::askers_too("POST /v1/auth/tokens", None),
     KeygateRoute::askers_too("GET /v1/auth/me", None),
     KeygateRoute::public("POST /v1/sessions"),
+    KeygateRoute::public("GET /"),
+    KeygateRoute::public("GET /dashboard/{asset}"),
     KeygateRoute::full("DELETE /v1/sessions", None),
     KeygateRoute::full("ANY /v1/users", None),
     KeygateRoute::full("ANY /v1/users/{proxy+}", None),
