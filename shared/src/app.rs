@@ -11,9 +11,6 @@ pub type AppState = Services;
 pub fn state_from_env() -> Result<AppState, ConfigError> {
     let config = Config::from_env()?;
     let store = Store::connect(&config)?;
-    if std::env::var_os("KEYGATE_PRECONNECT").is_some() {
-        store.preconnect();
-    }
     Ok(Services::new(config, store))
 }
 

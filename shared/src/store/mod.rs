@@ -174,15 +174,6 @@ impl Store {
         ))
     }
 
-    /// Opens the connection (TCP + TLS) in the background with DescribeEndpoints, which reads
-    /// no item, so the handshake overlaps the runtime's first poll. (Measurement experiment.)
-    pub fn preconnect(&self) {
-        let client = self.client.clone();
-        tokio::spawn(async move {
-            let _ = client.describe_endpoints().send().await;
-        });
-    }
-
     pub fn client(&self) -> &Client {
         &self.client
     }
