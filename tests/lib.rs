@@ -227,7 +227,7 @@ impl TestApp {
     /// own memory, as another Lambda instance (the authorizer's, say) would be.
     pub fn other_instance(&self, extra: &[(&str, &str)]) -> Services {
         let config = test_config(self.services.store.table(), extra);
-        let store = Store::connect(&config);
+        let store = Store::connect(&config).expect("the store builds");
         Services::new(config, store)
     }
 
