@@ -1,27 +1,35 @@
 """Measures Lambda init of release binaries against a fake Runtime API.
 
 Init = from spawning the process to its first `GET /runtime/invocation/next`, which the Lambda
-runtime sends once main() has built its state. Reported as wall-time medians, and as ratios to
-the first binary (the hello-world baseline), since this machine is shared and noisy; and, when
-valgrind is installed, as instructions executed up to that poll (callgrind), which repeat
-exactly whatever else the machine is doing."""
+runtime sends once main() has built its state. The first binary is the floor (`hello-pure`, a
+lambda_http hello world without the AWS SDK); every other is reported as a ratio to it. Runs
+are interleaved one by one (floor, b, c, ..., floor, b, c, ...), so machine noise hits every
+binary alike, and reported as wall-time medians; when valgrind is installed, also as the
+instructions executed up to that poll (callgrind), which repeat exactly whatever else the
+machine is doing. Also prints each binary's zipped package size, and whether every keygate
+function meets the targets (≤ 1.5× the floor in instructions and median wall time; package
+≤ 3 MB zipped)."""
 
 import http.server
+import io
 import os
 import pathlib
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
-import io
-import shutil
-import signal
-import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 first_poll = threading.Event()
+MAX_RATIO = 1.5
+MAX_ZIP_BYTES = 3_000_000
+# Bench binaries: the floor and the naive SDK yardstick; every other name is a keygate function.
+BENCHES = ("hello-pure", "hello-baseline")
 
 
 class RuntimeApi(http.server.BaseHTTPRequestHandler):
@@ -52,20 +60,18 @@ def runtime_env(port):
     )
 
 
-def measure(binary, port, runs):
-    env = runtime_env(port)
-    times = []
-    for _ in range(runs):
-        first_poll.clear()
-        start = time.perf_counter()
-        process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not first_poll.wait(10):
-            process.kill()
-            raise SystemExit(f"{binary} never polled for an event")
-        times.append(time.perf_counter() - start)
+def init_time(binary, env):
+    """Seconds from spawn to the first poll, one run."""
+    first_poll.clear()
+    start = time.perf_counter()
+    process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not first_poll.wait(10):
         process.kill()
-        process.wait()
-    return statistics.median(times)
+        raise SystemExit(f"{binary} never polled for an event")
+    elapsed = time.perf_counter() - start
+    process.kill()
+    process.wait()
+    return elapsed
 
 
 def instructions(binary, env):
@@ -101,26 +107,44 @@ def main():
     names = sys.argv[2:]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    results = []
-    # Interleave rounds so machine noise hits every binary alike.
-    medians = {name: [] for name in names}
-    for _ in range(5):
+    env = runtime_env(server.server_address[1])
+    binaries = {name: str(ROOT / "target/release" / name) for name in names}
+    times = {name: [] for name in names}
+    for _ in range(runs):
         for name in names:
-            medians[name].append(measure(str(ROOT / "target/release" / name), port, max(1, runs // 5)))
+            times[name].append(init_time(binaries[name], env))
     counted = {}
     if shutil.which("valgrind"):
         for name in names:
-            counted[name] = instructions(str(ROOT / "target/release" / name), runtime_env(port))
-    baseline = statistics.median(medians[names[0]])
-    print(f"{'binary':<16}{'init median':>14}{'ratio':>8}{'instructions':>14}{'ratio':>8}{'binary MB':>11}{'zip MB':>9}")
-    for name in names:
-        binary = ROOT / "target/release" / name
-        median = statistics.median(medians[name])
-        count = counted.get(name)
-        count_text = f"{count / 1e6:>12.2f} M{count / counted[names[0]]:>8.3f}" if count else f"{'-':>14}{'-':>8}"
-        print(f"{name:<16}{median * 1000:>11.2f} ms{median / baseline:>8.2f}{count_text}{binary.stat().st_size / 1e6:>11.2f}{zipped_size(binary) / 1e6:>9.2f}")
+            counted[name] = instructions(binaries[name], env)
     server.shutdown()
+
+    floor = names[0]
+    floor_median = statistics.median(times[floor])
+    print(f"{runs} interleaved runs each; ratios are to {floor} (the floor)")
+    print(f"{'binary':<16}{'init median':>14}{'ratio':>7}{'instructions':>15}{'ratio':>7}{'binary MB':>11}{'zip MB':>8}")
+    failures = []
+    for name in names:
+        median = statistics.median(times[name])
+        wall_ratio = median / floor_median
+        count = counted.get(name)
+        count_ratio = count / counted[floor] if count else None
+        count_text = f"{count / 1e6:>13.2f} M{count_ratio:>7.2f}" if count else f"{'-':>15}{'-':>7}"
+        zipped = zipped_size(binaries[name])
+        size = pathlib.Path(binaries[name]).stat().st_size
+        print(f"{name:<16}{median * 1000:>11.2f} ms{wall_ratio:>7.2f}{count_text}{size / 1e6:>11.2f}{zipped / 1e6:>8.2f}")
+        if name in BENCHES:
+            continue
+        if wall_ratio > MAX_RATIO:
+            failures.append(f"{name}: init wall time {wall_ratio:.2f}× the floor")
+        if count_ratio is not None and count_ratio > MAX_RATIO:
+            failures.append(f"{name}: init instructions {count_ratio:.2f}× the floor")
+        if zipped > MAX_ZIP_BYTES:
+            failures.append(f"{name}: package {zipped / 1e6:.2f} MB zipped")
+    if failures:
+        print("over target (≤ 1.5× the floor, ≤ 3 MB zipped):\n  " + "\n  ".join(failures))
+        sys.exit(1)
+    print("every function within 1.5× the floor (wall median and instructions) and ≤ 3 MB zipped")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 pub mod faults;
+pub mod tls;
 
 pub use reqwest::StatusCode;
 
@@ -26,7 +27,7 @@ pub struct TestApp {
     pub admin_key: String,
 }
 
-fn emulator_endpoint() -> String {
+pub fn emulator_endpoint() -> String {
     std::env::var("KEYGATE_TEST_DYNAMODB_ENDPOINT")
         .expect("KEYGATE_TEST_DYNAMODB_ENDPOINT is unset: run the suite with scripts/test")
 }
@@ -64,7 +65,7 @@ pub async fn spawn_app_with_faults() -> (TestApp, faults::Faults) {
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let table = format!("keygate-test-{}", keygate::domain::credential::new_ulid());
     let config = test_config(&table, extra);
-    let store = Store::connect(&config);
+    let store = Store::connect(&config).expect("the store builds");
     store.create_table().await.expect("test table is created");
     let services = Services::new(config, store);
     let made = services
@@ -226,7 +227,7 @@ impl TestApp {
     /// own memory, as another Lambda instance (the authorizer's, say) would be.
     pub fn other_instance(&self, extra: &[(&str, &str)]) -> Services {
         let config = test_config(self.services.store.table(), extra);
-        let store = Store::connect(&config);
+        let store = Store::connect(&config).expect("the store builds");
         Services::new(config, store)
     }
 

@@ -10,7 +10,7 @@ pub type AppState = Services;
 /// Reads the configuration and builds the DynamoDB client (no network I/O here).
 pub fn state_from_env() -> Result<AppState, ConfigError> {
     let config = Config::from_env()?;
-    let store = Store::connect(&config);
+    let store = Store::connect(&config)?;
     Ok(Services::new(config, store))
 }
 

@@ -26,6 +26,9 @@ pub struct Config {
     pub table_name: String,
     /// An emulator's endpoint, e.g. `http://127.0.0.1:5000` (`KEYGATE_DYNAMODB_ENDPOINT`).
     pub dynamodb_endpoint: Option<String>,
+    /// A PEM file whose certificates replace the embedded Amazon roots as the DynamoDB
+    /// client's trust store (`KEYGATE_TLS_CA_FILE`); read at init only when set.
+    pub tls_ca_file: Option<std::path::PathBuf>,
     /// `AWS_REGION` (Lambda sets it), else `us-east-1`.
     pub region: String,
     /// Optional server-side pepper: secrets are then stored as HMAC-SHA256 (`KEYGATE_PEPPER`).
@@ -74,6 +77,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("table_name", &self.table_name)
             .field("dynamodb_endpoint", &self.dynamodb_endpoint)
+            .field("tls_ca_file", &self.tls_ca_file)
             .field("region", &self.region)
             .field("pepper", &self.pepper.as_ref().map(|_| "<set>"))
             .field("allowed_origins", &self.allowed_origins)
@@ -112,6 +116,7 @@ impl Config {
         Ok(Self {
             table_name: value("KEYGATE_TABLE").ok_or(ConfigError::Missing("KEYGATE_TABLE"))?,
             dynamodb_endpoint: value("KEYGATE_DYNAMODB_ENDPOINT"),
+            tls_ca_file: value("KEYGATE_TLS_CA_FILE").map(Into::into),
             region: value("AWS_REGION")
                 .or_else(|| value("AWS_DEFAULT_REGION"))
                 .unwrap_or_else(|| "us-east-1".to_owned()),

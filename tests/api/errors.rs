@@ -82,7 +82,8 @@ async fn a_dead_store_answers_503_not_500() {
     // Same credentials, but a table that does not exist: every store call fails.
     let broken = keygate::services::Services::new(
         keygate_tests::test_config("keygate-missing-table", &[]),
-        keygate::store::Store::connect(&keygate_tests::test_config("keygate-missing-table", &[])),
+        keygate::store::Store::connect(&keygate_tests::test_config("keygate-missing-table", &[]))
+            .expect("the store builds"),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());

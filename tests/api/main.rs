@@ -21,5 +21,6 @@ mod secret_scanning;
 mod sessions;
 mod sign_in_work;
 mod surfaces;
+mod tls;
 mod users;
 mod verify;

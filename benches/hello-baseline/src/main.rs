@@ -1,5 +1,6 @@
-//! The cold-start yardstick: lambda_http answering "hello", with a DynamoDB client built the
-//! way the keygate functions build theirs (same profile, same TLS stack), and nothing else.
+//! The naive yardstick: lambda_http answering "hello", with a DynamoDB client on rustls/ring
+//! and the SDK's default trust store (the machine's roots, loaded at init), and nothing else.
+//! The keygate functions must start well below it and near `hello-pure`.
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_http_client::tls;

@@ -12,6 +12,7 @@ pub mod logins;
 pub mod prompt_logs;
 pub mod schema;
 pub mod tokens;
+mod trust;
 pub mod users;
 
 use aws_sdk_dynamodb::Client;
@@ -22,7 +23,7 @@ use aws_smithy_http_client::tls;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 
 /// DynamoDB did not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -138,12 +139,18 @@ impl Store {
 
     /// Builds the DynamoDB client once per cold start. Credentials come from the Lambda
     /// environment (no profile files, no instance metadata probing); against an emulator
-    /// without credentials in the environment, static dummy ones are used.
-    pub fn connect(config: &Config) -> Self {
+    /// without credentials in the environment, static dummy ones are used. TLS trusts the
+    /// embedded Amazon roots, or `KEYGATE_TLS_CA_FILE` (the only error: that file is bad).
+    pub fn connect(config: &Config) -> Result<Self, ConfigError> {
+        let tls_context = tls::TlsContext::builder()
+            .with_trust_store(trust::trust_store(config.tls_ca_file.as_deref())?)
+            .build()
+            .expect("a TLS context with a trust store builds");
         let http_client = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::Ring,
             ))
+            .tls_context(tls_context)
             .build_https();
         let mut builder = aws_sdk_dynamodb::Config::builder()
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
@@ -172,7 +179,10 @@ impl Store {
         if let Some(endpoint) = &config.dynamodb_endpoint {
             builder = builder.endpoint_url(endpoint);
         }
-        Self::new(Client::from_conf(builder.build()), &config.table_name)
+        Ok(Self::new(
+            Client::from_conf(builder.build()),
+            &config.table_name,
+        ))
     }
 
     pub fn client(&self) -> &Client {
