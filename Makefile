@@ -36,23 +36,24 @@ LAMBDA_TARGET := x86_64-unknown-linux-gnu.2.26
 endif
 BUILD_ALL := cargo lambda build --release --locked --target $(LAMBDA_TARGET) $(addprefix --bin ,$(BINARIES))
 binary_path = target/lambda/$(1)/bootstrap
+COPY := cp
 else ifeq ($(KEYGATE_LAMBDA_PROFILE),dev)
 # --workspace --bins: the same feature set as the test build, so no dependency recompiles.
 BUILD_ALL := cargo build --locked --workspace --bins
 binary_path = target/debug/$(1)
+# A hard link: debug binaries are ~200 MB each (cargo replaces rather than rewrites them).
+COPY := ln -f
 else
 $(error KEYGATE_LAMBDA_PROFILE must be release or dev, not $(KEYGATE_LAMBDA_PROFILE))
 endif
 
-.PHONY: lambda-binaries build-%
+.PHONY: lambda-binaries
 
 lambda-binaries:
 	$(BUILD_ALL)
 
-# A hard link when possible: debug binaries are ~200 MB each.
 build-%: lambda-binaries
 	@test -n "$(call binary_of,$*)" || { echo "Makefile: add $*=<binary> to FUNCTIONS" >&2; exit 1; }
 	@test -n "$(ARTIFACTS_DIR)" || { echo "Makefile: ARTIFACTS_DIR is unset (run sam build)" >&2; exit 1; }
 	mkdir -p "$(ARTIFACTS_DIR)"
-	ln -f $(call binary_path,$(call binary_of,$*)) "$(ARTIFACTS_DIR)/bootstrap" 2>/dev/null \
-		|| cp $(call binary_path,$(call binary_of,$*)) "$(ARTIFACTS_DIR)/bootstrap"
+	$(COPY) $(call binary_path,$(call binary_of,$*)) "$(ARTIFACTS_DIR)/bootstrap"
