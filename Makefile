@@ -4,7 +4,7 @@
 # build per function instead (rust-cargolambda) recompiled and re-linked for each: 16 min.
 #
 # A new function: its resource in template.yaml with `Metadata: {BuildMethod: makefile}`, and
-# one `LogicalId=binary` entry here.
+# one `LogicalId=binary` entry here (scripts/validate-template checks both).
 FUNCTIONS := \
 	AuthorizerFunction=authorizer \
 	AuthFunction=auth \
