@@ -15,7 +15,8 @@ FUNCTIONS := \
 	CogniacFunction=cogniac \
 	VirtuousaiFunction=virtuousai \
 	AssistersFunction=assisters \
-	AsksageFunction=asksage
+	AsksageFunction=asksage \
+	PlatformFunction=platform-function
 
 # release (the default, for deployment): `cargo lambda build --release` cross-linked with zig
 #   for Lambda's glibc, for KEYGATE_LAMBDA_ARCH (x86_64 or arm64; it must match the
