@@ -516,7 +516,8 @@ async fn a_grandchild_follows_its_grandparent_and_lineage_depth_is_bounded() {
     let all = ["chat", "read", "write", "admin"];
     let (top_id, top) = admin_key_with(&app, &all, json!({})).await;
     let mut chain = vec![top.clone()];
-    for depth in 1..=keygate::domain::credential::MAX_KEY_ANCESTORS {
+    // `top` is one deep already (the bootstrap key created it).
+    for depth in 2..=keygate::domain::credential::MAX_KEY_ANCESTORS {
         let (_, next) = app
             .new_key(
                 chain.last().unwrap(),
