@@ -65,7 +65,7 @@ async fn denies_each_failure_class() {
     .await;
     let unknown = keygate::domain::credential::generate(
         keygate::domain::credential::CredentialKind::ApiKey,
-        None,
+        &[],
     )
     .secret;
     let mut typo = app.admin_key.clone();
@@ -326,20 +326,36 @@ async fn another_instance_sees_a_revoke_pause_narrowing_or_earlier_expiry_on_its
 #[tokio::test]
 async fn verifying_is_one_strongly_consistent_read() {
     let (app, faults) = keygate_tests::spawn_app_with_faults().await;
-    let token = app
-        .call(
-            "POST",
-            "/v1/auth/token",
-            None,
-            Some(json!({"email": app.admin_email, "api_key": app.admin_key})),
-        )
-        .await
-        .body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let exchange = |key: String| {
+        let app = &app;
+        async move {
+            app.call(
+                "POST",
+                "/v1/auth/token",
+                None,
+                Some(json!({"email": app.admin_email, "api_key": key})),
+            )
+            .await
+            .body["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let token = exchange(app.admin_key.clone()).await;
+    // A key created by the bootstrap key, and one created by that key: each verification
+    // reads the credential and every key it follows, still in one request.
+    let (_, child) = app.new_key(&app.admin_key, json!({"name": "child"})).await;
+    let (_, grandchild) = app.new_key(&child, json!({"name": "grandchild"})).await;
+    let grandchild_token = exchange(grandchild.clone()).await;
     faults.take_seen();
-    for credential in [&token, &app.admin_key] {
+    for (credential, items) in [
+        (&token, 2),
+        (&app.admin_key, 1),
+        (&child, 2),
+        (&grandchild, 3),
+        (&grandchild_token, 4),
+    ] {
         let response = authorize(
             &app.services,
             &event_with(Some(("x-api-key", credential.as_str()))),
@@ -353,14 +369,14 @@ async fn verifying_is_one_strongly_consistent_read() {
             .collect();
         assert_eq!(reads.len(), 1, "one round trip: {reads:?}");
         let (operation, body) = &reads[0];
-        let consistent = match operation.as_str() {
-            "BatchGetItem" => {
-                body["RequestItems"][app.services.store.table()]["ConsistentRead"].clone()
-            }
-            "GetItem" => body["ConsistentRead"].clone(),
-            other => panic!("unexpected {other}"),
-        };
-        assert_eq!(consistent, json!(true), "{operation}");
+        assert_eq!(operation, "BatchGetItem");
+        let request = &body["RequestItems"][app.services.store.table()];
+        assert_eq!(request["ConsistentRead"], json!(true));
+        assert_eq!(
+            request["Keys"].as_array().map(Vec::len),
+            Some(items),
+            "the credential and every key it follows: {request}"
+        );
     }
 }
 

@@ -380,3 +380,185 @@ async fn a_cogniac_key_id_must_be_the_secrets_own() {
         .await;
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
 }
+
+/// `GET /v1/auth/me` status for `credential`.
+async fn me_status(app: &TestApp, credential: &str) -> StatusCode {
+    app.call("GET", "/v1/auth/me", Some(credential), None)
+        .await
+        .status
+}
+
+fn scopes_of(me: &Value) -> Vec<&str> {
+    me["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn revoking_a_creator_key_refuses_its_keys_and_their_tokens_at_once() {
+    let app = spawn_app().await;
+    let all = ["chat", "read", "write", "admin"];
+    let (creator_id, creator) = admin_key_with(&app, &all, json!({})).await;
+    let (_, child) = app.new_key(&creator, json!({"name": "child"})).await;
+    let (_, grandchild) = app.new_key(&child, json!({"name": "grandchild"})).await;
+    // A token exchanged for the creator acts as it: the key it creates follows the creator.
+    let acting = exchange(&app, &creator).await;
+    let (_, by_token) = app.new_key(&acting, json!({"name": "by token"})).await;
+    let child_token = exchange(&app, &child).await;
+    let grandchild_temp = temp_token(&app, &grandchild).await;
+    let followers = [
+        &child,
+        &grandchild,
+        &by_token,
+        &child_token,
+        &grandchild_temp,
+    ];
+    for credential in followers {
+        assert_eq!(me_status(&app, credential).await, StatusCode::OK);
+    }
+    let revoked = app
+        .call(
+            "DELETE",
+            &format!("/v1/api-keys/{creator_id}"),
+            Some(&app.admin_key),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    for credential in followers {
+        assert_eq!(
+            me_status(&app, credential).await,
+            StatusCode::UNAUTHORIZED,
+            "a credential of a revoked creator is refused at once"
+        );
+    }
+    // A key made by a session has no parent key: revoking keys does not touch it.
+    assert_eq!(
+        set_password(&app, &app.admin_key).await,
+        StatusCode::NO_CONTENT
+    );
+    let session = app.sign_in(&app.admin_email, PASSWORD).await;
+    let (_, by_session) = app.new_key(&session, json!({"name": "by session"})).await;
+    assert_eq!(me_status(&app, &by_session).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn narrowing_pausing_or_expiring_a_creator_key_does_the_same_to_its_keys() {
+    let app = spawn_app().await;
+    let all = ["chat", "read", "write", "admin"];
+    let (creator_id, creator) = admin_key_with(&app, &all, json!({})).await;
+    let (child_id, child) = app
+        .new_key(&creator, json!({"name": "child", "scopes": all}))
+        .await;
+    let child_token = exchange(&app, &child).await;
+    let creator_path = format!("/v1/api-keys/{creator_id}");
+    let change = |body: Value| {
+        let (app, path) = (&app, &creator_path);
+        async move {
+            let reply = app
+                .call("PATCH", path, Some(&app.admin_key), Some(body))
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        }
+    };
+
+    let at = now_epoch() + 3600;
+    change(json!({"scopes": ["read"], "expires_at": to_rfc3339(at)})).await;
+    for credential in [&child, &child_token] {
+        let me = me(&app, credential).await;
+        assert_eq!(scopes_of(&me), ["read"], "{me}");
+        assert_eq!(me["exp"], json!(at), "{me}");
+    }
+    let write = app
+        .call(
+            "POST",
+            "/v1/datasets",
+            Some(&child),
+            Some(json!({"name": "narrowed"})),
+        )
+        .await;
+    assert_eq!(write.status, StatusCode::FORBIDDEN, "{}", write.body);
+    // The key's own record is unchanged: lists and reads show what was stored.
+    let stored = app
+        .call(
+            "GET",
+            &format!("/v1/api-keys/{child_id}"),
+            Some(&app.admin_key),
+            None,
+        )
+        .await;
+    assert_eq!(stored.status, StatusCode::OK, "{}", stored.body);
+    assert_eq!(stored.body["scopes"].as_array().map(Vec::len), Some(4));
+
+    change(json!({"is_active": false})).await;
+    for credential in [&child, &child_token] {
+        assert_eq!(me_status(&app, credential).await, StatusCode::UNAUTHORIZED);
+    }
+    change(json!({"is_active": true})).await;
+    assert_eq!(me_status(&app, &child).await, StatusCode::OK);
+
+    let soon = now_epoch() + 2;
+    change(json!({"expires_at": to_rfc3339(soon)})).await;
+    while now_epoch() <= soon {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    for credential in [&child, &child_token] {
+        assert_eq!(me_status(&app, credential).await, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn a_grandchild_follows_its_grandparent_and_lineage_depth_is_bounded() {
+    let app = spawn_app().await;
+    let all = ["chat", "read", "write", "admin"];
+    let (top_id, top) = admin_key_with(&app, &all, json!({})).await;
+    let mut chain = vec![top.clone()];
+    // `top` is one deep already (the bootstrap key created it).
+    for depth in 2..=keygate::domain::credential::MAX_KEY_ANCESTORS {
+        let (_, next) = app
+            .new_key(
+                chain.last().unwrap(),
+                json!({"name": format!("depth {depth}"), "scopes": all}),
+            )
+            .await;
+        chain.push(next);
+    }
+    let deepest = chain.last().unwrap().clone();
+    let too_deep = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&deepest),
+            Some(json!({"name": "too deep"})),
+        )
+        .await;
+    assert_eq!(too_deep.status, StatusCode::CONFLICT, "{}", too_deep.body);
+
+    let narrowed = app
+        .call(
+            "PATCH",
+            &format!("/v1/api-keys/{top_id}"),
+            Some(&app.admin_key),
+            Some(json!({"scopes": ["chat", "read"]})),
+        )
+        .await;
+    assert_eq!(narrowed.status, StatusCode::OK, "{}", narrowed.body);
+    for credential in &chain[1..] {
+        assert_eq!(scopes_of(&me(&app, credential).await), ["chat", "read"]);
+    }
+    let paused = app
+        .call(
+            "PATCH",
+            &format!("/v1/api-keys/{top_id}"),
+            Some(&app.admin_key),
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
+    for credential in &chain {
+        assert_eq!(me_status(&app, credential).await, StatusCode::UNAUTHORIZED);
+    }
+}

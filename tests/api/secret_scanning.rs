@@ -69,7 +69,7 @@ async fn a_signed_report_revokes_real_credentials_and_labels_the_rest() {
     let session = app
         .sign_in("ada@example.com", "a long enough passphrase")
         .await;
-    let unknown = generate(CredentialKind::ApiKey, None).secret;
+    let unknown = generate(CredentialKind::ApiKey, &[]).secret;
     let mut forged = leaked_key.clone();
     forged.replace_range(forged.len() - 12..forged.len() - 11, "Z");
     let garbage = "kg_thisisnotakeyatall";

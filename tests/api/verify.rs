@@ -103,7 +103,7 @@ async fn credential_table(app: &TestApp) -> Vec<(&'static str, String)> {
         ("paused", paused),
         ("revoked", revoked),
         ("expired", expiring),
-        ("unknown", generate(CredentialKind::ApiKey, None).secret),
+        ("unknown", generate(CredentialKind::ApiKey, &[]).secret),
         ("checksum", typo),
         ("malformed", "not-a-key".into()),
     ]

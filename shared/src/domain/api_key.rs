@@ -27,6 +27,9 @@ pub struct ApiKey {
     /// Set when rolled: the successor's id. A rolled key lives until its (shortened)
     /// expiry, has handed its slot to the successor and takes no further changes.
     pub rolled_to: Option<String>,
+    /// The keys that created this one, nearest first (empty when a session, the bootstrap
+    /// or the admin CLI made it). Fixed at creation; the key's rights follow all of them.
+    pub lineage: Vec<String>,
 }
 
 impl ApiKey {
@@ -50,6 +53,22 @@ impl ApiKey {
         } else {
             None
         }
+    }
+
+    /// The rights this key has now: its own, narrowed by every key it was created by as
+    /// that key is now (the scopes all hold, the weakest type, the earliest expiry).
+    /// Whether each ancestor is usable is the caller's check.
+    pub fn narrowed_by<'a>(&self, ancestors: impl IntoIterator<Item = &'a ApiKey>) -> ApiKey {
+        let mut effective = self.clone();
+        for ancestor in ancestors {
+            effective.scopes = effective.scopes.intersection(&ancestor.scopes);
+            effective.key_type = effective.key_type.weaker(ancestor.key_type);
+            effective.expires_at = match (effective.expires_at, ancestor.expires_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        effective
     }
 
     /// Counts against the per-user limit: not revoked, not paused, not rolled.

@@ -2,8 +2,10 @@
 //!
 //! A secret is `<prefix><id><parent?><random><crc>`:
 //! - a fixed prefix per kind, so secret scanners (and people) recognise it;
-//! - the credential's ULID (and, for access tokens, the ULID of the API key that minted it),
-//!   so a lookup is a GetItem by id and no secret-derived index is needed;
+//! - the credential's ULID, then its lineage: for access tokens the ULID of the API key that
+//!   minted it, then (for tokens and keys) the ULIDs of the keys that created that key,
+//!   nearest first (at most `MAX_KEY_ANCESTORS`), so a credential and everything its rights
+//!   follow are read by id in one BatchGetItem and no secret-derived index is needed;
 //! - 192 bits from the OS CSPRNG in base62;
 //! - a CRC32 of everything before it, so typos and random strings fail before any read.
 //!
@@ -21,6 +23,10 @@ const RANDOM_BYTES: usize = 24;
 const RANDOM_CHARS: usize = base62::width_for(RANDOM_BYTES);
 const CRC_CHARS: usize = base62::width_for(4);
 const ULID_CHARS: usize = 26;
+
+/// How many keys deep a key may be created by other keys. Each ancestor is one more item
+/// read at every verification and 26 more characters in every secret below it.
+pub const MAX_KEY_ANCESTORS: usize = 4;
 
 /// What a credential is; each kind has its own prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,9 +67,18 @@ impl CredentialKind {
         matches!(self, Self::AccessToken)
     }
 
-    fn secret_len(self) -> usize {
-        let ids = if self.has_parent() { 2 } else { 1 };
-        self.prefix().len() + ids * ULID_CHARS + RANDOM_CHARS + CRC_CHARS
+    /// How many ids may follow the credential's own: a token's key and that key's
+    /// ancestors, a key's ancestors, nothing for a session.
+    const fn lineage_bounds(self) -> (usize, usize) {
+        match self {
+            Self::AccessToken => (1, 1 + MAX_KEY_ANCESTORS),
+            Self::ApiKey => (0, MAX_KEY_ANCESTORS),
+            Self::Session => (0, 0),
+        }
+    }
+
+    fn secret_len(self, lineage: usize) -> usize {
+        self.prefix().len() + (1 + lineage) * ULID_CHARS + RANDOM_CHARS + CRC_CHARS
     }
 }
 
@@ -94,13 +109,33 @@ impl std::fmt::Debug for NewSecret {
 pub struct PresentedSecret<'a> {
     pub kind: CredentialKind,
     pub id: Ulid,
-    pub parent: Option<Ulid>,
+    /// The ids after the credential's own, nearest first: a token's key then that key's
+    /// ancestors; a key's ancestors. Bound to the secret by its hash.
+    pub lineage: Vec<Ulid>,
     secret: &'a str,
 }
 
 impl PresentedSecret<'_> {
     pub fn secret(&self) -> &str {
         self.secret
+    }
+
+    /// The key that minted a token (None for keys, sessions, and tokens of no key).
+    pub fn parent(&self) -> Option<Ulid> {
+        if self.kind.has_parent() {
+            self.lineage.first().copied().filter(|p| !p.is_nil())
+        } else {
+            None
+        }
+    }
+
+    /// The ancestors of the API key behind this credential, nearest first.
+    pub fn key_ancestors(&self) -> &[Ulid] {
+        if self.kind.has_parent() {
+            &self.lineage[1..]
+        } else {
+            &self.lineage
+        }
     }
 }
 
@@ -112,16 +147,24 @@ pub fn new_ulid() -> Ulid {
     Ulid::from_parts(millis as u64, u128::from_be_bytes(random))
 }
 
-/// Makes a new secret of `kind`; `parent` is the minting key for access tokens.
-pub fn generate(kind: CredentialKind, parent: Option<Ulid>) -> NewSecret {
+/// Makes a new secret of `kind`; `lineage` is, nearest first, the minting key and its
+/// ancestors for access tokens (empty: no key), the creating keys for API keys, and
+/// nothing for sessions. Callers bound it (`MAX_KEY_ANCESTORS`) before asking.
+pub fn generate(kind: CredentialKind, lineage: &[Ulid]) -> NewSecret {
     let id = new_ulid();
     let mut random = [0u8; RANDOM_BYTES];
     getrandom::fill(&mut random).expect("the OS random number generator is available");
-    let mut secret = String::with_capacity(kind.secret_len());
+    let nil = [Ulid::nil()];
+    let lineage = match kind {
+        CredentialKind::Session => &[][..],
+        CredentialKind::AccessToken if lineage.is_empty() => &nil[..],
+        _ => lineage,
+    };
+    let mut secret = String::with_capacity(kind.secret_len(lineage.len()));
     secret.push_str(kind.prefix());
     secret.push_str(&id.to_string());
-    if kind.has_parent() {
-        secret.push_str(&parent.unwrap_or(Ulid::nil()).to_string());
+    for ancestor in lineage {
+        secret.push_str(&ancestor.to_string());
     }
     secret.push_str(&base62::encode(&random, RANDOM_CHARS));
     let checksum = checksum(&secret);
@@ -145,7 +188,15 @@ pub fn parse(presented: &str) -> Option<PresentedSecret<'_>> {
     ]
     .into_iter()
     .find(|kind| secret.starts_with(kind.prefix()))?;
-    if secret.len() != kind.secret_len() {
+    let ids_chars = secret
+        .len()
+        .checked_sub(kind.prefix().len() + RANDOM_CHARS + CRC_CHARS)?;
+    if ids_chars % ULID_CHARS != 0 {
+        return None;
+    }
+    let lineage_len = (ids_chars / ULID_CHARS).checked_sub(1)?;
+    let (fewest, most) = kind.lineage_bounds();
+    if !(fewest..=most).contains(&lineage_len) {
         return None;
     }
     let body = &secret[kind.prefix().len()..];
@@ -165,15 +216,18 @@ pub fn parse(presented: &str) -> Option<PresentedSecret<'_>> {
     if claimed_id.is_some_and(|claimed| Ulid::from_string(claimed).ok() != Some(id)) {
         return None;
     }
-    let parent = if kind.has_parent() {
-        Some(Ulid::from_string(&body[ULID_CHARS..2 * ULID_CHARS]).ok()?)
-    } else {
-        None
-    };
+    let lineage = (1..=lineage_len)
+        .map(|at| Ulid::from_string(&body[at * ULID_CHARS..(at + 1) * ULID_CHARS]).ok())
+        .collect::<Option<Vec<_>>>()?;
+    // The same id twice is no lineage keygate makes (and no batch read may ask for it).
+    let mut seen = std::collections::HashSet::from([id]);
+    if !lineage.iter().all(|ancestor| seen.insert(*ancestor)) {
+        return None;
+    }
     Some(PresentedSecret {
         kind,
         id,
-        parent,
+        lineage,
         secret,
     })
 }
@@ -248,17 +302,39 @@ mod tests {
             CredentialKind::Session,
         ] {
             let parent = new_ulid();
-            let new = generate(kind, Some(parent));
+            let new = generate(kind, &[parent]);
             let parsed = parse(&new.secret).expect("valid secret");
             assert_eq!(parsed.kind, kind);
             assert_eq!(parsed.id, new.id);
-            assert_eq!(parsed.parent, kind.has_parent().then_some(parent));
+            assert_eq!(parsed.parent(), kind.has_parent().then_some(parent));
         }
     }
 
     #[test]
+    fn lineages_ride_in_the_secret_within_their_bound() {
+        let chain: Vec<Ulid> = (0..=MAX_KEY_ANCESTORS).map(|_| new_ulid()).collect();
+        let key = generate(CredentialKind::ApiKey, &chain[..MAX_KEY_ANCESTORS]);
+        let parsed = parse(&key.secret).expect("a key at the depth bound");
+        assert_eq!(parsed.key_ancestors(), &chain[..MAX_KEY_ANCESTORS]);
+        assert_eq!(parsed.parent(), None);
+        let token = generate(CredentialKind::AccessToken, &chain);
+        let parsed = parse(&token.secret).expect("a token of a key at the bound");
+        assert_eq!(parsed.parent(), Some(chain[0]));
+        assert_eq!(parsed.key_ancestors(), &chain[1..]);
+        let too_deep = generate(CredentialKind::ApiKey, &chain);
+        assert!(parse(&too_deep.secret).is_none());
+        let orphan = generate(CredentialKind::AccessToken, &[]);
+        assert_eq!(
+            parse(&orphan.secret).expect("a token of no key").parent(),
+            None
+        );
+        let twice = generate(CredentialKind::ApiKey, &[chain[0], chain[0]]);
+        assert!(parse(&twice.secret).is_none());
+    }
+
+    #[test]
     fn typos_and_random_strings_are_rejected() {
-        let new = generate(CredentialKind::ApiKey, None);
+        let new = generate(CredentialKind::ApiKey, &[]);
         let mut typo = new.secret.clone().into_bytes();
         let at = typo.len() - 10;
         typo[at] = if typo[at] == b'a' { b'b' } else { b'a' };
@@ -270,7 +346,7 @@ mod tests {
 
     #[test]
     fn cogniac_keyid_form_is_accepted() {
-        let new = generate(CredentialKind::ApiKey, None);
+        let new = generate(CredentialKind::ApiKey, &[]);
         let combined = format!("{}:{}", new.id, new.secret);
         assert_eq!(parse(&combined).unwrap().id, new.id);
         let lowercase = format!("{}:{}", new.id.to_string().to_lowercase(), new.secret);
@@ -283,8 +359,8 @@ mod tests {
 
     #[test]
     fn secrets_are_distinct_and_hashes_depend_on_pepper() {
-        let a = generate(CredentialKind::ApiKey, None);
-        let b = generate(CredentialKind::ApiKey, None);
+        let a = generate(CredentialKind::ApiKey, &[]);
+        let b = generate(CredentialKind::ApiKey, &[]);
         assert_ne!(a.secret, b.secret);
         let plain = CredentialHasher::new(None);
         let peppered = CredentialHasher::new(Some(b"pepper".to_vec()));

@@ -17,6 +17,9 @@ pub struct Principal {
     pub credential_id: String,
     /// The API key behind the credential (itself, or the key that minted a token).
     pub key_id: Option<String>,
+    /// The keys that created that key, nearest first: a key this credential creates
+    /// records them after `key_id`, and follows them all.
+    pub key_lineage: Vec<String>,
     pub key_type: KeyType,
     pub scopes: Scopes,
     pub expires_at: Option<i64>,
@@ -129,6 +132,16 @@ impl Principal {
         Ok(())
     }
 
+    /// The lineage a key created by this credential records: the key behind it and that
+    /// key's own lineage (nothing for a session, which stands for the user's password).
+    pub fn lineage_for_new_key(&self) -> Vec<String> {
+        self.key_id
+            .iter()
+            .chain(self.key_lineage.iter())
+            .cloned()
+            .collect()
+    }
+
     /// Tenant-wide routes (`/v1/users...`): a tenant admin's manager credential with the
     /// `admin` scope.
     pub fn require_tenant_admin(&self) -> Result<(), Denied> {
@@ -156,6 +169,7 @@ impl Principal {
         put("kind", self.kind.as_str().to_owned());
         put("credential_id", self.credential_id.clone());
         put("key_id", self.key_id.clone().unwrap_or_default());
+        put("key_lineage", self.key_lineage.join(" "));
         put("key_type", self.key_type.as_str().to_owned());
         put("scopes", self.scopes.names().join(" "));
         put(
@@ -216,6 +230,12 @@ impl Principal {
             kind: CredentialKind::parse(text("kind")?)?,
             credential_id: optional("credential_id")?,
             key_id: optional("key_id"),
+            key_lineage: text("key_lineage")
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned)
+                .collect(),
             key_type: KeyType::parse(text("key_type")?)?,
             scopes: Scopes::from_stored(text("scopes")?.split(' ')),
             expires_at: optional("expires_at").and_then(|v| v.parse().ok()),
@@ -244,6 +264,7 @@ mod tests {
             kind: CredentialKind::AccessToken,
             credential_id: "c1".into(),
             key_id: Some("k1".into()),
+            key_lineage: vec!["k0".into(), "kroot".into()],
             key_type: KeyType::Asker,
             scopes: Scopes::default_for_new_key(),
             expires_at: Some(1_900_000_000),

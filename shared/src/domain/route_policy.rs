@@ -620,6 +620,7 @@ mod tests {
             kind: CredentialKind::ApiKey,
             credential_id: "k".into(),
             key_id: Some("k".into()),
+            key_lineage: Vec::new(),
             key_type,
             scopes: scopes.iter().copied().collect(),
             expires_at: None,

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::domain::api_key::{ApiKey, MAX_ACTIVE_KEYS_PER_USER};
 use crate::domain::audit::{Actor, AuditEvent, EventType, Target};
 use crate::domain::clock::{now_epoch, parse_future};
-use crate::domain::credential::{self, CredentialKind};
+use crate::domain::credential::{self, CredentialKind, MAX_KEY_ANCESTORS};
 use crate::domain::ids;
 use crate::domain::principal::Principal;
 use crate::domain::scope::{KeyType, Scope, Scopes};
@@ -160,6 +160,21 @@ impl Services {
             Some(raw) => KeyType::parse(raw)
                 .ok_or_else(|| Error::invalid("type", "must be \"admin\" or \"asker\""))?,
         };
+        let lineage = granter
+            .map(Principal::lineage_for_new_key)
+            .unwrap_or_default();
+        if lineage.len() > MAX_KEY_ANCESTORS {
+            return Err(Error::Conflict(format!(
+                "this key is already {MAX_KEY_ANCESTORS} keys deep: a key it creates would be \
+                 too deep to follow them all; create the key from a session or a key nearer \
+                 the top"
+            )));
+        }
+        let lineage_ids = lineage
+            .iter()
+            .map(|id| ulid::Ulid::from_string(id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| Error::Unauthenticated("malformed key id"))?;
         let expires_at = match granter {
             Some(granter) => {
                 granter.require_manager()?;
@@ -172,7 +187,7 @@ impl Services {
             }
             None => expires_at,
         };
-        let new = credential::generate(CredentialKind::ApiKey, None);
+        let new = credential::generate(CredentialKind::ApiKey, &lineage_ids);
         let key = ApiKey {
             id: new.id.to_string(),
             tenant_id: owner.tenant_id.clone(),
@@ -189,6 +204,7 @@ impl Services {
             revoked_at: None,
             enabled: true,
             rolled_to: None,
+            lineage,
         };
         let hash = self.hasher().hash(&new.secret);
         let event = self

@@ -47,6 +47,7 @@ struct TokenShape {
     ttl_secs: i64,
 }
 
+/// A key's principal from its effective record (see `effective_key`).
 fn principal_of_key(key: &ApiKey) -> Principal {
     Principal {
         tenant_id: key.tenant_id.clone(),
@@ -56,6 +57,7 @@ fn principal_of_key(key: &ApiKey) -> Principal {
         kind: CredentialKind::ApiKey,
         credential_id: key.id.clone(),
         key_id: Some(key.id.clone()),
+        key_lineage: key.lineage.clone(),
         key_type: key.key_type,
         scopes: key.scopes.clone(),
         expires_at: key.expires_at,
@@ -66,9 +68,30 @@ fn principal_of_key(key: &ApiKey) -> Principal {
     }
 }
 
-/// A token's rights, re-derived at every verification from its key as the key is now: the
-/// scopes both hold, the weaker key type, the earlier expiry. Narrowing a key narrows
-/// every token it minted at once.
+/// A key as it may act now: usable only while it and every key it was created by are (an
+/// ancestor gone counts as revoked), with the rights they all hold (`ApiKey::narrowed_by`).
+/// So narrowing, pausing, expiring or revoking a key does the same to every key it
+/// created, their keys, and the tokens of all of them, from the next verification on.
+fn effective_key(key: &ApiKey, ancestors: &[Option<ApiKey>], now: i64) -> Result<ApiKey, Refused> {
+    let refused = |why| Refused::unusable(why, &key.tenant_id);
+    if let Some(why) = key.unusable(now) {
+        return Err(refused(why));
+    }
+    let mut usable = Vec::with_capacity(ancestors.len());
+    for ancestor in ancestors {
+        // A creating key that is gone counts as revoked.
+        let ancestor = ancestor.as_ref().ok_or(refused(Unusable::Revoked))?;
+        if let Some(why) = ancestor.unusable(now) {
+            return Err(refused(why));
+        }
+        usable.push(ancestor);
+    }
+    Ok(key.narrowed_by(usable))
+}
+
+/// A token's rights, re-derived at every verification from its key's effective record:
+/// the scopes both hold, the weaker key type, the earlier expiry. Narrowing a key (or any
+/// key it was created by) narrows every token it minted at once.
 fn principal_of_token(token: &AccessToken, key: Option<&ApiKey>) -> Principal {
     let (scopes, key_type, expires_at) = match key {
         Some(key) => (
@@ -87,6 +110,7 @@ fn principal_of_token(token: &AccessToken, key: Option<&ApiKey>) -> Principal {
         kind: token.kind,
         credential_id: token.id.clone(),
         key_id: token.key_id.clone(),
+        key_lineage: key.map(|key| key.lineage.clone()).unwrap_or_default(),
         key_type,
         scopes,
         expires_at: Some(expires_at),
@@ -95,6 +119,10 @@ fn principal_of_token(token: &AccessToken, key: Option<&ApiKey>) -> Principal {
         user_profile: token.user_profile.clone(),
         temporary: token.origin == TokenOrigin::Temp,
     }
+}
+
+fn ids_of(ulids: &[ulid::Ulid]) -> Vec<String> {
+    ulids.iter().map(ToString::to_string).collect()
 }
 
 /// A random 0..=LAST_USED_JITTER_SECS for one staleness check.
@@ -148,8 +176,8 @@ impl From<Refused> for Error {
 
 impl Services {
     /// Verifies a presented secret: format and checksum first, then the opt-in cache, then
-    /// one strongly consistent read (a key, a session, or a token with its key in one
-    /// BatchGetItem), so a revoke, pause or narrowing that has returned holds on every
+    /// one strongly consistent BatchGetItem of the credential and every key it follows (a
+    /// key and the keys that created it; a token, its key and those), so a revoke, pause or narrowing that has returned holds on every
     /// instance from the next request on. The secret is hashed once.
     pub async fn verify(&self, presented: &str) -> Result<Principal, Error> {
         self.check_credential(presented).await.map_err(Error::from)
@@ -182,25 +210,25 @@ impl Services {
         }
         let principal = match parsed.kind {
             CredentialKind::ApiKey => {
-                let (key, stored_hash) = self
+                let ancestors = ids_of(parsed.key_ancestors());
+                let chain = self
                     .store
-                    .get_api_key(&parsed.id.to_string())
+                    .get_api_key_chain(&parsed.id.to_string(), &ancestors)
                     .await?
                     .ok_or(Refused::NotFound)?;
-                if !same_hash(&hash, &stored_hash) {
+                if !same_hash(&hash, &chain.hash) || chain.key.lineage != ancestors {
                     return Err(Refused::NotFound);
                 }
-                if let Some(why) = key.unusable(now) {
-                    return Err(Refused::unusable(why, &key.tenant_id));
-                }
-                self.note_key_use(&key, now).await;
+                let key = effective_key(&chain.key, &chain.ancestors, now)?;
+                self.note_key_use(&chain.key, now).await;
                 principal_of_key(&key)
             }
             CredentialKind::AccessToken | CredentialKind::Session => {
-                let parent = parsed.parent.filter(|p| !p.is_nil()).map(|p| p.to_string());
+                let parent = parsed.parent().map(|p| p.to_string());
+                let key_ancestors = ids_of(parsed.key_ancestors());
                 let found = self
                     .store
-                    .get_token_with_key(&parsed.id.to_string(), parent.as_deref())
+                    .get_token_with_key(&parsed.id.to_string(), parent.as_deref(), &key_ancestors)
                     .await?
                     .ok_or(Refused::NotFound)?;
                 if found.token.kind != parsed.kind
@@ -213,17 +241,15 @@ impl Services {
                 if let Some(why) = found.token.unusable(now) {
                     return Err(Refused::unusable(why, tenant_id));
                 }
-                match (&parent, &found.key) {
-                    (Some(_), Some(key)) => {
-                        if let Some(why) = key.unusable(now) {
-                            return Err(Refused::unusable(why, tenant_id));
-                        }
+                let key = match (&parent, &found.key) {
+                    (Some(_), Some(key)) if key.lineage == key_ancestors => {
+                        Some(effective_key(key, &found.key_ancestors, now)?)
                     }
-                    (None, None) => {}
-                    // The key behind the token is gone.
+                    (None, None) => None,
+                    // The key behind the token is gone (or is not the one it names).
                     _ => return Err(Refused::unusable(Unusable::Revoked, tenant_id)),
-                }
-                principal_of_token(&found.token, found.key.as_ref())
+                };
+                principal_of_token(&found.token, key.as_ref())
             }
         };
         self.cache.put(hash, principal.clone());
@@ -374,14 +400,17 @@ impl Services {
             .key_id
             .clone()
             .ok_or_else(|| Error::Forbidden("only API-key credentials can mint tokens".into()))?;
-        let parent = ulid::Ulid::from_string(&key_id)
+        let lineage = std::iter::once(&key_id)
+            .chain(&minter.key_lineage)
+            .map(|id| ulid::Ulid::from_string(id))
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|_| Error::Unauthenticated("malformed key id"))?;
         let now = now_epoch();
         let mut expires_at = now + ttl_secs;
         if let Some(limit) = minter.expires_at {
             expires_at = expires_at.min(limit);
         }
-        let new = credential::generate(CredentialKind::AccessToken, Some(parent));
+        let new = credential::generate(CredentialKind::AccessToken, &lineage);
         let token = AccessToken {
             id: new.id.to_string(),
             kind: CredentialKind::AccessToken,

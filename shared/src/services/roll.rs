@@ -67,7 +67,15 @@ impl Services {
         if let Some(refusal) = old.roll_refusal(now) {
             return Err(Error::Conflict(refusal.into()));
         }
-        let new = credential::generate(CredentialKind::ApiKey, None);
+        // The successor keeps the old key's lineage (and so follows the same keys); its
+        // secret carries it like any key's.
+        let lineage = old
+            .lineage
+            .iter()
+            .map(|id| ulid::Ulid::from_string(id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| Error::Conflict("this key's lineage is malformed".into()))?;
+        let new = credential::generate(CredentialKind::ApiKey, &lineage);
         // The successor is made by the caller: it expires no later than the caller's key,
         // like any key the caller creates (rights only narrow).
         let successor = ApiKey {

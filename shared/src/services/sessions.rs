@@ -99,7 +99,7 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<IssuedToken, Error> {
         let now = now_epoch();
-        let new = credential::generate(CredentialKind::Session, None);
+        let new = credential::generate(CredentialKind::Session, &[]);
         let session = AccessToken {
             id: new.id.to_string(),
             kind: CredentialKind::Session,

@@ -51,10 +51,15 @@ impl VerifyCache {
         entries.insert(hash, (principal, Instant::now()));
     }
 
-    /// Forgets every credential backed by this key or being this credential.
+    /// Forgets every credential being this credential, backed by this key, or by a key
+    /// this key created (directly or further down).
     pub fn forget(&self, id: &str) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|_, (p, _)| p.credential_id != id && p.key_id.as_deref() != Some(id));
+        entries.retain(|_, (p, _)| {
+            p.credential_id != id
+                && p.key_id.as_deref() != Some(id)
+                && !p.key_lineage.iter().any(|ancestor| ancestor == id)
+        });
     }
 
     /// Forgets every credential of a user (used when all their keys are revoked).

@@ -71,6 +71,12 @@ fn key_item(key: &ApiKey, hash: &str) -> Item {
     put_opt(&mut item, "expires_at", key.expires_at.map(n));
     item.insert("enabled".into(), b(key.enabled));
     put_opt(&mut item, "rolled_to", key.rolled_to.as_deref().map(s));
+    if !key.lineage.is_empty() {
+        item.insert(
+            "lineage".into(),
+            list(key.lineage.iter().map(String::as_str)),
+        );
+    }
     item
 }
 
@@ -93,6 +99,7 @@ fn key_from(item: &Item) -> Result<(ApiKey, String), StoreError> {
         revoked_at: r.opt_number("revoked_at"),
         enabled: r.flag("enabled"),
         rolled_to: r.opt_string("rolled_to"),
+        lineage: r.strings("lineage"),
     };
     Ok((key, r.string("hash")?))
 }
@@ -120,6 +127,32 @@ fn roll_record_item(
     item.insert("created_at".into(), n(now));
     item.insert(keys::PURGE_AT.into(), n(record.remembered_until));
     item
+}
+
+pub(super) fn key_primary_key(key_id: &str) -> Item {
+    primary_key(keys::api_key(key_id), keys::API_KEY_SK)
+}
+
+/// The keys with these ids among items read together, in the order asked (None: not there).
+pub(super) fn keys_in(found: &[Item], ids: &[&str]) -> Result<Vec<Option<ApiKey>>, StoreError> {
+    ids.iter()
+        .map(|id| {
+            let pk = keys::api_key(id);
+            found
+                .iter()
+                .find(|item| item.get(PK).and_then(|v| v.as_s().ok()) == Some(&pk))
+                .map(key_from_item)
+                .transpose()
+        })
+        .collect()
+}
+
+/// A key with its hash and the keys it was created by as they are now, in its lineage's
+/// order (None: that key is gone).
+pub struct KeyChain {
+    pub key: ApiKey,
+    pub hash: String,
+    pub ancestors: Vec<Option<ApiKey>>,
 }
 
 fn user_key(tenant_id: &str, user_id: &str) -> Item {
@@ -168,6 +201,34 @@ impl Store {
         let key = primary_key(keys::api_key(key_id), keys::API_KEY_SK);
         let item = self.get(key, true).await?;
         item.as_ref().map(key_from).transpose()
+    }
+
+    /// Reads a key with its hash and the keys named as its ancestors in one strongly
+    /// consistent BatchGetItem (one read unit per item), for verification.
+    pub async fn get_api_key_chain(
+        &self,
+        key_id: &str,
+        ancestors: &[String],
+    ) -> Result<Option<KeyChain>, StoreError> {
+        let chain: Vec<&str> = std::iter::once(key_id)
+            .chain(ancestors.iter().map(String::as_str))
+            .collect();
+        let found = self
+            .get_consistent_batch(chain.iter().map(|id| key_primary_key(id)).collect())
+            .await?;
+        let key_pk = keys::api_key(key_id);
+        let Some(key_item) = found
+            .iter()
+            .find(|item| item.get(PK).and_then(|v| v.as_s().ok()) == Some(&key_pk))
+        else {
+            return Ok(None);
+        };
+        let (key, hash) = key_from(key_item)?;
+        Ok(Some(KeyChain {
+            key,
+            hash,
+            ancestors: keys_in(&found, &chain[1..])?,
+        }))
     }
 
     /// One user's keys, newest first; unrevoked only unless `include_revoked`.

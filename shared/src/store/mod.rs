@@ -335,6 +335,46 @@ impl Store {
         Ok(output.item)
     }
 
+    /// The items at `keys` (distinct), read strongly consistent in one BatchGetItem; keys
+    /// DynamoDB leaves unprocessed (throttling) are asked for again, up to twice more, and
+    /// then the read fails as unavailable (503): a missing item always means "not there",
+    /// never "not read".
+    pub(crate) async fn get_consistent_batch(
+        &self,
+        keys: Vec<item::Item>,
+    ) -> Result<Vec<item::Item>, StoreError> {
+        let mut pending = Some(
+            aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .consistent_read(true)
+                .set_keys(Some(keys))
+                .build()
+                .expect("keys are set"),
+        );
+        let mut found = Vec::new();
+        for _ in 0..3 {
+            let Some(request) = pending.take() else { break };
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await?;
+            if let Some(mut responses) = output.responses {
+                found.extend(responses.remove(&self.table).unwrap_or_default());
+            }
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+                .filter(|rest| !rest.keys().is_empty());
+        }
+        if pending.is_some() {
+            return Err(StoreError::Unavailable(
+                "BatchGetItem left keys unprocessed".into(),
+            ));
+        }
+        Ok(found)
+    }
+
     /// The items `query` finds, page after page, until its key range ends or, given `max`,
     /// `max` items are read (each page then asks only for what is still missing). A Query
     /// stops at 1 MB, so large items may take more pages than their count suggests.

@@ -1,12 +1,10 @@
 //! Access tokens and sessions: hashed, with the TTL attribute set to their expiry.
 //! A token is verified together with the key that minted it, in one BatchGetItem.
 
-use aws_sdk_dynamodb::types::KeysAndAttributes;
-
 use super::item::{Item, Reader, list, n, put_opt, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, PK, PURGE_AT, SK};
 use super::logins::{Login, login_item};
-use super::{Store, StoreError, primary_key};
+use super::{Store, StoreError, api_keys, primary_key};
 use crate::domain::api_key::ApiKey;
 use crate::domain::audit::AuditEvent;
 use crate::domain::credential::CredentialKind;
@@ -93,11 +91,13 @@ pub struct TokenListing<'a> {
     pub after_token_id: Option<&'a str>,
 }
 
-/// A token with its hash, and the minting key with its record when there is one.
+/// A token with its hash, the minting key when there is one, and that key's ancestors in
+/// the order asked (None: that key is gone).
 pub struct TokenWithKey {
     pub token: AccessToken,
     pub hash: String,
     pub key: Option<ApiKey>,
+    pub key_ancestors: Vec<Option<ApiKey>>,
 }
 
 impl Store {
@@ -127,55 +127,36 @@ impl Store {
         Ok(())
     }
 
-    /// Reads a token and the key that minted it in one round trip, strongly consistent: a
-    /// revoke or change that has returned is seen by the very next verification.
+    /// Reads a token, the key that minted it and that key's ancestors in one round trip,
+    /// strongly consistent: a revoke or change that has returned is seen by the very next
+    /// verification.
     pub async fn get_token_with_key(
         &self,
         token_id: &str,
         key_id: Option<&str>,
+        key_ancestors: &[String],
     ) -> Result<Option<TokenWithKey>, StoreError> {
-        let mut wanted = KeysAndAttributes::builder()
-            .consistent_read(true)
-            .keys(primary_key(keys::token(token_id), keys::TOKEN_SK));
-        if let Some(key_id) = key_id {
-            wanted = wanted.keys(primary_key(keys::api_key(key_id), keys::API_KEY_SK));
-        }
-        let mut pending = Some(wanted.build().expect("keys are set"));
-        let mut found: Vec<Item> = Vec::new();
-        // BatchGetItem may return keys unprocessed under throttling; ask again for those.
-        for _ in 0..3 {
-            let Some(request) = pending.take() else { break };
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await?;
-            if let Some(mut responses) = output.responses {
-                found.extend(responses.remove(&self.table).unwrap_or_default());
-            }
-            pending = output
-                .unprocessed_keys
-                .and_then(|mut unprocessed| unprocessed.remove(&self.table))
-                .filter(|rest| !rest.keys().is_empty());
-        }
-        if pending.is_some() {
-            return Err(StoreError::Unavailable(
-                "BatchGetItem left keys unprocessed".into(),
-            ));
-        }
         let token_pk = keys::token(token_id);
+        let mut wanted = vec![primary_key(token_pk.clone(), keys::TOKEN_SK)];
+        let chain: Vec<&str> = key_id
+            .into_iter()
+            .chain(key_ancestors.iter().map(String::as_str))
+            .collect();
+        wanted.extend(chain.iter().map(|id| api_keys::key_primary_key(id)));
+        let found = self.get_consistent_batch(wanted).await?;
         let is_token = |item: &&Item| item.get(PK).and_then(|v| v.as_s().ok()) == Some(&token_pk);
         let Some(token_item) = found.iter().find(is_token) else {
             return Ok(None);
         };
         let (token, hash) = token_from(token_item)?;
-        let key = found
-            .iter()
-            .find(|item| !is_token(item))
-            .map(super::api_keys::key_from_item)
-            .transpose()?;
-        Ok(Some(TokenWithKey { token, hash, key }))
+        let mut keys = api_keys::keys_in(&found, &chain)?.into_iter();
+        let key = keys.next().flatten();
+        Ok(Some(TokenWithKey {
+            token,
+            hash,
+            key,
+            key_ancestors: keys.collect(),
+        }))
     }
 
     /// Ids of a user's unrevoked, unexpired sessions (GSI1, so eventually consistent: a
