@@ -1,6 +1,7 @@
 //! API keys: long-lived, scoped, shown once.
 
 use super::credential::Unusable;
+use super::metering::Metering;
 use super::scope::{KeyType, Scopes, UserRole};
 
 /// At most this many active keys per user, enforced by a conditional write.
@@ -27,6 +28,8 @@ pub struct ApiKey {
     /// Set when rolled: the successor's id. A rolled key lives until its (shortened)
     /// expiry, has handed its slot to the successor and takes no further changes.
     pub rolled_to: Option<String>,
+    /// Rate limits and credits; empty when the key is unmetered.
+    pub metering: Metering,
 }
 
 impl ApiKey {

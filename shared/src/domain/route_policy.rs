@@ -627,6 +627,7 @@ mod tests {
             chat_role: None,
             user_profile: None,
             temporary: false,
+            metering: Default::default(),
         }
     }
 
