@@ -481,6 +481,14 @@ fn authorizer_event(path: &str, key: &str) -> ApiGatewayV2CustomAuthorizerV2Requ
     );
     let mut event: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     event["rawPath"] = json!(path);
+    // API Gateway's routeKey, as the template declares the route.
+    let route_key = if path == METERED {
+        format!("ANY {path}")
+    } else {
+        format!("GET {path}")
+    };
+    event["routeKey"] = json!(route_key);
+    event["requestContext"]["routeKey"] = json!(route_key);
     event["requestContext"]["http"]["path"] = json!(path);
     event["headers"]["x-api-key"] = json!(key);
     serde_json::from_value(event).unwrap()
