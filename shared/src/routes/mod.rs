@@ -23,8 +23,8 @@ use crate::domain::route_policy::KeygateRoute;
 use crate::domain::scope::Scope;
 use crate::http::bare_errors::{Render, reshape};
 use crate::http::json::MAX_BODY_BYTES;
-use crate::http::{Problem, access_log};
 use crate::http::metering::meter_headers;
+use crate::http::{Problem, access_log};
 use crate::services::Services;
 
 /// Every route keygate's functions serve, as the template declares them (or broader), with
