@@ -45,6 +45,9 @@ pub fn test_config(table: &str, extra: &[(&str, &str)]) -> Config {
             "AWS_REGION" => Some("us-east-1".to_owned()),
             "KEYGATE_PEPPER" => Some("test-pepper".to_owned()),
             "KEYGATE_ALLOWED_ORIGINS" => Some("https://app.example.com".to_owned()),
+            // The emulator serves one request at a time: under the concurrency tests a
+            // request may queue for seconds, which is not a failure of the store.
+            "KEYGATE_DYNAMODB_TIMEOUT_SECS" => Some("30".to_owned()),
             _ => None,
         }
     })

@@ -7,7 +7,11 @@
 //! `config::AuthorizerDeny`). It reads the same credential forms as the functions (headers,
 //! then cookies) and applies the same Origin rule to cookie-only state-changing requests.
 //! HTTP Basic (Cogniac's `/1/token`) is no credential here: such routes are public at the
-//! gateway and checked by their function.
+//! gateway and checked by their function. An allowed request is then admitted against its
+//! key's rate limits and credits at the policy's cost (one conditional write,
+//! `services::metering`); a refusal is a denial of class `rate_limited` / `usage_exceeded`
+//! that the function answers with 429 and the `RateLimit` headers, which also reach admitted
+//! requests' responses through the context.
 
 use std::time::Instant;
 
@@ -19,8 +23,11 @@ use lambda_http::aws_lambda_events::apigw::{
 use serde_json::{Map, Value};
 
 use crate::config::AuthorizerDeny;
+use crate::domain::metering::RefusalReason;
 use crate::domain::principal::CONTEXT_VERSION;
 use crate::http::credentials::{self, Source};
+use crate::http::metering::{MeterHeaders, REFUSED_LIMIT_FIELD};
+use crate::services::metering::Admission;
 use crate::services::{Error, Services};
 
 /// The context key marking a request the authorizer refused (see `http::caller`).
@@ -147,18 +154,28 @@ pub async fn decide(
             Err(error) => Err(error),
         },
     };
-    let admitted = verified.and_then(|principal| {
-        let decision = rule.evaluate(&principal);
-        match decision.reason {
-            Some(reason) => Err(Error::Forbidden(reason)),
-            None => {
-                let mut context = principal.to_context();
-                context.insert("route".into(), Value::String(decision.route));
-                context.insert("cost".into(), Value::String(decision.cost.to_string()));
-                Ok(context)
+    let admitted = match verified {
+        Err(error) => Err(error),
+        Ok(principal) => {
+            let decision = rule.evaluate(&principal);
+            match decision.reason {
+                Some(reason) => Err(Error::Forbidden(reason)),
+                // Admission against the key's limits and credits, at the policy's cost.
+                None => match services.admit(&principal, i64::from(decision.cost)).await {
+                    Err(error) => Err(error),
+                    Ok(admission) => {
+                        let mut context = principal.to_context();
+                        context.insert("route".into(), Value::String(decision.route));
+                        context.insert("cost".into(), Value::String(decision.cost.to_string()));
+                        if let Admission::Admitted(status) = admission {
+                            MeterHeaders::of(&status, None).write_context(&mut context);
+                        }
+                        Ok(context)
+                    }
+                },
             }
         }
-    });
+    };
     match admitted {
         Ok(context) => {
             response.is_authorized = true;
@@ -184,6 +201,16 @@ fn denial(error: &Error) -> Map<String, Value> {
         Error::Forbidden(reason) => {
             context.insert(DENIED_REASON.into(), Value::String(reason.clone()));
             "forbidden"
+        }
+        Error::Throttled(refusal) => {
+            MeterHeaders::of_refusal(refusal).write_context(&mut context);
+            match &refusal.reason {
+                RefusalReason::RateLimited(name) => {
+                    context.insert(REFUSED_LIMIT_FIELD.into(), Value::String(name.clone()));
+                    "rate_limited"
+                }
+                RefusalReason::CreditsExhausted => "usage_exceeded",
+            }
         }
         _ => "unauthenticated",
     };

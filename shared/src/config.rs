@@ -59,6 +59,9 @@ pub struct Config {
     /// Public keys that sign secret-scanning reports (`KEYGATE_SECRET_SCANNING_KEYS`:
     /// GitHub's `{"public_keys": [{"key_identifier", "key"}]}` document, or its array).
     pub secret_scanning_keys: ReportKeys,
+    /// How long one DynamoDB attempt may take (`KEYGATE_DYNAMODB_TIMEOUT_SECS`, default 3);
+    /// a whole operation with its retries gets twice that plus 2 s.
+    pub dynamodb_attempt_timeout: Duration,
 }
 
 /// An HTTP API answers an authorizer's `isAuthorized: false` with a bare 403, whatever the
@@ -188,6 +191,12 @@ impl Config {
                     reason,
                 })?,
             },
+            dynamodb_attempt_timeout: Duration::from_secs(number(
+                "KEYGATE_DYNAMODB_TIMEOUT_SECS",
+                3,
+                1,
+                60,
+            )? as u64),
         })
     }
 }

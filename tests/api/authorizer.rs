@@ -44,7 +44,10 @@ async fn allows_valid_credentials_with_the_caller_in_context() {
         assert!(response.is_authorized, "{header:?}");
         assert_eq!(response.context["tenant_id"], app.tenant_id.as_str());
         assert_eq!(response.context["user_id"], app.admin_id.as_str());
-        assert_eq!(response.context["scopes"], "chat read write admin verify");
+        assert_eq!(
+            response.context["scopes"],
+            "chat read write admin verify usage"
+        );
         assert_eq!(response.context["context_version"], "1");
     }
     let response = authorize(&app.services, &event_with(Some(("authorization", &bearer)))).await;

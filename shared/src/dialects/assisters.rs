@@ -166,6 +166,7 @@ async fn update(
         scopes: body.scopes,
         is_active: body.is_active,
         expires_at: None,
+        ..KeyPatch::default()
     };
     services.patch_api_key(&user, &id, patch).await?;
     Ok(Json(json!({"success": true})))

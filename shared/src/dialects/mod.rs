@@ -47,6 +47,7 @@ pub(crate) fn status_and_message(error: &Error) -> (StatusCode, String) {
                 "the request could not be completed; the error was logged".to_owned(),
             )
         }
+        Error::Throttled(refusal) => (StatusCode::TOO_MANY_REQUESTS, refusal.message()),
         Error::Unavailable(source) => {
             tracing::error!(error = %source, "store unavailable");
             (

@@ -1,6 +1,7 @@
 //! API keys: long-lived, scoped, shown once.
 
 use super::credential::Unusable;
+use super::metering::Metering;
 use super::scope::{KeyType, Scopes, UserRole};
 
 /// At most this many active keys per user, enforced by a conditional write.
@@ -30,6 +31,8 @@ pub struct ApiKey {
     /// The keys that created this one, nearest first (empty when a session, the bootstrap
     /// or the admin CLI made it). Fixed at creation; the key's rights follow all of them.
     pub lineage: Vec<String>,
+    /// Rate limits and credits; empty when the key is unmetered.
+    pub metering: Metering,
 }
 
 impl ApiKey {

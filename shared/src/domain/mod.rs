@@ -8,6 +8,7 @@ pub mod clock;
 pub mod credential;
 pub mod dataset;
 pub mod ids;
+pub mod metering;
 pub mod password;
 pub mod principal;
 pub mod route_policy;

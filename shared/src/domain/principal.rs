@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::credential::CredentialKind;
+use super::metering::Metering;
 use super::scope::{KeyType, Scope, Scopes, UserRole};
 use super::token::ChatRole;
 
@@ -30,6 +31,9 @@ pub struct Principal {
     pub user_profile: Option<Map<String, Value>>,
     /// A temp token (`/v1/auth/tokens`): it may ask, never manage credentials.
     pub temporary: bool,
+    /// The metering of the key behind the credential (not passed in the authorizer context:
+    /// the authorizer admits the request itself).
+    pub metering: Metering,
 }
 
 /// The version of the authorizer context contract (`context_version`).
@@ -212,6 +216,12 @@ impl Principal {
                 .unwrap_or_default(),
         );
         put("temporary", self.temporary.to_string());
+        if self.metering.is_metered() {
+            put(
+                "metering",
+                serde_json::to_string(&self.metering).unwrap_or_default(),
+            );
+        }
         context
     }
 
@@ -247,6 +257,9 @@ impl Principal {
                 "false" => false,
                 _ => return None,
             },
+            metering: optional("metering")
+                .and_then(|v| serde_json::from_str(&v).ok())
+                .unwrap_or_default(),
         })
     }
 }
@@ -275,6 +288,7 @@ mod tests {
             }),
             user_profile: None,
             temporary: true,
+            metering: Metering::default(),
         }
     }
 

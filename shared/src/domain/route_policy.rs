@@ -628,6 +628,7 @@ mod tests {
             chat_role: None,
             user_profile: None,
             temporary: false,
+            metering: Default::default(),
         }
     }
 
@@ -720,7 +721,7 @@ mod tests {
         assert!(error("{").contains("EOF"), "{}", error("{"));
         assert_eq!(
             error(r#"{"routes": [{"route": "GET /a"}, {"route": "GET /b", "scopes": ["chatt"]}]}"#),
-            "routes[1] (\"GET /b\"): unknown scope \"chatt\"; known: chat, read, write, admin, verify"
+            "routes[1] (\"GET /b\"): unknown scope \"chatt\"; known: chat, read, write, admin, verify, usage"
         );
         assert_eq!(
             error(r#"{"routes": [{"route": "GET /a", "key_types": ["root"]}]}"#),

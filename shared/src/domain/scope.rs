@@ -14,17 +14,21 @@ pub enum Scope {
     /// A service key's right to check other credentials of its tenant (`POST
     /// /v1/keys/verify`); only a tenant admin may hand it out.
     Verify,
+    /// Report usage after an AI call (`POST /v1/usage`): a platform function's key.
+    Usage,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Chat,
         Scope::Read,
         Scope::Write,
         Scope::Admin,
         Scope::Verify,
+        Scope::Usage,
     ];
-    /// What a user's own sign-in may carry: every scope but the service scope `verify`.
+    /// What a user's own sign-in may carry: every scope but the service scopes `verify` and
+    /// `usage`.
     pub const USER: [Scope; 4] = [Scope::Chat, Scope::Read, Scope::Write, Scope::Admin];
 
     pub const fn as_str(self) -> &'static str {
@@ -34,6 +38,7 @@ impl Scope {
             Self::Write => "write",
             Self::Admin => "admin",
             Self::Verify => "verify",
+            Self::Usage => "usage",
         }
     }
 

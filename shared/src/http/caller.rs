@@ -2,14 +2,18 @@
 //! route policy, and its context is trusted; anywhere else (local server, `cargo lambda
 //! watch`, a function URL) the credential is verified and the policy applied here with the
 //! same code. A missing context is never trusted.
+//! Where the credential is verified here, the request is also admitted here (rate limits and
+//! credits, at the policy's cost), exactly as the authorizer admits it behind API Gateway.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use lambda_http::request::RequestContext;
 
 use super::credentials::{self, Source};
+use super::metering::{REFUSED_LIMIT_FIELD, admit_once};
 use super::problem::Problem;
 use crate::authorizer::{DENIED_MARKER, DENIED_REASON};
+use crate::domain::metering::{MeterStatus, Refusal, RefusalReason};
 use crate::domain::principal::Principal;
 use crate::services::{Error, Services};
 use crate::store::StoreError;
@@ -73,6 +77,15 @@ pub async fn resolve_with_source(
                         .unwrap_or("refused by the authorizer")
                         .to_owned(),
                 ),
+                Some("rate_limited") => throttled(RefusalReason::RateLimited(
+                    authorizer
+                        .fields
+                        .get(REFUSED_LIMIT_FIELD)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_owned(),
+                )),
+                Some("usage_exceeded") => throttled(RefusalReason::CreditsExhausted),
                 _ => Error::Unauthenticated("refused by the authorizer"),
             });
         }
@@ -90,7 +103,17 @@ pub async fn resolve_with_source(
     if let Some(reason) = decision.reason {
         return Err(Error::Forbidden(reason));
     }
+    admit_once(parts, services, &principal, i64::from(decision.cost)).await?;
     Ok((principal, source))
+}
+
+/// A refusal the authorizer made (its headers travel apart, see `http::metering`).
+fn throttled(reason: RefusalReason) -> Error {
+    Error::Throttled(Box::new(Refusal {
+        reason,
+        status: MeterStatus::default(),
+        retry_after_secs: None,
+    }))
 }
 
 impl FromRequestParts<Services> for AnyCaller {

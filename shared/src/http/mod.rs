@@ -7,6 +7,7 @@ pub mod client_info;
 pub mod credentials;
 pub mod cursor;
 pub mod json;
+pub mod metering;
 pub mod problem;
 
 pub use caller::{AnyCaller, Caller};

@@ -4,6 +4,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::domain::metering::RefusalReason;
 use crate::services::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +14,8 @@ pub struct Problem {
     pub title: &'static str,
     pub detail: String,
     pub field: Option<String>,
+    /// A machine-readable code where one is documented (`RATE_LIMITED`, `USAGE_EXCEEDED`).
+    pub code: Option<&'static str>,
 }
 
 impl Problem {
@@ -28,6 +31,7 @@ impl Problem {
             title,
             detail: detail.into(),
             field: None,
+            code: None,
         }
     }
 
@@ -142,6 +146,24 @@ impl From<Error> for Problem {
                     "the request could not be completed; the error was logged",
                 )
             }
+            Error::Throttled(refusal) => {
+                let (slug, title, code) = match refusal.reason {
+                    RefusalReason::RateLimited(_) => {
+                        ("rate-limited", "Too many requests", "RATE_LIMITED")
+                    }
+                    RefusalReason::CreditsExhausted => {
+                        ("usage-exceeded", "Credits exhausted", "USAGE_EXCEEDED")
+                    }
+                };
+                let mut problem = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    slug,
+                    title,
+                    refusal.message(),
+                );
+                problem.code = Some(code);
+                problem
+            }
             Error::Unavailable(source) => {
                 tracing::error!(error = %source, "store unavailable");
                 Self::new(
@@ -165,6 +187,9 @@ impl IntoResponse for Problem {
         });
         if let Some(field) = self.field {
             body["field"] = field.into();
+        }
+        if let Some(code) = self.code {
+            body["code"] = code.into();
         }
         let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::views;
+use crate::domain::metering::{CreditsInput, RateLimitInput};
 use crate::domain::validation::bounded_limit;
 use crate::http::{Caller, JsonBody, Problem, QueryParams, cursor};
 use crate::services::Services;
@@ -32,6 +33,8 @@ pub struct CreateBody {
     expires_at: Option<String>,
     #[serde(rename = "type")]
     key_type: Option<String>,
+    ratelimits: Option<Vec<RateLimitInput>>,
+    credits: Option<CreditsInput>,
 }
 
 impl From<CreateBody> for NewKeyInput {
@@ -42,6 +45,8 @@ impl From<CreateBody> for NewKeyInput {
             expires_at: body.expires_at,
             expires_in_days: None,
             key_type: body.key_type,
+            ratelimits: body.ratelimits,
+            credits: body.credits,
         }
     }
 }
@@ -96,9 +101,11 @@ async fn read(
     Caller(caller): Caller,
     Path(key_id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    Ok(Json(views::api_key(
-        &services.get_api_key(&caller, &key_id).await?,
-    )))
+    let key = services.get_api_key(&caller, &key_id).await?;
+    let remaining = services.credits_remaining(&key.id, &key.metering).await?;
+    let mut view = views::api_key(&key);
+    view["credits"] = views::credits(&key.metering, remaining);
+    Ok(Json(view))
 }
 
 #[derive(Deserialize)]
@@ -108,6 +115,19 @@ struct PatchBody {
     scopes: Option<Vec<String>>,
     is_active: Option<bool>,
     expires_at: Option<String>,
+    ratelimits: Option<Vec<RateLimitInput>>,
+    /// `null` removes the credits; absent leaves them.
+    #[serde(default, deserialize_with = "present")]
+    credits: Option<Option<CreditsInput>>,
+}
+
+/// Tells an explicit `null` (Some(None)) from an absent field (None).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 async fn patch(
@@ -121,6 +141,8 @@ async fn patch(
         scopes: body.scopes,
         is_active: body.is_active,
         expires_at: body.expires_at,
+        ratelimits: body.ratelimits,
+        credits: body.credits,
     };
     Ok(Json(views::api_key(
         &services.patch_api_key(&caller, &key_id, patch).await?,

@@ -72,7 +72,10 @@ async fn mint_temp(
     Ok(Json(issued(&token)))
 }
 
-async fn me(AnyCaller(caller): AnyCaller) -> Json<Value> {
+async fn me(
+    State(services): State<Services>,
+    AnyCaller(caller): AnyCaller,
+) -> Result<Json<Value>, Problem> {
     let mut body = json!({
         "ak_role": caller.key_type.as_str(),
         "project_id": caller.tenant_id,
@@ -96,5 +99,11 @@ async fn me(AnyCaller(caller): AnyCaller) -> Json<Value> {
     if let Some(exp) = caller.expires_at {
         body["exp"] = json!(exp);
     }
-    Json(body)
+    body["ratelimits"] = json!(caller.metering.ratelimits);
+    let remaining = match &caller.key_id {
+        Some(key_id) => services.credits_remaining(key_id, &caller.metering).await?,
+        None => None,
+    };
+    body["credits"] = super::views::credits(&caller.metering, remaining);
+    Ok(Json(body))
 }

@@ -10,6 +10,7 @@ pub mod datasets;
 pub mod key_check;
 pub mod secret_scanning;
 pub mod sessions;
+pub mod usage;
 pub mod users;
 pub(crate) mod views;
 
@@ -22,6 +23,7 @@ use crate::domain::route_policy::KeygateRoute;
 use crate::domain::scope::Scope;
 use crate::http::bare_errors::{Render, reshape};
 use crate::http::json::MAX_BODY_BYTES;
+use crate::http::metering::meter_headers;
 use crate::http::{Problem, access_log};
 use crate::services::Services;
 
@@ -43,6 +45,7 @@ pub const KEYGATE_ROUTES: &[KeygateRoute] = &[
     KeygateRoute::full("POST /v1/keys/verify", Some(Scope::Verify)),
     // A scanner signs its report instead of presenting a credential.
     KeygateRoute::public("POST /v1/secret-scanning/report"),
+    KeygateRoute::full("POST /v1/usage", Some(Scope::Usage)),
     KeygateRoute::full("ANY /v1/datasets", None),
     KeygateRoute::full("ANY /v1/datasets/{proxy+}", None),
     KeygateRoute::askers_too("ANY /v1/chats", Some(Scope::Chat)),
@@ -77,6 +80,7 @@ pub fn finish(router: Router<Services>, services: Services) -> Router {
             crate::http::client_info::record_origin,
         ))
         .layer(axum::middleware::from_fn(access_log::log_request))
+        .layer(axum::middleware::from_fn(meter_headers))
         .with_state(services)
 }
 
@@ -90,6 +94,7 @@ pub fn all(services: Services) -> Router {
         .merge(api_keys::routes())
         .merge(key_check::routes())
         .merge(secret_scanning::routes())
+        .merge(usage::routes())
         .merge(chats::routes())
         .merge(activity::routes())
         .merge(audit::routes())
@@ -121,7 +126,8 @@ pub fn api_keys(services: Services) -> Router {
         Router::new()
             .merge(api_keys::routes())
             .merge(key_check::routes())
-            .merge(secret_scanning::routes()),
+            .merge(secret_scanning::routes())
+            .merge(usage::routes()),
         services,
     )
 }

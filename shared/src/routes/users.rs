@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::views;
+use crate::domain::metering::RateLimitInput;
 use crate::domain::validation::bounded_limit;
 use crate::http::{Caller, JsonBody, Problem, QueryParams, cursor};
 use crate::services::Error;
@@ -74,7 +75,9 @@ async fn list(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
-    cac_verified: bool,
+    cac_verified: Option<bool>,
+    /// Default rate limits for the user's new keys (`[]` removes them).
+    ratelimits: Option<Vec<RateLimitInput>>,
 }
 
 async fn update(
@@ -83,10 +86,29 @@ async fn update(
     Path(user_id): Path<String>,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<Value>, Problem> {
-    let user = services
-        .set_cac_verified(&caller, &user_id, body.cac_verified)
-        .await?;
-    Ok(Json(views::user(&user)))
+    if body.cac_verified.is_none() && body.ratelimits.is_none() {
+        return Err(Error::invalid("cac_verified", "give cac_verified or ratelimits").into());
+    }
+    // The user first: an id that cannot be one answers before any default is read.
+    let user = match body.cac_verified {
+        Some(verified) => {
+            services
+                .set_cac_verified(&caller, &user_id, verified)
+                .await?
+        }
+        None => services.get_tenant_user(&caller, &user_id).await?,
+    };
+    let defaults = match &body.ratelimits {
+        Some(raw) => {
+            services
+                .set_default_ratelimits(&caller, &user_id, raw)
+                .await?
+        }
+        None => services.default_ratelimits(&caller, &user_id).await?,
+    };
+    let mut view = views::user(&user);
+    view["default_ratelimits"] = serde_json::json!(defaults);
+    Ok(Json(view))
 }
 
 async fn create_key(

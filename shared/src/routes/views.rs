@@ -6,6 +6,7 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::chat::{Chat, Message, Page};
 use crate::domain::clock::to_rfc3339;
 use crate::domain::dataset::{Classification, Grant, VisibleDataset};
+use crate::domain::metering::Metering;
 use crate::domain::user::User;
 use crate::http::cursor;
 use crate::store::logins::Login;
@@ -27,7 +28,23 @@ pub fn api_key(key: &ApiKey) -> Value {
         "last_used_at": time(key.last_used_at),
         "revoked_at": time(key.revoked_at),
         "is_active": key.is_active(crate::domain::clock::now_epoch()),
+        "ratelimits": key.metering.ratelimits,
+        "credits": credits(&key.metering, None),
     })
+}
+
+/// A key's credits: its refill and, where it was read, the live balance.
+pub fn credits(metering: &Metering, remaining: Option<i64>) -> Value {
+    match &metering.credits {
+        None => Value::Null,
+        Some(policy) => {
+            let mut view = json!({ "refill": policy.refill });
+            if let Some(remaining) = remaining {
+                view["remaining"] = json!(remaining);
+            }
+            view
+        }
+    }
 }
 
 /// A key as created: the record plus its secret, shown this once.

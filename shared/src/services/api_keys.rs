@@ -8,11 +8,16 @@ use crate::domain::audit::{Actor, AuditEvent, EventType, Target};
 use crate::domain::clock::{now_epoch, parse_future};
 use crate::domain::credential::{self, CredentialKind, MAX_KEY_ANCESTORS};
 use crate::domain::ids;
+use crate::domain::metering::{
+    self, Credits, CreditsInput, CreditsPolicy, Metering, RateLimitInput, parse_credits,
+    parse_ratelimits, refill_period, window_start,
+};
 use crate::domain::principal::Principal;
 use crate::domain::scope::{KeyType, Scope, Scopes};
 use crate::domain::user::User;
 use crate::domain::validation::Name;
 use crate::store::api_keys::{CreateKey, KeyChanges, PatchKey};
+use crate::store::meter::MeterStart;
 
 /// Client input for a new key, before validation.
 #[derive(Debug, Default)]
@@ -23,6 +28,8 @@ pub struct NewKeyInput {
     /// An alternative to `expires_at`: whole days from now (VirtuousAI's `expiresInDays`).
     pub expires_in_days: Option<i64>,
     pub key_type: Option<String>,
+    pub ratelimits: Option<Vec<RateLimitInput>>,
+    pub credits: Option<CreditsInput>,
 }
 
 impl NewKeyInput {
@@ -39,9 +46,53 @@ impl NewKeyInput {
                     .map(|s| s.to_string())
                     .collect(),
             ),
+            // A metered caller's stand-in carries its limits; credits are not copied (a
+            // fresh balance would be more than the caller holds): it starts at zero and
+            // refills as the caller's own.
+            ratelimits: caller.metering.is_metered().then(|| {
+                caller
+                    .metering
+                    .ratelimits
+                    .iter()
+                    .map(|l| RateLimitInput {
+                        name: l.name.clone(),
+                        limit: i64::from(l.limit),
+                        window_secs: i64::from(l.window_secs),
+                    })
+                    .collect()
+            }),
+            credits: caller.metering.credits.as_ref().map(|own| CreditsInput {
+                remaining: 0,
+                refill: own.refill.as_ref().map(|r| metering::RefillInput {
+                    interval: r.interval.as_str().to_owned(),
+                    amount: r.amount,
+                    day: r.day.map(i64::from),
+                }),
+            }),
             ..Self::default()
         }
     }
+}
+
+/// The stored metering of a key with these limits and credits.
+fn metering_of(ratelimits: Vec<metering::RateLimit>, credits: Option<&Credits>) -> Metering {
+    Metering {
+        ratelimits,
+        credits: credits.map(|c| CreditsPolicy {
+            refill: c.refill.clone(),
+        }),
+    }
+}
+
+/// The balance a key starts with, and the refill period it stands for.
+fn initial_balance(credits: &Credits, now: i64) -> (i64, Option<i64>) {
+    (
+        credits.remaining,
+        credits
+            .refill
+            .as_ref()
+            .map(|refill| refill_period(now, refill).0),
+    )
 }
 
 /// A key may be given at most ten years of life in days.
@@ -84,6 +135,10 @@ pub struct KeyPatch {
     pub is_active: Option<bool>,
     /// RFC 3339; only earlier than the current expiry (rights only narrow).
     pub expires_at: Option<String>,
+    /// New rate limits (an empty list removes them).
+    pub ratelimits: Option<Vec<RateLimitInput>>,
+    /// New credits (`Some(None)` removes them).
+    pub credits: Option<Option<CreditsInput>>,
 }
 
 /// The earlier of two optional expiries (None: never).
@@ -187,6 +242,25 @@ impl Services {
             }
             None => expires_at,
         };
+        let ratelimits = match &input.ratelimits {
+            Some(raw) => parse_ratelimits("ratelimits", raw)?,
+            // A key that names no limits gets its user's default, if a tenant admin set one.
+            None => {
+                self.store
+                    .default_ratelimits(&owner.tenant_id, &owner.id)
+                    .await?
+            }
+        };
+        let credits = input
+            .credits
+            .as_ref()
+            .map(|raw| parse_credits("credits", raw))
+            .transpose()?;
+        let metering = metering_of(ratelimits, credits.as_ref());
+        if let Some(granter) = granter {
+            self.require_metering_within(granter, &metering, credits.as_ref())
+                .await?;
+        }
         let new = credential::generate(CredentialKind::ApiKey, &lineage_ids);
         let key = ApiKey {
             id: new.id.to_string(),
@@ -205,6 +279,7 @@ impl Services {
             enabled: true,
             rolled_to: None,
             lineage,
+            metering,
         };
         let hash = self.hasher().hash(&new.secret);
         let event = self
@@ -219,7 +294,25 @@ impl Services {
             .with_detail("expires_at", key.expires_at);
         match self
             .store
-            .create_api_key(&key, &hash, MAX_ACTIVE_KEYS_PER_USER, &event)
+            .create_api_key(
+                &key,
+                &hash,
+                MAX_ACTIVE_KEYS_PER_USER,
+                &event,
+                key.metering
+                    .is_metered()
+                    .then(|| MeterStart {
+                        hour: now - now.rem_euclid(3600),
+                        windows: key
+                            .metering
+                            .ratelimits
+                            .iter()
+                            .map(|l| (l.name.as_str(), window_start(now, l.window_secs)))
+                            .collect(),
+                        credits: credits.as_ref().map(|c| initial_balance(c, now)),
+                    })
+                    .as_ref(),
+            )
             .await?
         {
             CreateKey::Created => Ok(CreatedKey {
@@ -301,7 +394,7 @@ impl Services {
                 Some(at)
             }
         };
-        let changes = KeyChanges {
+        let mut changes = KeyChanges {
             name: patch
                 .name
                 .as_deref()
@@ -314,7 +407,28 @@ impl Services {
                 .transpose()?,
             enabled: patch.is_active,
             expires_at,
+            metering: None,
+            credits: None,
         };
+        if patch.ratelimits.is_some() || patch.credits.is_some() {
+            let ratelimits = match &patch.ratelimits {
+                Some(raw) if raw.is_empty() => Vec::new(),
+                Some(raw) => parse_ratelimits("ratelimits", raw)?,
+                None => current.metering.ratelimits.clone(),
+            };
+            let credits = match &patch.credits {
+                Some(Some(raw)) => Some(parse_credits("credits", raw)?),
+                _ => None,
+            };
+            let mut metering = metering_of(ratelimits, credits.as_ref());
+            if patch.credits.is_none() {
+                metering.credits = current.metering.credits.clone();
+            }
+            self.require_metering_within(caller, &metering, credits.as_ref())
+                .await?;
+            changes.credits = credits.as_ref().map(|c| initial_balance(c, now_epoch()));
+            changes.metering = Some(metering);
+        }
         if let Some(scopes) = &changes.scopes {
             caller.require_scopes_within(scopes)?;
             caller.require_right_to_grant(scopes)?;
@@ -343,6 +457,39 @@ impl Services {
         };
         self.forget_credential(key_id);
         Ok(updated)
+    }
+
+    /// Rights only narrow: the metering a caller sets on a key (its own or another) is at
+    /// least as tight as the caller's own; a key cannot lift or drop its own limits.
+    async fn require_metering_within(
+        &self,
+        caller: &Principal,
+        wanted: &Metering,
+        credits: Option<&Credits>,
+    ) -> Result<(), Error> {
+        let own = match &caller.key_id {
+            Some(_) => caller.metering.clone(),
+            // A session has no key: its user's default limits bound what it may hand out.
+            None => Metering {
+                ratelimits: self
+                    .store
+                    .default_ratelimits(&caller.tenant_id, &caller.user_id)
+                    .await?,
+                credits: None,
+            },
+        };
+        if !own.is_metered() {
+            return Ok(());
+        }
+        let balance = match (&caller.metering.credits, &caller.key_id) {
+            (Some(_), Some(key_id)) => self.store.read_meter(key_id).await?.remaining,
+            _ => None,
+        };
+        let wanted_remaining = credits.map(|c| c.remaining).or(
+            // Unchanged credits keep their balance; only a new balance is compared.
+            wanted.credits.as_ref().map(|_| 0),
+        );
+        metering::within(wanted, wanted_remaining, &own, balance).map_err(Error::Forbidden)
     }
 
     /// Revokes one of the caller's keys (and with it every token it minted). Any of the

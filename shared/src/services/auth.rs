@@ -65,6 +65,7 @@ fn principal_of_key(key: &ApiKey) -> Principal {
         chat_role: None,
         user_profile: None,
         temporary: false,
+        metering: key.metering.clone(),
     }
 }
 
@@ -118,6 +119,7 @@ fn principal_of_token(token: &AccessToken, key: Option<&ApiKey>) -> Principal {
         chat_role: token.chat_role.clone(),
         user_profile: token.user_profile.clone(),
         temporary: token.origin == TokenOrigin::Temp,
+        metering: key.map(|k| k.metering.clone()).unwrap_or_default(),
     }
 }
 

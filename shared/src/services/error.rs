@@ -3,6 +3,7 @@
 
 use crate::domain::Invalid;
 use crate::domain::chat::TextRefused;
+use crate::domain::metering::Refusal;
 use crate::domain::principal::Denied;
 use crate::store::StoreError;
 
@@ -41,6 +42,9 @@ pub enum Error {
     /// "Required information missing").
     #[error("{0} is required")]
     MissingInformation(&'static str),
+    /// A rate limit or the credits refused the request (429); nothing was counted.
+    #[error("{}", .0.message())]
+    Throttled(Box<Refusal>),
     /// The store failed; nothing was half-written and the client may retry.
     #[error("the store is unavailable")]
     Unavailable(#[source] StoreError),

@@ -8,6 +8,7 @@ pub mod chats;
 pub mod datasets;
 mod error;
 pub mod key_check;
+pub mod metering;
 pub mod passwords;
 pub mod roll;
 pub mod secret_scanning;

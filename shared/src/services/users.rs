@@ -6,6 +6,7 @@ use crate::domain::audit::{Actor, EventType, Target};
 use crate::domain::clock::now_epoch;
 use crate::domain::credential::new_ulid;
 use crate::domain::ids;
+use crate::domain::metering::{self, Metering, RateLimit, RateLimitInput, parse_ratelimits};
 use crate::domain::password::Password;
 use crate::domain::principal::Principal;
 use crate::domain::scope::{Scope, UserRole};
@@ -195,6 +196,55 @@ impl Services {
         let user = self.get_tenant_user(caller, user_id).await?;
         self.create_key_for(&user, input, ScopePolicy::ALL, Some(caller))
             .await
+    }
+
+    /// Sets a user's default rate limits (empty removes them): keys created for the user
+    /// without limits of their own get these; its sessions may not hand out looser ones.
+    pub async fn set_default_ratelimits(
+        &self,
+        caller: &Principal,
+        user_id: &str,
+        raw: &[RateLimitInput],
+    ) -> Result<Vec<RateLimit>, Error> {
+        caller.require_scope(Scope::Admin)?;
+        self.get_tenant_user(caller, user_id).await?;
+        let limits = parse_ratelimits("ratelimits", raw)?;
+        if !limits.is_empty() {
+            let wanted = Metering {
+                ratelimits: limits.clone(),
+                credits: None,
+            };
+            metering::within(
+                &wanted,
+                None,
+                &Metering {
+                    ratelimits: caller.metering.ratelimits.clone(),
+                    credits: None,
+                },
+                None,
+            )
+            .map_err(Error::Forbidden)?;
+        }
+        if !self
+            .store
+            .set_default_ratelimits(&caller.tenant_id, user_id, &limits)
+            .await?
+        {
+            return Err(Error::NotFound("user"));
+        }
+        Ok(limits)
+    }
+
+    /// The default rate limits of one of the tenant's users.
+    pub async fn default_ratelimits(
+        &self,
+        caller: &Principal,
+        user_id: &str,
+    ) -> Result<Vec<RateLimit>, Error> {
+        Ok(self
+            .store
+            .default_ratelimits(&caller.tenant_id, user_id)
+            .await?)
     }
 
     /// Marks a user CAC-verified (or not), which CUI datasets require.

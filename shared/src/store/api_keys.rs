@@ -3,9 +3,11 @@
 
 use super::item::{Item, Reader, b, list, n, put_opt, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
+use super::meter::MeterStart;
 use super::{Store, StoreError, condition_failed_at, primary_key};
 use crate::domain::api_key::{ApiKey, LAST_USED_RESOLUTION_SECS};
 use crate::domain::audit::AuditEvent;
+use crate::domain::metering::Metering;
 use crate::domain::scope::{KeyType, Scopes, UserRole};
 
 pub enum CreateKey {
@@ -45,6 +47,10 @@ pub struct KeyChanges {
     pub scopes: Option<Scopes>,
     pub enabled: Option<bool>,
     pub expires_at: Option<i64>,
+    /// New rate limits and credits policy (empty: unmetered).
+    pub metering: Option<Metering>,
+    /// A new balance and, when it refills, the current period start.
+    pub credits: Option<(i64, Option<i64>)>,
 }
 
 fn key_item(key: &ApiKey, hash: &str) -> Item {
@@ -77,7 +83,14 @@ fn key_item(key: &ApiKey, hash: &str) -> Item {
             list(key.lineage.iter().map(String::as_str)),
         );
     }
+    if key.metering.is_metered() {
+        item.insert("metering".into(), s(metering_json(&key.metering)));
+    }
     item
+}
+
+fn metering_json(metering: &Metering) -> String {
+    serde_json::to_string(metering).unwrap_or_default()
 }
 
 /// The key record and its stored hash.
@@ -100,6 +113,7 @@ fn key_from(item: &Item) -> Result<(ApiKey, String), StoreError> {
         enabled: r.flag("enabled"),
         rolled_to: r.opt_string("rolled_to"),
         lineage: r.strings("lineage"),
+        metering: r.json("metering").unwrap_or_default(),
     };
     Ok((key, r.string("hash")?))
 }
@@ -171,11 +185,12 @@ impl Store {
         hash: &str,
         max_active: u32,
         event: &AuditEvent,
+        meter: Option<&MeterStart<'_>>,
     ) -> Result<CreateKey, StoreError> {
         let mut values = counter_change(1);
         values.insert(":max".into(), n(i64::from(max_active)));
         values.insert(":zero".into(), n(0));
-        let result = self
+        let mut transaction = self
             .client
             .transact_write_items()
             .transact_items(self.update_if(
@@ -185,9 +200,11 @@ impl Store {
                 values,
             ))
             .transact_items(self.put_if(key_item(key, hash), "attribute_not_exists(PK)"))
-            .transact_items(self.audit_put(event))
-            .send()
-            .await;
+            .transact_items(self.audit_put(event));
+        if let Some(meter) = meter {
+            transaction = transaction.transact_items(self.new_meter(&key.id, meter));
+        }
+        let result = transaction.send().await;
         match result {
             Ok(_) => Ok(CreateKey::Created),
             Err(error) if condition_failed_at(&error, 0) => Ok(CreateKey::LimitReached),
@@ -305,15 +322,32 @@ impl Store {
             sets.push("enabled = :enabled");
             values.insert(":enabled".into(), b(enabled));
         }
-        if sets.is_empty() {
+        let mut removes = "";
+        if let Some(metering) = &changes.metering {
+            if metering.is_metered() {
+                sets.push("metering = :metering");
+                values.insert(":metering".into(), s(metering_json(metering)));
+            } else {
+                removes = " REMOVE metering";
+            }
+        }
+        if sets.is_empty() && removes.is_empty() && changes.credits.is_none() {
             return Ok(PatchKey::Updated(Box::new(current.clone())));
+        }
+        if sets.is_empty() && removes.is_empty() {
+            // Credits only: keep the key's guard (unrevoked, unchanged) with a no-op update.
+            sets.push("enabled = :was");
         }
         values.insert(":was".into(), b(current.enabled));
         let key = primary_key(keys::api_key(&current.id), keys::API_KEY_SK);
         let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .set_key(Some(key))
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(if sets.is_empty() {
+                removes.trim_start().to_owned()
+            } else {
+                format!("SET {}{removes}", sets.join(", "))
+            })
             .condition_expression(
                 "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rolled_to) AND enabled = :was",
             )
@@ -356,6 +390,10 @@ impl Store {
         }
         let counter_at = toggles.map(|_| 1);
         transaction = transaction.transact_items(self.audit_put(event));
+        if let Some((remaining, period)) = changes.credits {
+            transaction =
+                transaction.transact_items(self.set_credits(&current.id, remaining, period));
+        }
         match transaction.send().await {
             Ok(_) => {}
             Err(error) if counter_at.is_some_and(|at| condition_failed_at(&error, at)) => {
@@ -376,6 +414,9 @@ impl Store {
         }
         if let Some(at) = changes.expires_at {
             updated.expires_at = Some(at);
+        }
+        if let Some(metering) = &changes.metering {
+            updated.metering = metering.clone();
         }
         Ok(PatchKey::Updated(Box::new(updated)))
     }

@@ -133,3 +133,15 @@ pub fn idempotency(tenant_id: &str, user_id: &str, key: &str) -> String {
     format!("IDEMPOTENCY#{tenant_id}#{user_id}#{key}")
 }
 pub const ROLL_IDEMPOTENCY_SK: &str = "ROLL";
+/// A key's meter (its counters and balance), in the key's partition.
+pub const METER_SK: &str = "METER";
+
+/// One finished hour of a key's usage totals: the hour's start, zero-padded epoch seconds.
+pub fn usage_sk(hour_start: i64) -> String {
+    format!("USAGE#{hour_start:012}")
+}
+
+/// The marker of a usage report already recorded (idempotency by request id).
+pub fn usage_report_sk(request_id: &str) -> String {
+    format!("REPORT#{request_id}")
+}

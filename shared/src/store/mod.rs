@@ -9,6 +9,7 @@ pub mod audit;
 pub mod chats;
 pub mod datasets;
 pub mod logins;
+pub mod meter;
 pub mod prompt_logs;
 pub mod schema;
 pub mod tokens;
@@ -158,8 +159,8 @@ impl Store {
             .http_client(http_client)
             .timeout_config(
                 TimeoutConfig::builder()
-                    .operation_attempt_timeout(Duration::from_secs(3))
-                    .operation_timeout(Duration::from_secs(8))
+                    .operation_attempt_timeout(config.dynamodb_attempt_timeout)
+                    .operation_timeout(config.dynamodb_attempt_timeout * 2 + Duration::from_secs(2))
                     .build(),
             );
         let env_has_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();

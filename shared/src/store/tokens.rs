@@ -127,6 +127,25 @@ impl Store {
         Ok(())
     }
 
+    /// The API key behind a credential id: the key itself, or the key that minted a token
+    /// (`None` for an unknown id or a session, which no key backs).
+    pub async fn key_behind_credential(
+        &self,
+        credential_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let key = primary_key(keys::api_key(credential_id), keys::API_KEY_SK);
+        if self.get(key, false).await?.is_some() {
+            return Ok(Some(credential_id.to_owned()));
+        }
+        let token = self
+            .get(
+                primary_key(keys::token(credential_id), keys::TOKEN_SK),
+                false,
+            )
+            .await?;
+        Ok(token.and_then(|item| Reader(&item).opt_string("key_id")))
+    }
+
     /// Reads a token, the key that minted it and that key's ancestors in one round trip,
     /// strongly consistent: a revoke or change that has returned is seen by the very next
     /// verification.

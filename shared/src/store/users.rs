@@ -10,6 +10,7 @@ use super::item::{Item, Reader, b, n, put_opt, s};
 use super::keys::{self, PK, SK};
 use super::{Store, StoreError, any_condition_failed, primary_key};
 use crate::domain::audit::AuditEvent;
+use crate::domain::metering::RateLimit;
 use crate::domain::password::{FailureStreak, NextAttempt};
 use crate::domain::scope::UserRole;
 use crate::domain::user::{Tenant, User};
@@ -385,6 +386,47 @@ impl Store {
             .then(|| users.last().map(|u| u.id.clone()))
             .flatten();
         Ok((users, next))
+    }
+
+    /// The rate limits a user's new keys get when they name none (empty: no default).
+    pub async fn default_ratelimits(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<RateLimit>, StoreError> {
+        let item = self.get(user_key(tenant_id, user_id), false).await?;
+        Ok(item
+            .and_then(|item| Reader(&item).json("default_ratelimits"))
+            .unwrap_or_default())
+    }
+
+    /// Sets (or, empty, removes) a user's default rate limits; false when the user is gone.
+    pub async fn set_default_ratelimits(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        limits: &[RateLimit],
+    ) -> Result<bool, StoreError> {
+        if limits.is_empty() {
+            return self
+                .update_where(
+                    user_key(tenant_id, user_id),
+                    "REMOVE default_ratelimits",
+                    "attribute_exists(PK)",
+                    Item::new(),
+                )
+                .await;
+        }
+        self.update_where(
+            user_key(tenant_id, user_id),
+            "SET default_ratelimits = :v",
+            "attribute_exists(PK)",
+            Item::from([(
+                ":v".to_owned(),
+                s(serde_json::to_string(limits).unwrap_or_default()),
+            )]),
+        )
+        .await
     }
 
     /// Sets the CAC-verified mark a tenant admin grants (needed for CUI datasets).

@@ -97,6 +97,9 @@ impl From<Error> for Envelope {
                     "The request could not be completed; the error was logged",
                 )
             }
+            Error::Throttled(refusal) => {
+                Self::error(StatusCode::TOO_MANY_REQUESTS, refusal.message())
+            }
             Error::Unavailable(source) => {
                 tracing::error!(error = %source, "store unavailable");
                 Self::error(

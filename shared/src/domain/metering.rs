@@ -1,0 +1,510 @@
+//! Metering rules: named rate limits over fixed windows, a credits balance with an optional
+//! refill, what a request may spend, and why one is refused. Counting happens in the store;
+//! this module only says what the numbers mean.
+
+use serde::{Deserialize, Serialize};
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
+
+use super::Invalid;
+
+pub const MAX_RATE_LIMITS: usize = 5;
+pub const MAX_WINDOW_SECS: u32 = 86_400;
+pub const MAX_LIMIT: u32 = 1_000_000_000;
+pub const MAX_CREDITS: i64 = 1_000_000_000_000;
+const DAY_SECS: i64 = 86_400;
+
+/// At most `limit` requests per fixed window of `window_secs`, windows aligned on the epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub name: String,
+    pub limit: u32,
+    pub window_secs: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefillInterval {
+    Daily,
+    Monthly,
+}
+
+impl RefillInterval {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Daily => "daily",
+            Self::Monthly => "monthly",
+        }
+    }
+}
+
+/// At each period start (UTC midnight, or the `day` of each month) the balance becomes `amount`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refill {
+    pub interval: RefillInterval,
+    pub amount: i64,
+    /// Day of the month a monthly refill happens (1..=28); 1 when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<u8>,
+}
+
+/// The credits a key holds: `remaining` is the balance when set (the store keeps it live).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credits {
+    pub remaining: i64,
+    pub refill: Option<Refill>,
+}
+
+/// What a key is metered by. Empty (no limits, no credits) means unmetered: nothing is counted.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Metering {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ratelimits: Vec<RateLimit>,
+    /// Present when the key has a credits balance (the balance itself lives in the store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<CreditsPolicy>,
+}
+
+/// The stored, static part of a key's credits: whether and how it refills.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CreditsPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refill: Option<Refill>,
+}
+
+impl Metering {
+    pub fn is_metered(&self) -> bool {
+        !self.ratelimits.is_empty() || self.credits.is_some()
+    }
+}
+
+/// Client input for rate limits, before validation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitInput {
+    pub name: String,
+    pub limit: i64,
+    pub window_secs: i64,
+}
+
+/// Client input for credits, before validation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditsInput {
+    pub remaining: i64,
+    pub refill: Option<RefillInput>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefillInput {
+    pub interval: String,
+    pub amount: i64,
+    pub day: Option<i64>,
+}
+
+/// Validates rate limits: 1..=5 of them, names unique, window 1 s .. 1 day.
+pub fn parse_ratelimits(field: &str, raw: &[RateLimitInput]) -> Result<Vec<RateLimit>, Invalid> {
+    if raw.len() > MAX_RATE_LIMITS {
+        return Err(Invalid::new(
+            field,
+            format!("at most {MAX_RATE_LIMITS} rate limits"),
+        ));
+    }
+    let mut limits: Vec<RateLimit> = Vec::with_capacity(raw.len());
+    for (index, input) in raw.iter().enumerate() {
+        let at = |name: &str| format!("{field}[{index}].{name}");
+        let name = input.name.trim();
+        let name_ok = !name.is_empty()
+            && name.len() <= 32
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !name_ok {
+            return Err(Invalid::new(
+                at("name"),
+                "must be 1 to 32 letters, digits, '_' or '-'",
+            ));
+        }
+        if limits.iter().any(|l| l.name == name) {
+            return Err(Invalid::new(at("name"), "names must be unique"));
+        }
+        if !(1..=i64::from(MAX_LIMIT)).contains(&input.limit) {
+            return Err(Invalid::new(
+                at("limit"),
+                format!("must be an integer from 1 to {MAX_LIMIT}"),
+            ));
+        }
+        if !(1..=i64::from(MAX_WINDOW_SECS)).contains(&input.window_secs) {
+            return Err(Invalid::new(
+                at("window_secs"),
+                format!("must be an integer from 1 to {MAX_WINDOW_SECS} (one day)"),
+            ));
+        }
+        limits.push(RateLimit {
+            name: name.to_owned(),
+            limit: input.limit as u32,
+            window_secs: input.window_secs as u32,
+        });
+    }
+    Ok(limits)
+}
+
+/// Validates credits: a balance of 0.. and an optional refill (daily, or monthly on day 1..=28).
+pub fn parse_credits(field: &str, raw: &CreditsInput) -> Result<Credits, Invalid> {
+    if !(0..=MAX_CREDITS).contains(&raw.remaining) {
+        return Err(Invalid::new(
+            format!("{field}.remaining"),
+            format!("must be an integer from 0 to {MAX_CREDITS}"),
+        ));
+    }
+    let refill = match &raw.refill {
+        None => None,
+        Some(refill) => {
+            let interval = match refill.interval.as_str() {
+                "daily" => RefillInterval::Daily,
+                "monthly" => RefillInterval::Monthly,
+                _ => {
+                    return Err(Invalid::new(
+                        format!("{field}.refill.interval"),
+                        "must be \"daily\" or \"monthly\"",
+                    ));
+                }
+            };
+            if !(1..=MAX_CREDITS).contains(&refill.amount) {
+                return Err(Invalid::new(
+                    format!("{field}.refill.amount"),
+                    format!("must be an integer from 1 to {MAX_CREDITS}"),
+                ));
+            }
+            let day = match (interval, refill.day) {
+                (_, None) => None,
+                (RefillInterval::Monthly, Some(day)) if (1..=28).contains(&day) => Some(day as u8),
+                (RefillInterval::Monthly, Some(_)) => {
+                    return Err(Invalid::new(
+                        format!("{field}.refill.day"),
+                        "must be a day of the month from 1 to 28",
+                    ));
+                }
+                (RefillInterval::Daily, Some(_)) => {
+                    return Err(Invalid::new(
+                        format!("{field}.refill.day"),
+                        "applies only to a monthly refill",
+                    ));
+                }
+            };
+            Some(Refill {
+                interval,
+                amount: refill.amount,
+                day,
+            })
+        }
+    };
+    Ok(Credits {
+        remaining: raw.remaining,
+        refill,
+    })
+}
+
+/// The start of the fixed window holding `now`.
+pub fn window_start(now: i64, window_secs: u32) -> i64 {
+    now - now.rem_euclid(i64::from(window_secs))
+}
+
+/// The start of the refill period holding `now`, and the start of the next one (UTC).
+pub fn refill_period(now: i64, refill: &Refill) -> (i64, i64) {
+    match refill.interval {
+        RefillInterval::Daily => {
+            let start = now - now.rem_euclid(DAY_SECS);
+            (start, start + DAY_SECS)
+        }
+        RefillInterval::Monthly => {
+            let day = refill.day.unwrap_or(1);
+            let today = OffsetDateTime::from_unix_timestamp(now)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+                .date();
+            let (mut year, mut month) = (today.year(), today.month());
+            if today.day() < day {
+                (year, month) = previous_month(year, month);
+            }
+            let (next_year, next_month) = next_month(year, month);
+            (
+                month_day_epoch(year, month, day),
+                month_day_epoch(next_year, next_month, day),
+            )
+        }
+    }
+}
+
+fn previous_month(year: i32, month: Month) -> (i32, Month) {
+    match month {
+        Month::January => (year - 1, Month::December),
+        other => (year, other.previous()),
+    }
+}
+
+fn next_month(year: i32, month: Month) -> (i32, Month) {
+    match month {
+        Month::December => (year + 1, Month::January),
+        other => (year, other.next()),
+    }
+}
+
+fn month_day_epoch(year: i32, month: Month, day: u8) -> i64 {
+    Date::from_calendar_date(year, month, day)
+        .map(|date| {
+            PrimitiveDateTime::new(date, Time::MIDNIGHT)
+                .assume_utc()
+                .unix_timestamp()
+        })
+        .unwrap_or(0)
+}
+
+/// Rights only narrow: a key's metering may be set only as tight as the caller's own.
+/// Every caller limit must be matched by a limit at least as tight (a window that is a whole
+/// multiple of the caller's, so each caller window lies inside one of it, and no higher
+/// count); a caller with credits may hand out only credits (no more than its `balance`,
+/// refilling no more and no more often than its own).
+pub fn within(
+    wanted: &Metering,
+    wanted_remaining: Option<i64>,
+    caller: &Metering,
+    caller_balance: Option<i64>,
+) -> Result<(), String> {
+    for own in &caller.ratelimits {
+        let covered = wanted
+            .ratelimits
+            .iter()
+            .any(|limit| limit.window_secs % own.window_secs == 0 && limit.limit <= own.limit);
+        if !covered {
+            return Err(format!(
+                "this credential is limited to {} per {} s (\"{}\"); it may set only limits at least as tight",
+                own.limit, own.window_secs, own.name
+            ));
+        }
+    }
+    if let Some(own) = &caller.credits {
+        let Some(credits) = &wanted.credits else {
+            return Err("this credential has credits; it may not set a key without them".into());
+        };
+        if wanted_remaining.unwrap_or(0) > caller_balance.unwrap_or(0) {
+            return Err("a key may not be given more credits than this credential holds".into());
+        }
+        let refill_ok = match (&credits.refill, &own.refill) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(new), Some(own)) => {
+                new.amount <= own.amount
+                    && (new.interval == own.interval || new.interval == RefillInterval::Monthly)
+            }
+        };
+        if !refill_ok {
+            return Err("a key's refill may not exceed this credential's own".into());
+        }
+    }
+    Ok(())
+}
+
+/// Where one limit stands after (or at) an admission decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitStatus {
+    pub name: String,
+    pub limit: u32,
+    pub window_secs: u32,
+    pub remaining: u32,
+    /// Seconds until the window resets.
+    pub reset_secs: i64,
+}
+
+/// The state of every limit and the balance, for headers and the verify API.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MeterStatus {
+    pub limits: Vec<LimitStatus>,
+    pub credits_remaining: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// The named limit is used up for its current window.
+    RateLimited(String),
+    /// The balance cannot cover the request's cost.
+    CreditsExhausted,
+}
+
+impl RefusalReason {
+    /// The counter a refusal is recorded under in usage totals.
+    pub const fn counter(&self) -> &'static str {
+        match self {
+            Self::RateLimited(_) => "rate_limited",
+            Self::CreditsExhausted => "usage_exceeded",
+        }
+    }
+}
+
+/// Why a request was refused, where every counter stands, and when trying again may succeed
+/// (`None`: credits that never refill).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: RefusalReason,
+    pub status: MeterStatus,
+    pub retry_after_secs: Option<i64>,
+}
+
+impl Refusal {
+    pub fn message(&self) -> String {
+        match &self.reason {
+            RefusalReason::RateLimited(name) => {
+                let limit = self.status.limits.iter().find(|l| &l.name == name);
+                match limit {
+                    Some(l) => format!(
+                        "rate limit \"{}\" ({} per {} s) reached; retry in {} s",
+                        l.name, l.limit, l.window_secs, l.reset_secs
+                    ),
+                    None => format!("rate limit \"{name}\" reached"),
+                }
+            }
+            RefusalReason::CreditsExhausted => "credits exhausted".to_owned(),
+        }
+    }
+}
+
+/// A usage kind: `tokens_in`, `tokens_out`, or any short lowercase name.
+pub fn parse_usage_kind(field: &str, raw: &str) -> Result<String, Invalid> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 32
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(Invalid::new(
+            field,
+            "must be 1 to 32 lowercase letters, digits or '_' (e.g. tokens_in, tokens_out)",
+        ))
+    }
+}
+
+/// Units in one usage report: 0..=MAX_UNITS_PER_REPORT (the overspend bound uses it).
+pub const MAX_UNITS_PER_REPORT: i64 = 10_000_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limit(name: &str, limit: i64, window_secs: i64) -> RateLimitInput {
+        RateLimitInput {
+            name: name.into(),
+            limit,
+            window_secs,
+        }
+    }
+
+    #[test]
+    fn rate_limits_are_validated_naming_the_field() {
+        assert_eq!(
+            parse_ratelimits("ratelimits", &[limit("requests", 100, 60)]).unwrap()[0].limit,
+            100
+        );
+        let err = parse_ratelimits("ratelimits", &[limit("a", 1, 1), limit("b", 0, 1)]);
+        assert_eq!(err.unwrap_err().field, "ratelimits[1].limit");
+        let err = parse_ratelimits("ratelimits", &[limit("a", 1, 86_401)]);
+        assert_eq!(err.unwrap_err().field, "ratelimits[0].window_secs");
+        let err = parse_ratelimits("ratelimits", &[limit("a", 1, 1), limit("a", 2, 2)]);
+        assert_eq!(err.unwrap_err().field, "ratelimits[1].name");
+        let six: Vec<_> = (0..6).map(|i| limit(&format!("l{i}"), 1, 1)).collect();
+        assert_eq!(
+            parse_ratelimits("ratelimits", &six).unwrap_err().field,
+            "ratelimits"
+        );
+    }
+
+    #[test]
+    fn credits_are_validated_naming_the_field() {
+        let input = |interval: &str, day| CreditsInput {
+            remaining: 10,
+            refill: Some(RefillInput {
+                interval: interval.into(),
+                amount: 5,
+                day,
+            }),
+        };
+        assert!(parse_credits("credits", &input("monthly", Some(28))).is_ok());
+        assert_eq!(
+            parse_credits("credits", &input("monthly", Some(29)))
+                .unwrap_err()
+                .field,
+            "credits.refill.day"
+        );
+        assert_eq!(
+            parse_credits("credits", &input("weekly", None))
+                .unwrap_err()
+                .field,
+            "credits.refill.interval"
+        );
+        assert_eq!(
+            parse_credits("credits", &input("daily", Some(3)))
+                .unwrap_err()
+                .field,
+            "credits.refill.day"
+        );
+    }
+
+    #[test]
+    fn windows_and_periods_are_aligned_in_utc() {
+        assert_eq!(window_start(125, 60), 120);
+        let daily = Refill {
+            interval: RefillInterval::Daily,
+            amount: 1,
+            day: None,
+        };
+        // 2026-11-25T14:00:00Z
+        let now = 1_795_615_200;
+        assert_eq!(refill_period(now, &daily), (1_795_564_800, 1_795_651_200));
+        let monthly = Refill {
+            interval: RefillInterval::Monthly,
+            amount: 1,
+            day: Some(28),
+        };
+        // 2026-10-28T00:00:00Z .. 2026-11-28T00:00:00Z
+        assert_eq!(refill_period(now, &monthly), (1_793_145_600, 1_795_824_000));
+        let first = Refill {
+            day: None,
+            ..monthly
+        };
+        // 2026-11-01 .. 2026-12-01
+        assert_eq!(refill_period(now, &first), (1_793_491_200, 1_796_083_200));
+    }
+
+    #[test]
+    fn rights_only_narrow() {
+        let caller = Metering {
+            ratelimits: vec![RateLimit {
+                name: "requests".into(),
+                limit: 10,
+                window_secs: 1,
+            }],
+            credits: Some(CreditsPolicy::default()),
+        };
+        let tighter = Metering {
+            ratelimits: vec![RateLimit {
+                name: "x".into(),
+                limit: 5,
+                window_secs: 2,
+            }],
+            credits: Some(CreditsPolicy::default()),
+        };
+        assert!(within(&tighter, Some(5), &caller, Some(10)).is_ok());
+        assert!(within(&tighter, Some(11), &caller, Some(10)).is_err());
+        assert!(within(&Metering::default(), None, &caller, Some(10)).is_err());
+        let looser = Metering {
+            ratelimits: vec![RateLimit {
+                name: "x".into(),
+                limit: 50,
+                window_secs: 1,
+            }],
+            ..tighter
+        };
+        assert!(within(&looser, Some(1), &caller, Some(10)).is_err());
+        assert!(within(&looser, None, &Metering::default(), None).is_ok());
+    }
+}

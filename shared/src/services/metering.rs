@@ -1,0 +1,417 @@
+//! Metering use cases: admitting a request against its key's limits and credits, recording
+//! usage reported after an AI call, and reading usage back.
+
+use std::collections::BTreeMap;
+
+use super::{Error, Services};
+use crate::domain::clock::now_epoch;
+use crate::domain::metering::{
+    LimitStatus, MAX_UNITS_PER_REPORT, MeterStatus, Metering, Refusal, RefusalReason,
+    parse_usage_kind, refill_period, window_start,
+};
+use crate::domain::principal::Principal;
+use crate::domain::scope::{Scope, UserRole};
+use crate::store::StoreError;
+use crate::store::meter::{
+    AdmitPlan, CreditsCheck, HourTotals, LimitCheck, MeterSnapshot, Reported, UsagePlan,
+};
+
+const HOUR_SECS: i64 = 3600;
+/// Rolls and retries one write may need: a window, a period and an hour can all roll at
+/// once, and a concurrent roll can win the race; more than this is contention (503).
+const MAX_ATTEMPTS: usize = 5;
+
+/// What admission decided for an admitted request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// The key has no limits and no credits (or the route costs nothing): nothing counted.
+    Unmetered,
+    /// Every counter moved; where they stand now.
+    Admitted(MeterStatus),
+}
+
+fn current_hour(now: i64) -> i64 {
+    now - now.rem_euclid(HOUR_SECS)
+}
+
+fn limit_checks(metering: &Metering, now: i64) -> Vec<LimitCheck<'_>> {
+    metering
+        .ratelimits
+        .iter()
+        .map(|limit| LimitCheck {
+            name: &limit.name,
+            limit: limit.limit,
+            window_start: window_start(now, limit.window_secs),
+        })
+        .collect()
+}
+
+fn credits_check(metering: &Metering, now: i64) -> Option<CreditsCheck> {
+    metering.credits.as_ref().map(|policy| CreditsCheck {
+        period: policy
+            .refill
+            .as_ref()
+            .map(|refill| (refill_period(now, refill).0, refill.amount)),
+    })
+}
+
+/// Where every limit and the balance stand in `seen` (a snapshot with current stamps).
+fn status_of(metering: &Metering, seen: &MeterSnapshot, now: i64) -> MeterStatus {
+    let limits = metering
+        .ratelimits
+        .iter()
+        .map(|limit| {
+            let start = window_start(now, limit.window_secs);
+            let used = match seen.windows.get(&limit.name) {
+                Some((seen_start, count)) if *seen_start == start => *count,
+                _ => 0,
+            };
+            LimitStatus {
+                name: limit.name.clone(),
+                limit: limit.limit,
+                window_secs: limit.window_secs,
+                remaining: (i64::from(limit.limit) - used).max(0) as u32,
+                reset_secs: start + i64::from(limit.window_secs) - now,
+            }
+        })
+        .collect();
+    MeterStatus {
+        limits,
+        credits_remaining: metering
+            .credits
+            .as_ref()
+            .map(|_| seen.remaining.unwrap_or(0)),
+    }
+}
+
+/// Whether every stamp `seen` carries is the current one (no roll needed).
+fn is_current(
+    seen: &MeterSnapshot,
+    hour: i64,
+    limits: &[LimitCheck],
+    credits: Option<&CreditsCheck>,
+) -> bool {
+    seen.hour == Some(hour)
+        && limits
+            .iter()
+            .all(|l| seen.windows.get(l.name).map(|w| w.0) == Some(l.window_start))
+        && credits
+            .and_then(|c| c.period)
+            .is_none_or(|(period, _)| seen.period == Some(period))
+}
+
+/// The usage of one key over one period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsagePeriod {
+    pub start: i64,
+    pub admitted: i64,
+    pub spent: i64,
+    pub refused: BTreeMap<String, i64>,
+    pub units: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    Hour,
+    Day,
+}
+
+/// A usage report, before validation.
+#[derive(Debug, Default)]
+pub struct UsageReport {
+    pub credential_id: Option<String>,
+    pub key_id: Option<String>,
+    pub units: Option<i64>,
+    pub kind: Option<String>,
+    pub model: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// What a usage report did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportOutcome {
+    pub key_id: String,
+    pub duplicate: bool,
+    pub credits_remaining: Option<i64>,
+}
+
+impl Services {
+    /// Admits one request of `cost` against the key behind `principal`: ONE conditional write
+    /// checks every limit and the balance and moves every counter, or nothing moves and the
+    /// request is refused (`Error::Throttled`). A key without limits or credits, a session,
+    /// or a free route costs no read and no write.
+    pub async fn admit(&self, principal: &Principal, cost: i64) -> Result<Admission, Error> {
+        let metering = &principal.metering;
+        let Some(key_id) = principal.key_id.as_deref() else {
+            return Ok(Admission::Unmetered);
+        };
+        if !metering.is_metered() || cost <= 0 {
+            return Ok(Admission::Unmetered);
+        }
+        let now = now_epoch();
+        let hour = current_hour(now);
+        let limits = limit_checks(metering, now);
+        let credits = credits_check(metering, now);
+        let plan = AdmitPlan {
+            key_id,
+            hour,
+            limits,
+            cost,
+            credits,
+        };
+        for _ in 0..MAX_ATTEMPTS {
+            let seen = match self.store.try_admit(&plan).await? {
+                Ok(after) => return Ok(Admission::Admitted(status_of(metering, &after, now))),
+                Err(seen) => seen,
+            };
+            if !is_current(&seen, hour, &plan.limits, plan.credits.as_ref()) {
+                self.store
+                    .roll_meter(key_id, &seen, hour, &plan.limits, plan.credits.as_ref())
+                    .await?;
+                continue;
+            }
+            let status = status_of(metering, &seen, now);
+            let Some(refusal) = refusal(metering, &status, cost, now) else {
+                // The state moved between the write and the read (a refill, a patch): retry.
+                continue;
+            };
+            if let Err(error) = self
+                .store
+                .count_refusal(key_id, hour, refusal.reason.counter())
+                .await
+            {
+                tracing::warn!(%error, "could not count a refusal");
+            }
+            return Err(Error::Throttled(Box::new(refusal)));
+        }
+        Err(Error::Unavailable(StoreError::Unavailable(
+            "metering contention: too many concurrent rolls".into(),
+        )))
+    }
+
+    /// The live credits balance of a key with credits.
+    pub async fn credits_remaining(
+        &self,
+        key_id: &str,
+        metering: &Metering,
+    ) -> Result<Option<i64>, Error> {
+        if metering.credits.is_none() {
+            return Ok(None);
+        }
+        let now = now_epoch();
+        let seen = self.store.read_meter(key_id).await?;
+        let remaining = match credits_check(metering, now).and_then(|c| c.period) {
+            // A period that ended refills on the next admission; show what it will hold.
+            Some((period, amount)) if seen.period != Some(period) => amount,
+            _ => seen.remaining.unwrap_or(0),
+        };
+        Ok(Some(remaining))
+    }
+
+    /// `POST /v1/usage`: the platform reports what an AI call really cost. Debits the key's
+    /// credits by `units` (the balance may go below zero: the call already happened) and adds
+    /// them to its usage totals; a repeated `request_id` charges nothing.
+    pub async fn report_usage(
+        &self,
+        caller: &Principal,
+        report: UsageReport,
+    ) -> Result<ReportOutcome, Error> {
+        caller.require_full_key()?;
+        caller.require_scope(Scope::Usage)?;
+        let units = report
+            .units
+            .ok_or_else(|| Error::invalid("units", "is required"))?;
+        if !(0..=MAX_UNITS_PER_REPORT).contains(&units) {
+            return Err(Error::invalid(
+                "units",
+                format!("must be an integer from 0 to {MAX_UNITS_PER_REPORT}"),
+            ));
+        }
+        let kind = parse_usage_kind(
+            "kind",
+            report
+                .kind
+                .as_deref()
+                .ok_or_else(|| Error::invalid("kind", "is required"))?,
+        )?;
+        if let Some(model) = &report.model
+            && (model.is_empty() || model.len() > 128 || model.chars().any(char::is_control))
+        {
+            return Err(Error::invalid(
+                "model",
+                "must be 1 to 128 printable characters",
+            ));
+        }
+        let request_id = match report.request_id.as_deref() {
+            None => None,
+            Some(id)
+                if !id.is_empty()
+                    && id.len() <= 128
+                    && id.chars().all(|c| c.is_ascii_graphic()) =>
+            {
+                Some(id)
+            }
+            Some(_) => {
+                return Err(Error::invalid(
+                    "request_id",
+                    "must be 1 to 128 visible ASCII characters",
+                ));
+            }
+        };
+        let key_id = match (report.key_id.as_deref(), report.credential_id.as_deref()) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "key_id",
+                    "give key_id or credential_id, not both",
+                ));
+            }
+            (Some(key_id), None) => key_id.to_owned(),
+            (None, Some(credential_id)) => self
+                .store
+                .key_behind_credential(credential_id)
+                .await?
+                .ok_or(Error::NotFound("credential"))?,
+            (None, None) => {
+                return Err(Error::invalid(
+                    "key_id",
+                    "key_id or credential_id is required",
+                ));
+            }
+        };
+        let key = match self.store.get_api_key(&key_id).await? {
+            Some((key, _)) if key.tenant_id == caller.tenant_id => key,
+            _ => return Err(Error::NotFound("API key")),
+        };
+        let now = now_epoch();
+        let hour = current_hour(now);
+        let credits = credits_check(&key.metering, now);
+        let plan = UsagePlan {
+            key_id: &key.id,
+            hour,
+            kind: &kind,
+            units,
+            credits,
+            request_id,
+            now,
+        };
+        for _ in 0..MAX_ATTEMPTS {
+            match self.store.report_usage(&plan).await? {
+                outcome @ (Reported::Recorded | Reported::Duplicate) => {
+                    let remaining = self.credits_remaining(&key.id, &key.metering).await?;
+                    return Ok(ReportOutcome {
+                        key_id: key.id.clone(),
+                        duplicate: matches!(outcome, Reported::Duplicate),
+                        credits_remaining: remaining,
+                    });
+                }
+                Reported::Stale => {
+                    let seen = self.store.read_meter(&key.id).await?;
+                    self.store
+                        .roll_meter(&key.id, &seen, hour, &[], plan.credits.as_ref())
+                        .await?;
+                }
+            }
+        }
+        Err(Error::Unavailable(StoreError::Unavailable(
+            "metering contention: too many concurrent rolls".into(),
+        )))
+    }
+
+    /// `GET /v1/api-keys/{id}/usage`: a key's usage per hour or day between `from` and `to`
+    /// (epoch seconds). Tenant admins read any key of their tenant, users their own.
+    pub async fn read_usage(
+        &self,
+        caller: &Principal,
+        key_id: &str,
+        from: i64,
+        to: i64,
+        granularity: Granularity,
+    ) -> Result<(Vec<UsagePeriod>, Option<i64>), Error> {
+        caller.require_full_key()?;
+        let key = match self.store.get_api_key(key_id).await? {
+            Some((key, _))
+                if key.tenant_id == caller.tenant_id
+                    && (key.user_id == caller.user_id || caller.user_role == UserRole::Admin) =>
+            {
+                key
+            }
+            _ => return Err(Error::NotFound("API key")),
+        };
+        let (from_hour, to_hour) = (current_hour(from), current_hour(to));
+        let max_hours = ((to_hour - from_hour) / HOUR_SECS + 1) as usize;
+        let mut hours = self
+            .store
+            .usage_hours(&key.id, from_hour, to_hour, max_hours)
+            .await?;
+        // The hour in progress still lives on the meter item.
+        let meter = self.store.read_meter(&key.id).await?;
+        if let Some(hour) = meter.hour
+            && (from_hour..=to_hour).contains(&hour)
+            && !hours.iter().any(|h| h.hour == hour)
+        {
+            hours.push(meter.totals.clone());
+        }
+        let remaining = self.credits_remaining(&key.id, &key.metering).await?;
+        Ok((group(hours, granularity), remaining))
+    }
+}
+
+/// Which limit (or the balance) refuses a request of `cost` at `status`, if any.
+fn refusal(metering: &Metering, status: &MeterStatus, cost: i64, now: i64) -> Option<Refusal> {
+    if let Some(full) = status.limits.iter().find(|l| l.remaining == 0) {
+        let retry = status
+            .limits
+            .iter()
+            .filter(|l| l.remaining == 0)
+            .map(|l| l.reset_secs)
+            .max()
+            .unwrap_or(full.reset_secs);
+        return Some(Refusal {
+            reason: RefusalReason::RateLimited(full.name.clone()),
+            status: status.clone(),
+            retry_after_secs: Some(retry.max(1)),
+        });
+    }
+    if let Some(remaining) = status.credits_remaining
+        && remaining < cost
+    {
+        let next_refill = metering
+            .credits
+            .as_ref()
+            .and_then(|c| c.refill.as_ref())
+            .map(|refill| (refill_period(now, refill).1 - now).max(1));
+        return Some(Refusal {
+            reason: RefusalReason::CreditsExhausted,
+            status: status.clone(),
+            retry_after_secs: next_refill,
+        });
+    }
+    None
+}
+
+fn group(mut hours: Vec<HourTotals>, granularity: Granularity) -> Vec<UsagePeriod> {
+    hours.sort_by_key(|h| h.hour);
+    let mut periods: Vec<UsagePeriod> = Vec::new();
+    for hour in hours {
+        let start = match granularity {
+            Granularity::Hour => hour.hour,
+            Granularity::Day => hour.hour - hour.hour.rem_euclid(86_400),
+        };
+        if periods.last().is_none_or(|p| p.start != start) {
+            periods.push(UsagePeriod {
+                start,
+                ..UsagePeriod::default()
+            });
+        }
+        let period = periods.last_mut().expect("pushed above");
+        period.admitted += hour.admitted;
+        period.spent += hour.spent;
+        for (reason, count) in hour.refused {
+            *period.refused.entry(reason).or_default() += count;
+        }
+        for (kind, units) in hour.units {
+            *period.units.entry(kind).or_default() += units;
+        }
+    }
+    periods
+}
