@@ -14,6 +14,7 @@ mod errors;
 mod escalation;
 mod events;
 mod faults;
+mod openapi;
 mod policy;
 mod rights;
 mod roll;

@@ -6,6 +6,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::views;
 use crate::domain::validation::bounded_limit;
@@ -24,12 +25,15 @@ pub fn routes() -> Router<Services> {
         .route("/v1/api-keys/{key_id}/roll", post(roll))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ApiKeyCreate)]
 pub struct CreateBody {
     name: Option<String>,
     scopes: Option<Vec<String>>,
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
+    /// `admin` or `asker`
     #[serde(rename = "type")]
     key_type: Option<String>,
 }
@@ -46,7 +50,16 @@ impl From<CreateBody> for NewKeyInput {
     }
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    operation_id = "create_api_key",
+    summary = "Create an API key; its secret is shown once",
+    request_body = CreateBody,
+    responses((status = 201, body = super::openapi::CreatedApiKey), (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json")),
+)]
+pub(super) async fn create(
     State(services): State<Services>,
     Caller(caller): Caller,
     JsonBody(body): JsonBody<CreateBody>,
@@ -60,14 +73,24 @@ async fn create(
     ))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
     limit: Option<i64>,
     cursor: Option<String>,
     include_revoked: Option<bool>,
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    operation_id = "list_api_keys",
+    summary = "List the caller's API keys",
+    params(ListQuery),
+    responses((status = 200, body = super::openapi::ApiKeyPage)),
+)]
+pub(super) async fn list(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ListQuery>,
@@ -91,7 +114,16 @@ async fn list(
     )))
 }
 
-async fn read(
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys/{key_id}",
+    tag = "api-keys",
+    operation_id = "get_api_key",
+    summary = "Read one API key",
+    params(("key_id" = String, Path)),
+    responses((status = 200, body = super::openapi::ApiKeyView)),
+)]
+pub(super) async fn read(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(key_id): Path<String>,
@@ -101,16 +133,27 @@ async fn read(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchBody {
+#[schema(as = ApiKeyPatch)]
+pub(super) struct PatchBody {
     name: Option<String>,
     scopes: Option<Vec<String>>,
     is_active: Option<bool>,
     expires_at: Option<String>,
 }
 
-async fn patch(
+#[utoipa::path(
+    patch,
+    path = "/v1/api-keys/{key_id}",
+    tag = "api-keys",
+    operation_id = "update_api_key",
+    summary = "Rename, narrow, pause or resume an API key",
+    params(("key_id" = String, Path)),
+    request_body = PatchBody,
+    responses((status = 200, body = super::openapi::ApiKeyView), (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json")),
+)]
+pub(super) async fn patch(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(key_id): Path<String>,
@@ -127,7 +170,16 @@ async fn patch(
     )))
 }
 
-async fn revoke(
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{key_id}",
+    tag = "api-keys",
+    operation_id = "revoke_api_key",
+    summary = "Revoke an API key",
+    params(("key_id" = String, Path)),
+    responses((status = 200, body = super::openapi::ApiKeyView)),
+)]
+pub(super) async fn revoke(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(key_id): Path<String>,
@@ -137,12 +189,22 @@ async fn revoke(
     )))
 }
 
-#[derive(Deserialize)]
-struct RevokeAllQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct RevokeAllQuery {
     exclude_current: Option<bool>,
 }
 
-async fn revoke_all(
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    operation_id = "revoke_all_api_keys",
+    summary = "Revoke all the caller's API keys",
+    params(RevokeAllQuery),
+    responses((status = 200, body = super::openapi::RevokedCount)),
+)]
+pub(super) async fn revoke_all(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<RevokeAllQuery>,

@@ -8,6 +8,7 @@ pub mod chats;
 pub mod dashboard;
 pub mod datasets;
 pub mod key_check;
+pub mod openapi;
 pub mod secret_scanning;
 pub mod sessions;
 pub mod users;
@@ -89,6 +90,7 @@ pub fn all(services: Services) -> Router {
         .merge(dashboard::routes())
         .merge(api_keys::routes())
         .merge(key_check::routes())
+        .merge(openapi::routes())
         .merge(secret_scanning::routes())
         .merge(chats::routes())
         .merge(activity::routes())
@@ -115,13 +117,14 @@ pub fn auth_group(services: Services) -> Router {
 }
 
 /// The `api-keys` function: the caller's keys and rolls, the verify API for other
-/// services, and leaked-key reports.
+/// services, leaked-key reports, and the OpenAPI document.
 pub fn api_keys(services: Services) -> Router {
     finish(
         Router::new()
             .merge(api_keys::routes())
             .merge(key_check::routes())
-            .merge(secret_scanning::routes()),
+            .merge(secret_scanning::routes())
+            .merge(openapi::routes()),
         services,
     )
 }
