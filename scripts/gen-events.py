@@ -42,6 +42,7 @@ ROUTES = [
     ("api-keys", "revoke-key", "DELETE", "/v1/api-keys/{key_id}", f"/v1/api-keys/{ID}", "", None, True),
     ("api-keys", "roll-key", "POST", "/v1/api-keys/{key_id}/roll", f"/v1/api-keys/{ID}/roll", "", {"grace_secs": 3600}, "idempotent"),
     ("api-keys", "secret-scanning-report", "POST", "/v1/secret-scanning/report", "/v1/secret-scanning/report", "", [{"token": "kg_REPLACE_WITH_LEAKED_TOKEN", "type": "keygate_api_key", "url": "https://github.com/octo-org/octo-repo/blob/main/.env", "source": "content"}], "github"),
+    ("api-keys", "openapi", "GET", "/v1/openapi.json", "/v1/openapi.json", "", None, False),
     ("datasets", "create-dataset", "POST", "/v1/datasets", "/v1/datasets", "", {"name": "MyDataset123"}, True),
     ("datasets", "list-datasets", "GET", "/v1/datasets", "/v1/datasets", "check_permissions=true", None, True),
     ("datasets", "delete-dataset", "DELETE", "/v1/datasets/{proxy+}", "/v1/datasets/user_custom_01KAAAAAAAAAAAAAAAAAAAAAAA_MyDataset123_content", "", None, True),
