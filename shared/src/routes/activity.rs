@@ -20,6 +20,7 @@ pub fn routes() -> Router<Services> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct LimitQuery {
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 

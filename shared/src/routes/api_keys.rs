@@ -29,12 +29,14 @@ pub fn routes() -> Router<Services> {
 #[serde(deny_unknown_fields)]
 #[schema(as = ApiKeyCreate)]
 pub struct CreateBody {
+    #[schema(min_length = 1, max_length = 255)]
     name: Option<String>,
+    #[schema(value_type = Option<Vec<super::openapi::Scope>>)]
     scopes: Option<Vec<String>>,
     #[schema(format = DateTime)]
     expires_at: Option<String>,
-    /// `admin` or `asker`
     #[serde(rename = "type")]
+    #[schema(value_type = Option<super::openapi::KeyType>)]
     key_type: Option<String>,
 }
 
@@ -76,6 +78,7 @@ pub(super) async fn create(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
     include_revoked: Option<bool>,
@@ -137,9 +140,13 @@ pub(super) async fn read(
 #[serde(deny_unknown_fields)]
 #[schema(as = ApiKeyPatch)]
 pub(super) struct PatchBody {
+    #[schema(min_length = 1, max_length = 255)]
     name: Option<String>,
+    #[schema(value_type = Option<Vec<super::openapi::Scope>>)]
     scopes: Option<Vec<String>>,
     is_active: Option<bool>,
+    /// Only earlier than the current expiry.
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
 }
 

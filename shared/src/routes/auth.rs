@@ -64,13 +64,16 @@ pub(super) async fn exchange(
 #[serde(deny_unknown_fields)]
 #[schema(as = TempTokenRequest)]
 pub(super) struct TempTokenBody {
-    /// `admin` or `asker`; no more than the caller's own.
-    #[schema(value_type = Option<String>)]
+    /// No more than the caller's own.
+    #[schema(value_type = Option<super::openapi::KeyType>)]
     ak_role: Option<KeyType>,
-    #[schema(value_type = Option<String>)]
+    /// `{role_id, role_variables}`
+    #[schema(value_type = Option<Object>)]
     chat_role: Option<ChatRole>,
     #[schema(value_type = Option<Object>)]
     user_profile: Option<Map<String, Value>>,
+    /// Seconds, default 3600.
+    #[schema(minimum = 1, maximum = 86400)]
     token_ttl: Option<i64>,
 }
 

@@ -31,7 +31,9 @@ pub fn routes() -> Router<Services> {
 #[serde(deny_unknown_fields)]
 #[schema(as = DatasetCreate)]
 pub(super) struct CreateBody {
+    /// More than 64 characters is a 406, as Ask Sage answers.
     name: Option<String>,
+    #[schema(value_type = Option<super::openapi::Classification>)]
     classification: Option<String>,
 }
 
@@ -63,6 +65,7 @@ pub(super) async fn create(
 #[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
     check_permissions: Option<bool>,
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     cursor: Option<String>,
 }
@@ -137,6 +140,7 @@ pub(super) async fn delete_unnamed(
 #[serde(deny_unknown_fields)]
 #[schema(as = GrantRequest)]
 pub(super) struct GrantBody {
+    #[schema(value_type = Option<super::openapi::Permission>)]
     permission: Option<String>,
 }
 

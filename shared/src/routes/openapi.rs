@@ -279,6 +279,59 @@ pub fn operations_in(document: &Value) -> Vec<(String, String)> {
     found
 }
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum MessageRole {
+    Human,
+    Ai,
+}
+
+/// A key scope.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum Scope {
+    Chat,
+    Read,
+    Write,
+    Admin,
+}
+
+/// A key type: an admin key manages, an asker key only chats.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum KeyType {
+    Admin,
+    Asker,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum UserRole {
+    Admin,
+    Member,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum Classification {
+    Cui,
+    Unclassified,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum Permission {
+    Read,
+    Write,
+    Admin,
+}
+
 // ---- The shapes the handlers answer with (built in `views`); schema only. ----
 
 /// RFC 9457 problem details.
@@ -395,7 +448,8 @@ pub struct Me {
     #[serde(skip_serializing_if = "Option::is_none")]
     ak_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    chat_role: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    chat_role: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     user_profile: Option<Value>,
@@ -470,7 +524,7 @@ pub struct Message {
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct MessageRequest {
-    role: Option<String>,
+    role: Option<MessageRole>,
     content: Option<MessageContentRequest>,
     question: Option<String>,
 }

@@ -112,6 +112,7 @@ pub(super) async fn sign_out(
 #[schema(as = PasswordRequest)]
 pub(super) struct PasswordBody {
     old_password: Option<String>,
+    #[schema(min_length = 12, max_length = 128)]
     new_password: Option<String>,
 }
 

@@ -27,10 +27,14 @@ pub fn routes() -> Router<Services> {
 #[serde(deny_unknown_fields)]
 #[schema(as = UserCreate)]
 pub(super) struct CreateBody {
+    #[schema(max_length = 254)]
     email: Option<String>,
+    #[schema(min_length = 1, max_length = 255)]
     name: Option<String>,
+    #[schema(value_type = Option<super::openapi::UserRole>)]
     role: Option<String>,
     cac_verified: Option<bool>,
+    #[schema(min_length = 12, max_length = 128)]
     password: Option<String>,
 }
 
@@ -62,6 +66,7 @@ pub(super) async fn create(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
 }
