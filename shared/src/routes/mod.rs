@@ -44,6 +44,7 @@ pub const KEYGATE_ROUTES: &[KeygateRoute] = &[
     KeygateRoute::full("POST /v1/keys/verify", Some(Scope::Verify)),
     // A scanner signs its report instead of presenting a credential.
     KeygateRoute::public("POST /v1/secret-scanning/report"),
+    KeygateRoute::public("GET /v1/openapi.json"),
     KeygateRoute::full("ANY /v1/datasets", None),
     KeygateRoute::full("ANY /v1/datasets/{proxy+}", None),
     KeygateRoute::askers_too("ANY /v1/chats", Some(Scope::Chat)),

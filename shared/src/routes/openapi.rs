@@ -75,6 +75,7 @@ pub(super) async fn serve() -> impl IntoResponse {
         super::api_keys::read,
         super::api_keys::patch,
         super::api_keys::revoke,
+        super::key_check::verify,
         super::chats::list,
         super::chats::create,
         super::chats::read,
@@ -296,6 +297,8 @@ pub enum Scope {
     Read,
     Write,
     Admin,
+    /// May call `POST /v1/keys/verify`; only tenant admins hand it out.
+    Verify,
 }
 
 /// A key type: an admin key manages, an asker key only chats.
@@ -333,6 +336,31 @@ pub enum Permission {
 }
 
 // ---- The shapes the handlers answer with (built in `views`); schema only. ----
+
+/// `POST /v1/keys/verify`'s verdict; the principal's fields are null when it is refused.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Verification {
+    valid: bool,
+    /// `valid`, or the reason class of a refusal.
+    code: String,
+    reason: Option<String>,
+    key_id: Option<String>,
+    credential_id: Option<String>,
+    credential_kind: Option<String>,
+    user_id: Option<String>,
+    tenant_id: Option<String>,
+    key_type: Option<String>,
+    scopes: Option<Vec<String>>,
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    chat_role: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    user_profile: Option<Value>,
+    /// The route's cost in the policy, when it has one.
+    cost: Option<u32>,
+}
 
 /// RFC 9457 problem details.
 #[derive(Serialize, ToSchema)]
