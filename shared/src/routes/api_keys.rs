@@ -222,9 +222,12 @@ pub(super) async fn revoke_all(
     Ok(Json(json!({ "revoked_count": count })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RollBody {
+#[schema(as = RollRequest)]
+pub(super) struct RollBody {
+    /// How long the old key keeps working, seconds (default 86400).
+    #[schema(minimum = 0, maximum = 604800)]
     grace_secs: Option<i64>,
 }
 
@@ -232,7 +235,21 @@ struct RollBody {
 /// the old key as it now ends. A replay of the same `Idempotency-Key` answers 200 with
 /// the same successor, `"key": null` (the secret is never shown twice), `"replayed": true`
 /// and the header `Idempotent-Replayed: true`.
-async fn roll(
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys/{key_id}/roll",
+    tag = "api-keys",
+    operation_id = "roll_api_key",
+    summary = "Roll an API key: a successor now, the old key ends after a grace period",
+    params(("key_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A replay answers 200 with the same successor and no secret")),
+    request_body = RollBody,
+    responses(
+        (status = 201, description = "The successor, its secret shown once", body = super::openapi::RolledKey),
+        (status = 200, description = "A replay of the same Idempotency-Key", body = super::openapi::RolledKey, headers(("Idempotent-Replayed" = String))),
+        (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(super) async fn roll(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(key_id): Path<String>,

@@ -76,6 +76,9 @@ pub(super) async fn serve() -> impl IntoResponse {
         super::api_keys::patch,
         super::api_keys::revoke,
         super::key_check::verify,
+        super::api_keys::roll,
+        super::secret_scanning::report,
+        super::audit::list,
         super::chats::list,
         super::chats::create,
         super::chats::read,
@@ -336,6 +339,63 @@ pub enum Permission {
 }
 
 // ---- The shapes the handlers answer with (built in `views`); schema only. ----
+
+/// A rolled key: the successor (its secret in `key`, null on a replay) and the old key.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RolledKey {
+    #[serde(flatten)]
+    successor: ApiKeyView,
+    key: Option<String>,
+    rolled_from: ApiKeyView,
+    replayed: bool,
+}
+
+/// One token of a GitHub secret-scanning report.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LeakedToken {
+    token: String,
+    #[serde(rename = "type")]
+    token_type: String,
+    url: Option<String>,
+    source: Option<String>,
+}
+
+/// GitHub's feedback for one reported token.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LeakFeedback {
+    token_hash: String,
+    token_type: String,
+    label: String,
+}
+
+/// One audit event.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AuditEvent {
+    id: String,
+    #[schema(format = DateTime)]
+    at: Option<String>,
+    #[serde(rename = "type")]
+    event_type: String,
+    tenant_id: String,
+    user_id: Value,
+    actor: Value,
+    target: Value,
+    ip: Value,
+    user_agent: Value,
+    change: Value,
+    detail: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AuditPage {
+    items: Vec<AuditEvent>,
+    next_cursor: Option<String>,
+}
 
 /// `POST /v1/keys/verify`'s verdict; the principal's fields are null when it is refused.
 #[derive(Serialize, ToSchema)]
