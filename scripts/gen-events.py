@@ -44,6 +44,7 @@ ROUTES = [
     ("api-keys", "secret-scanning-report", "POST", "/v1/secret-scanning/report", "/v1/secret-scanning/report", "", [{"token": "kg_REPLACE_WITH_LEAKED_TOKEN", "type": "keygate_api_key", "url": "https://github.com/octo-org/octo-repo/blob/main/.env", "source": "content"}], "github"),
     ("api-keys", "read-usage", "GET", "/v1/api-keys/{key_id}/usage", f"/v1/api-keys/{ID}/usage", "granularity=day", None, True),
     ("api-keys", "report-usage", "POST", "/v1/usage", "/v1/usage", "", {"key_id": ID, "units": 1200, "kind": "tokens_out", "model": "model-x", "request_id": "req-0001"}, True),
+    ("api-keys", "openapi", "GET", "/v1/openapi.json", "/v1/openapi.json", "", None, False),
     ("datasets", "create-dataset", "POST", "/v1/datasets", "/v1/datasets", "", {"name": "MyDataset123"}, True),
     ("datasets", "list-datasets", "GET", "/v1/datasets", "/v1/datasets", "check_permissions=true", None, True),
     ("datasets", "delete-dataset", "DELETE", "/v1/datasets/{proxy+}", "/v1/datasets/user_custom_01KAAAAAAAAAAAAAAAAAAAAAAA_MyDataset123_content", "", None, True),

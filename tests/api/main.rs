@@ -15,6 +15,7 @@ mod escalation;
 mod events;
 mod faults;
 mod metering;
+mod openapi;
 mod policy;
 mod rights;
 mod roll;

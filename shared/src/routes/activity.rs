@@ -5,6 +5,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
 
 use super::views;
 use crate::http::{Caller, Problem, QueryParams};
@@ -16,12 +17,23 @@ pub fn routes() -> Router<Services> {
         .route("/v1/logins", get(logins))
 }
 
-#[derive(Deserialize)]
-struct LimitQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct LimitQuery {
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
-async fn logs(
+#[utoipa::path(
+    get,
+    path = "/v1/logs",
+    tag = "activity",
+    operation_id = "list_prompt_logs",
+    summary = "The caller's prompt logs, newest first",
+    params(LimitQuery),
+    responses((status = 200, body = super::openapi::PromptLogList)),
+)]
+pub(super) async fn logs(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<LimitQuery>,
@@ -32,7 +44,16 @@ async fn logs(
     })))
 }
 
-async fn logins(
+#[utoipa::path(
+    get,
+    path = "/v1/logins",
+    tag = "activity",
+    operation_id = "list_logins",
+    summary = "The caller's login history, newest first",
+    params(LimitQuery),
+    responses((status = 200, body = super::openapi::LoginList)),
+)]
+pub(super) async fn logins(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<LimitQuery>,

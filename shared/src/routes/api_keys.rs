@@ -6,6 +6,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::views;
 use crate::domain::metering::{CreditsInput, RateLimitInput};
@@ -25,15 +26,22 @@ pub fn routes() -> Router<Services> {
         .route("/v1/api-keys/{key_id}/roll", post(roll))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ApiKeyCreate)]
 pub struct CreateBody {
+    #[schema(min_length = 1, max_length = 255)]
     name: Option<String>,
+    #[schema(value_type = Option<Vec<super::openapi::Scope>>)]
     scopes: Option<Vec<String>>,
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
     #[serde(rename = "type")]
+    #[schema(value_type = Option<super::openapi::KeyType>)]
     key_type: Option<String>,
+    #[schema(value_type = Option<Vec<Object>>)]
     ratelimits: Option<Vec<RateLimitInput>>,
+    #[schema(value_type = Option<Object>)]
     credits: Option<CreditsInput>,
 }
 
@@ -51,7 +59,16 @@ impl From<CreateBody> for NewKeyInput {
     }
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    operation_id = "create_api_key",
+    summary = "Create an API key; its secret is shown once",
+    request_body = CreateBody,
+    responses((status = 201, body = super::openapi::CreatedApiKey), (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json")),
+)]
+pub(super) async fn create(
     State(services): State<Services>,
     Caller(caller): Caller,
     JsonBody(body): JsonBody<CreateBody>,
@@ -65,14 +82,25 @@ async fn create(
     ))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
     include_revoked: Option<bool>,
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    operation_id = "list_api_keys",
+    summary = "List the caller's API keys",
+    params(ListQuery),
+    responses((status = 200, body = super::openapi::ApiKeyPage)),
+)]
+pub(super) async fn list(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ListQuery>,
@@ -96,7 +124,16 @@ async fn list(
     )))
 }
 
-async fn read(
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys/{key_id}",
+    tag = "api-keys",
+    operation_id = "get_api_key",
+    summary = "Read one API key",
+    params(("key_id" = String, Path)),
+    responses((status = 200, body = super::openapi::ApiKeyView)),
+)]
+pub(super) async fn read(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(key_id): Path<String>,
@@ -108,16 +145,23 @@ async fn read(
     Ok(Json(view))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchBody {
+#[schema(as = ApiKeyPatch)]
+pub(super) struct PatchBody {
+    #[schema(min_length = 1, max_length = 255)]
     name: Option<String>,
+    #[schema(value_type = Option<Vec<super::openapi::Scope>>)]
     scopes: Option<Vec<String>>,
     is_active: Option<bool>,
+    /// Only earlier than the current expiry.
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
+    #[schema(value_type = Option<Vec<Object>>)]
     ratelimits: Option<Vec<RateLimitInput>>,
     /// `null` removes the credits; absent leaves them.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
     credits: Option<Option<CreditsInput>>,
 }
 
@@ -130,7 +174,17 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-async fn patch(
+#[utoipa::path(
+    patch,
+    path = "/v1/api-keys/{key_id}",
+    tag = "api-keys",
+    operation_id = "update_api_key",
+    summary = "Rename, narrow, pause or resume an API key",
+    params(("key_id" = String, Path)),
+    request_body = PatchBody,
+    responses((status = 200, body = super::openapi::ApiKeyView), (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json")),
+)]
+pub(super) async fn patch(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(key_id): Path<String>,
@@ -149,7 +203,16 @@ async fn patch(
     )))
 }
 
-async fn revoke(
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{key_id}",
+    tag = "api-keys",
+    operation_id = "revoke_api_key",
+    summary = "Revoke an API key",
+    params(("key_id" = String, Path)),
+    responses((status = 200, body = super::openapi::ApiKeyView)),
+)]
+pub(super) async fn revoke(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(key_id): Path<String>,
@@ -159,12 +222,22 @@ async fn revoke(
     )))
 }
 
-#[derive(Deserialize)]
-struct RevokeAllQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct RevokeAllQuery {
     exclude_current: Option<bool>,
 }
 
-async fn revoke_all(
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    operation_id = "revoke_all_api_keys",
+    summary = "Revoke all the caller's API keys",
+    params(RevokeAllQuery),
+    responses((status = 200, body = super::openapi::RevokedCount)),
+)]
+pub(super) async fn revoke_all(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<RevokeAllQuery>,
@@ -175,9 +248,12 @@ async fn revoke_all(
     Ok(Json(json!({ "revoked_count": count })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RollBody {
+#[schema(as = RollRequest)]
+pub(super) struct RollBody {
+    /// How long the old key keeps working, seconds (default 86400).
+    #[schema(minimum = 0, maximum = 604800)]
     grace_secs: Option<i64>,
 }
 
@@ -185,7 +261,21 @@ struct RollBody {
 /// the old key as it now ends. A replay of the same `Idempotency-Key` answers 200 with
 /// the same successor, `"key": null` (the secret is never shown twice), `"replayed": true`
 /// and the header `Idempotent-Replayed: true`.
-async fn roll(
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys/{key_id}/roll",
+    tag = "api-keys",
+    operation_id = "roll_api_key",
+    summary = "Roll an API key: a successor now, the old key ends after a grace period",
+    params(("key_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A replay answers 200 with the same successor and no secret")),
+    request_body = RollBody,
+    responses(
+        (status = 201, description = "The successor, its secret shown once", body = super::openapi::RolledKey),
+        (status = 200, description = "A replay of the same Idempotency-Key", body = super::openapi::RolledKey, headers(("Idempotent-Replayed" = String))),
+        (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(super) async fn roll(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(key_id): Path<String>,

@@ -18,9 +18,10 @@ pub fn routes() -> Router<Services> {
     Router::new().route("/v1/audit", get(list))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct AuditQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct AuditQuery {
     limit: Option<i64>,
     cursor: Option<String>,
     actor: Option<String>,
@@ -31,7 +32,16 @@ struct AuditQuery {
     to: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/audit",
+    tag = "activity",
+    operation_id = "list_audit_events",
+    summary = "The tenant's audit trail, newest first",
+    params(AuditQuery),
+    responses((status = 200, body = super::openapi::AuditPage)),
+)]
+pub(super) async fn list(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<AuditQuery>,

@@ -5,6 +5,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use super::views;
 use crate::domain::scope::KeyType;
@@ -31,13 +32,24 @@ fn issued(issued: &IssuedToken) -> Value {
     })
 }
 
-#[derive(Deserialize)]
-struct ExchangeBody {
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ExchangeRequest)]
+pub(super) struct ExchangeBody {
     email: Option<String>,
     api_key: Option<String>,
 }
 
-async fn exchange(
+#[utoipa::path(
+    post,
+    path = "/v1/auth/token",
+    tag = "auth",
+    operation_id = "exchange_api_key",
+    summary = "Exchange an email and API key for a token",
+    security(()),
+    request_body = ExchangeBody,
+    responses((status = 200, body = super::openapi::IssuedToken)),
+)]
+pub(super) async fn exchange(
     State(services): State<Services>,
     Client(client): Client,
     JsonBody(body): JsonBody<ExchangeBody>,
@@ -48,16 +60,33 @@ async fn exchange(
     Ok(Json(issued(&token)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TempTokenBody {
+#[schema(as = TempTokenRequest)]
+pub(super) struct TempTokenBody {
+    /// No more than the caller's own.
+    #[schema(value_type = Option<super::openapi::KeyType>)]
     ak_role: Option<KeyType>,
+    /// `{role_id, role_variables}`
+    #[schema(value_type = Option<Object>)]
     chat_role: Option<ChatRole>,
+    #[schema(value_type = Option<Object>)]
     user_profile: Option<Map<String, Value>>,
+    /// Seconds, default 3600.
+    #[schema(minimum = 1, maximum = 86400)]
     token_ttl: Option<i64>,
 }
 
-async fn mint_temp(
+#[utoipa::path(
+    post,
+    path = "/v1/auth/tokens",
+    tag = "auth",
+    operation_id = "mint_temp_token",
+    summary = "Mint a short-lived token with no more rights than the caller's",
+    request_body = TempTokenBody,
+    responses((status = 200, body = super::openapi::IssuedToken)),
+)]
+pub(super) async fn mint_temp(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
     JsonBody(body): JsonBody<TempTokenBody>,
@@ -72,7 +101,15 @@ async fn mint_temp(
     Ok(Json(issued(&token)))
 }
 
-async fn me(
+#[utoipa::path(
+    get,
+    path = "/v1/auth/me",
+    tag = "auth",
+    operation_id = "me",
+    summary = "Who the presented credential is",
+    responses((status = 200, body = super::openapi::Me)),
+)]
+pub(super) async fn me(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
 ) -> Result<Json<Value>, Problem> {

@@ -7,6 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::views;
 use crate::domain::chat::PageRequest;
@@ -29,18 +30,30 @@ pub fn routes() -> Router<Services> {
         )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+#[schema(as = ChatCreate)]
+pub(super) struct CreateBody {
     name: Option<String>,
     bot_id: Option<String>,
     #[serde(default, deserialize_with = "crate::domain::token::scalar_as_string")]
     role_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
     role_variables: Option<Map<String, Value>>,
+    #[schema(value_type = Option<Object>)]
     user_profile: Option<Map<String, Value>>,
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/v1/chats",
+    tag = "chats",
+    operation_id = "create_chat",
+    summary = "Create a chat",
+    request_body = CreateBody,
+    responses((status = 201, body = super::openapi::Chat)),
+)]
+pub(super) async fn create(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
     JsonBody(body): JsonBody<CreateBody>,
@@ -56,9 +69,12 @@ async fn create(
     Ok((StatusCode::CREATED, Json(views::chat(&chat))))
 }
 
-#[derive(Deserialize)]
-struct PageQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct PageQuery {
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1, maximum = 100)]
     size: Option<i64>,
 }
 
@@ -68,7 +84,16 @@ impl PageQuery {
     }
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/chats",
+    tag = "chats",
+    operation_id = "list_chats",
+    summary = "List the caller's chats",
+    params(PageQuery),
+    responses((status = 200, body = super::openapi::ChatPage)),
+)]
+pub(super) async fn list(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
     QueryParams(query): QueryParams<PageQuery>,
@@ -77,7 +102,16 @@ async fn list(
     Ok(Json(views::page(&page, views::chat)))
 }
 
-async fn read(
+#[utoipa::path(
+    get,
+    path = "/v1/chats/{chat_id}",
+    tag = "chats",
+    operation_id = "get_chat",
+    summary = "Read a chat",
+    params(("chat_id" = String, Path)),
+    responses((status = 200, body = super::openapi::Chat)),
+)]
+pub(super) async fn read(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
     Path(chat_id): Path<String>,
@@ -87,7 +121,16 @@ async fn read(
     )))
 }
 
-async fn delete(
+#[utoipa::path(
+    delete,
+    path = "/v1/chats/{chat_id}",
+    tag = "chats",
+    operation_id = "delete_chat",
+    summary = "Delete a chat and its messages",
+    params(("chat_id" = String, Path)),
+    responses((status = 204, description = "Deleted")),
+)]
+pub(super) async fn delete(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
     Path(chat_id): Path<String>,
@@ -98,7 +141,7 @@ async fn delete(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MessageBody {
+pub(super) struct MessageBody {
     role: Option<String>,
     content: Option<Content>,
     /// AskTable's shorthand for a human message's text.
@@ -111,8 +154,9 @@ struct Content {
     text: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct MessageQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct MessageQuery {
     question: Option<String>,
 }
 
@@ -143,7 +187,17 @@ fn message_input(body: MessageBody, query: MessageQuery) -> Result<MessageInput,
     }
 }
 
-async fn append(
+#[utoipa::path(
+    post,
+    path = "/v1/chats/{chat_id}",
+    tag = "chats",
+    operation_id = "post_to_chat",
+    summary = "Append a message to a chat (AskTable posts its question to the chat itself)",
+    params(("chat_id" = String, Path), MessageQuery),
+    request_body = super::openapi::MessageRequest,
+    responses((status = 201, body = super::openapi::Message)),
+)]
+pub(super) async fn append(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
     Client(client): Client,
@@ -158,7 +212,16 @@ async fn append(
     Ok((StatusCode::CREATED, Json(views::message(&message))))
 }
 
-async fn list_messages(
+#[utoipa::path(
+    get,
+    path = "/v1/chats/{chat_id}/messages",
+    tag = "chats",
+    operation_id = "list_messages",
+    summary = "A chat's messages, oldest first",
+    params(("chat_id" = String, Path), PageQuery),
+    responses((status = 200, body = super::openapi::MessagePage)),
+)]
+pub(super) async fn list_messages(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
     Path(chat_id): Path<String>,
@@ -170,7 +233,16 @@ async fn list_messages(
     Ok(Json(views::page(&found.messages, views::message)))
 }
 
-async fn read_message(
+#[utoipa::path(
+    get,
+    path = "/v1/chats/{chat_id}/messages/{message_id}",
+    tag = "chats",
+    operation_id = "get_message",
+    summary = "Read one message",
+    params(("chat_id" = String, Path), ("message_id" = String, Path)),
+    responses((status = 200, body = super::openapi::Message)),
+)]
+pub(super) async fn read_message(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
     Path((chat_id, message_id)): Path<(String, String)>,

@@ -6,6 +6,7 @@ use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::views;
 use crate::domain::validation::bounded_limit;
@@ -26,14 +27,26 @@ pub fn routes() -> Router<Services> {
         )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+#[schema(as = DatasetCreate)]
+pub(super) struct CreateBody {
+    /// More than 64 characters is a 406, as Ask Sage answers.
     name: Option<String>,
+    #[schema(value_type = Option<super::openapi::Classification>)]
     classification: Option<String>,
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/v1/datasets",
+    tag = "datasets",
+    operation_id = "create_dataset",
+    summary = "Create a dataset",
+    request_body = CreateBody,
+    responses((status = 201, body = super::openapi::Dataset), (status = 406, description = "The name is too long (Ask Sage)", body = super::openapi::Problem, content_type = "application/problem+json"), (status = 407, description = "CAC verification required (Ask Sage)", body = super::openapi::Problem, content_type = "application/problem+json"), (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json")),
+)]
+pub(super) async fn create(
     State(services): State<Services>,
     Caller(caller): Caller,
     JsonBody(body): JsonBody<CreateBody>,
@@ -48,14 +61,25 @@ async fn create(
     Ok((StatusCode::CREATED, Json(views::dataset(&dataset))))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
     check_permissions: Option<bool>,
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     cursor: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/datasets",
+    tag = "datasets",
+    operation_id = "list_datasets",
+    summary = "The caller's datasets and those shared with them",
+    params(ListQuery),
+    responses((status = 200, body = super::openapi::DatasetPage)),
+)]
+pub(super) async fn list(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ListQuery>,
@@ -77,7 +101,16 @@ async fn list(
     )))
 }
 
-async fn remove(
+#[utoipa::path(
+    delete,
+    path = "/v1/datasets/{full_name}",
+    tag = "datasets",
+    operation_id = "delete_dataset",
+    summary = "Delete one of the caller's datasets",
+    params(("full_name" = String, Path, description = "`<owner email>/<name>`")),
+    responses((status = 200, body = super::openapi::Dataset)),
+)]
+pub(super) async fn remove(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(full_name): Path<String>,
@@ -87,7 +120,15 @@ async fn remove(
 }
 
 /// A delete that names no dataset: Ask Sage's "Required information missing" (408).
-async fn delete_unnamed(
+#[utoipa::path(
+    delete,
+    path = "/v1/datasets",
+    tag = "datasets",
+    operation_id = "delete_unnamed_dataset",
+    summary = "A delete that names no dataset",
+    responses((status = 408, description = "Required information missing (Ask Sage)", body = super::openapi::Problem, content_type = "application/problem+json")),
+)]
+pub(super) async fn delete_unnamed(
     State(services): State<Services>,
     Caller(caller): Caller,
 ) -> Result<Json<Value>, Problem> {
@@ -95,9 +136,11 @@ async fn delete_unnamed(
     Ok(Json(views::dataset(&deleted)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct GrantBody {
+#[schema(as = GrantRequest)]
+pub(super) struct GrantBody {
+    #[schema(value_type = Option<super::openapi::Permission>)]
     permission: Option<String>,
 }
 
@@ -107,7 +150,17 @@ fn grant_view(granted: &DatasetGrant) -> Value {
     view
 }
 
-async fn grant(
+#[utoipa::path(
+    put,
+    path = "/v1/datasets/{full_name}/grants/{email}",
+    tag = "datasets",
+    operation_id = "grant_dataset",
+    summary = "Grant a tenant user access to a dataset",
+    params(("full_name" = String, Path), ("email" = String, Path)),
+    request_body = GrantBody,
+    responses((status = 201, description = "Granted", body = super::openapi::DatasetGrant), (status = 200, description = "Permission changed", body = super::openapi::DatasetGrant), (status = 407, description = "CAC verification required (Ask Sage)", body = super::openapi::Problem, content_type = "application/problem+json")),
+)]
+pub(super) async fn grant(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path((full_name, email)): Path<(String, String)>,
@@ -123,7 +176,16 @@ async fn grant(
     Ok((status, Json(grant_view(&granted))))
 }
 
-async fn revoke(
+#[utoipa::path(
+    delete,
+    path = "/v1/datasets/{full_name}/grants/{email}",
+    tag = "datasets",
+    operation_id = "revoke_dataset_grant",
+    summary = "Revoke a grant",
+    params(("full_name" = String, Path), ("email" = String, Path)),
+    responses((status = 200, body = super::openapi::DatasetGrant)),
+)]
+pub(super) async fn revoke(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path((full_name, email)): Path<(String, String)>,

@@ -6,6 +6,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::views;
 use crate::http::{Caller, JsonBody, Problem};
@@ -16,15 +17,28 @@ pub fn routes() -> Router<Services> {
     Router::new().route("/v1/keys/verify", post(verify))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct VerifyBody {
+#[schema(as = VerifyRequest)]
+pub(super) struct VerifyBody {
+    /// The credential the service received.
     key: Option<String>,
+    /// The route it was presented on, `METHOD /path`, checked against the route policy.
     route: Option<String>,
+    #[schema(value_type = Option<Vec<super::openapi::Scope>>)]
     scopes: Option<Vec<String>>,
 }
 
-async fn verify(
+#[utoipa::path(
+    post,
+    path = "/v1/keys/verify",
+    tag = "api-keys",
+    operation_id = "verify_key",
+    summary = "Verify a credential a service received (service keys)",
+    request_body = VerifyBody,
+    responses((status = 200, description = "The verdict; a refused credential is a 200 with `valid: false`", body = super::openapi::Verification)),
+)]
+pub(super) async fn verify(
     State(services): State<Services>,
     Caller(caller): Caller,
     JsonBody(body): JsonBody<VerifyBody>,

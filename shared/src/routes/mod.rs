@@ -8,6 +8,7 @@ pub mod chats;
 pub mod dashboard;
 pub mod datasets;
 pub mod key_check;
+pub mod openapi;
 pub mod secret_scanning;
 pub mod sessions;
 pub mod usage;
@@ -46,6 +47,7 @@ pub const KEYGATE_ROUTES: &[KeygateRoute] = &[
     // A scanner signs its report instead of presenting a credential.
     KeygateRoute::public("POST /v1/secret-scanning/report"),
     KeygateRoute::full("POST /v1/usage", Some(Scope::Usage)),
+    KeygateRoute::public("GET /v1/openapi.json"),
     KeygateRoute::full("ANY /v1/datasets", None),
     KeygateRoute::full("ANY /v1/datasets/{proxy+}", None),
     KeygateRoute::askers_too("ANY /v1/chats", Some(Scope::Chat)),
@@ -93,6 +95,7 @@ pub fn all(services: Services) -> Router {
         .merge(dashboard::routes())
         .merge(api_keys::routes())
         .merge(key_check::routes())
+        .merge(openapi::routes())
         .merge(secret_scanning::routes())
         .merge(usage::routes())
         .merge(chats::routes())
@@ -120,14 +123,15 @@ pub fn auth_group(services: Services) -> Router {
 }
 
 /// The `api-keys` function: the caller's keys and rolls, the verify API for other
-/// services, and leaked-key reports.
+/// services, leaked-key reports, and the OpenAPI document.
 pub fn api_keys(services: Services) -> Router {
     finish(
         Router::new()
             .merge(api_keys::routes())
             .merge(key_check::routes())
             .merge(secret_scanning::routes())
-            .merge(usage::routes()),
+            .merge(usage::routes())
+            .merge(openapi::routes()),
         services,
     )
 }

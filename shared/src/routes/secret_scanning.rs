@@ -21,7 +21,21 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Answers GitHub's feedback array: `[{token_hash, token_type, label}]`, one per token.
-async fn report(
+#[utoipa::path(
+    post,
+    path = "/v1/secret-scanning/report",
+    tag = "api-keys",
+    operation_id = "secret_scanning_report",
+    summary = "GitHub secret scanning: leaked keygate keys are revoked (signed body, no credential)",
+    security(()),
+    params(
+        ("github-public-key-identifier" = Option<String>, Header),
+        ("github-public-key-signature" = Option<String>, Header),
+    ),
+    request_body = Vec<super::openapi::LeakedToken>,
+    responses((status = 200, body = Vec<super::openapi::LeakFeedback>)),
+)]
+pub(super) async fn report(
     State(services): State<Services>,
     headers: HeaderMap,
     body: Bytes,

@@ -9,6 +9,7 @@ use axum::routing::{post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::views;
 use crate::http::credentials::{cleared_session_cookie, session_cookie};
@@ -21,9 +22,10 @@ pub fn routes() -> Router<Services> {
         .route("/v1/users/me/password", put(set_password))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SignInBody {
+#[schema(as = SignInRequest)]
+pub(super) struct SignInBody {
     email: Option<String>,
     password: Option<String>,
     tenant_id: Option<String>,
@@ -40,7 +42,17 @@ fn with_cookie(status: StatusCode, cookie: &str, body: Option<serde_json::Value>
     }
 }
 
-async fn sign_in(
+#[utoipa::path(
+    post,
+    path = "/v1/sessions",
+    tag = "sessions",
+    operation_id = "sign_in",
+    summary = "Sign in with email and password",
+    security(()),
+    request_body = SignInBody,
+    responses((status = 201, body = super::openapi::Session, headers(("Set-Cookie" = String, description = "keygate_session=<secret>; HttpOnly; Secure; SameSite=Strict")))),
+)]
+pub(super) async fn sign_in(
     State(services): State<Services>,
     Client(client): Client,
     JsonBody(body): JsonBody<SignInBody>,
@@ -75,7 +87,15 @@ async fn sign_in(
     ))
 }
 
-async fn sign_out(
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions",
+    tag = "sessions",
+    operation_id = "sign_out",
+    summary = "Sign out: end the caller's session",
+    responses((status = 204, description = "Signed out; the cookie is cleared", headers(("Set-Cookie" = String)))),
+)]
+pub(super) async fn sign_out(
     State(services): State<Services>,
     Caller(caller): Caller,
 ) -> Result<Response, Problem> {
@@ -87,14 +107,25 @@ async fn sign_out(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordBody {
+#[schema(as = PasswordRequest)]
+pub(super) struct PasswordBody {
     old_password: Option<String>,
+    #[schema(min_length = 12, max_length = 128)]
     new_password: Option<String>,
 }
 
-async fn set_password(
+#[utoipa::path(
+    put,
+    path = "/v1/users/me/password",
+    tag = "sessions",
+    operation_id = "set_password",
+    summary = "Set or change one's own password",
+    request_body = PasswordBody,
+    responses((status = 204, description = "Password set")),
+)]
+pub(super) async fn set_password(
     State(services): State<Services>,
     Caller(caller): Caller,
     JsonBody(body): JsonBody<PasswordBody>,

@@ -22,9 +22,10 @@ pub fn routes() -> Router<Services> {
         .route("/v1/api-keys/{key_id}/usage", get(read))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReportBody {
+#[schema(as = UsageReport)]
+pub(super) struct ReportBody {
     credential_id: Option<String>,
     key_id: Option<String>,
     units: Option<i64>,
@@ -33,7 +34,16 @@ struct ReportBody {
     request_id: Option<String>,
 }
 
-async fn report(
+#[utoipa::path(
+    post,
+    path = "/v1/usage",
+    tag = "metering",
+    operation_id = "report_usage",
+    summary = "Report the units an AI call used (service keys with the usage scope)",
+    request_body = ReportBody,
+    responses((status = 200, description = "`{key_id, recorded, duplicate, credits}`", body = Object)),
+)]
+pub(super) async fn report(
     State(services): State<Services>,
     Caller(caller): Caller,
     JsonBody(body): JsonBody<ReportBody>,
@@ -59,14 +69,24 @@ async fn report(
     })))
 }
 
-#[derive(Deserialize)]
-struct UsageQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct UsageQuery {
     from: Option<String>,
     to: Option<String>,
     granularity: Option<String>,
 }
 
-async fn read(
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys/{key_id}/usage",
+    tag = "metering",
+    operation_id = "read_key_usage",
+    summary = "A key's usage per hour or day",
+    params(("key_id" = String, Path, description = "the key's id"), UsageQuery),
+    responses((status = 200, description = "Usage counters per period", body = Object)),
+)]
+pub(super) async fn read(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(key_id): Path<String>,

@@ -6,6 +6,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::views;
 use crate::domain::metering::RateLimitInput;
@@ -23,17 +24,31 @@ pub fn routes() -> Router<Services> {
         .route("/v1/users/{user_id}/api-keys", post(create_key))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+#[schema(as = UserCreate)]
+pub(super) struct CreateBody {
+    #[schema(max_length = 254)]
     email: Option<String>,
+    #[schema(min_length = 1, max_length = 255)]
     name: Option<String>,
+    #[schema(value_type = Option<super::openapi::UserRole>)]
     role: Option<String>,
     cac_verified: Option<bool>,
+    #[schema(min_length = 12, max_length = 128)]
     password: Option<String>,
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    tag = "users",
+    operation_id = "create_user",
+    summary = "Create a user in the caller's tenant (admins)",
+    request_body = CreateBody,
+    responses((status = 201, body = super::openapi::UserView), (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json")),
+)]
+pub(super) async fn create(
     State(services): State<Services>,
     Caller(caller): Caller,
     JsonBody(body): JsonBody<CreateBody>,
@@ -49,13 +64,24 @@ async fn create(
     Ok((StatusCode::CREATED, Json(views::user(&user))))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    tag = "users",
+    operation_id = "list_users",
+    summary = "List the tenant's users (admins)",
+    params(ListQuery),
+    responses((status = 200, body = super::openapi::UserPage)),
+)]
+pub(super) async fn list(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ListQuery>,
@@ -72,15 +98,27 @@ async fn list(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
+#[schema(as = UserUpdate)]
+pub(super) struct UpdateBody {
     cac_verified: Option<bool>,
     /// Default rate limits for the user's new keys (`[]` removes them).
+    #[schema(value_type = Option<Vec<Object>>)]
     ratelimits: Option<Vec<RateLimitInput>>,
 }
 
-async fn update(
+#[utoipa::path(
+    patch,
+    path = "/v1/users/{user_id}",
+    tag = "users",
+    operation_id = "update_user",
+    summary = "Set a user's CAC verification (admins)",
+    params(("user_id" = String, Path)),
+    request_body = UpdateBody,
+    responses((status = 200, body = super::openapi::UserView)),
+)]
+pub(super) async fn update(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(user_id): Path<String>,
@@ -111,7 +149,17 @@ async fn update(
     Ok(Json(view))
 }
 
-async fn create_key(
+#[utoipa::path(
+    post,
+    path = "/v1/users/{user_id}/api-keys",
+    tag = "users",
+    operation_id = "create_user_api_key",
+    summary = "Create an API key for a user of the tenant (admins)",
+    params(("user_id" = String, Path)),
+    request_body = super::api_keys::CreateBody,
+    responses((status = 201, body = super::openapi::CreatedApiKey), (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json")),
+)]
+pub(super) async fn create_key(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(user_id): Path<String>,

@@ -3,11 +3,13 @@
 //! ```text
 //! keygate-admin create-table                       # idempotent
 //! keygate-admin bootstrap --tenant NAME --email E  # prints {"tenant_id","user_id","email","api_key"}
+//! keygate-admin openapi                            # prints the /v1 OpenAPI document
 //! ```
 
 use serde_json::json;
 
-const USAGE: &str = "usage: keygate-admin create-table | bootstrap --tenant NAME --email EMAIL";
+const USAGE: &str =
+    "usage: keygate-admin create-table | bootstrap --tenant NAME --email EMAIL | openapi";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -19,6 +21,11 @@ async fn main() {
 
 async fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The document needs no configuration or store.
+    if args.first().map(String::as_str) == Some("openapi") {
+        print!("{}", keygate::routes::openapi::document());
+        return Ok(());
+    }
     let services = keygate::app::state_from_env_or_exit();
     match args.first().map(String::as_str) {
         Some("create-table") => {

@@ -1,0 +1,729 @@
+//! keygate's own `/v1` API as an OpenAPI 3.1 document, built from the handlers'
+//! `#[utoipa::path]` attributes and served at `GET /v1/openapi.json` (no credential).
+//!
+//! The handlers build their JSON with `views`; the response schemas here describe those
+//! shapes (schemathesis checks every answer against them in CI). The error responses every
+//! operation shares are added once, by [`ErrorResponses`], instead of on each handler.
+
+use std::sync::OnceLock;
+
+use axum::Router;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, SecurityRequirement};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::services::Services;
+
+pub fn routes() -> Router<Services> {
+    Router::new().route("/v1/openapi.json", get(serve))
+}
+
+/// The document as served and committed (`scripts/openapi` writes docs/openapi.json).
+pub fn document() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut text = ApiDoc::openapi()
+            .to_pretty_json()
+            .expect("the OpenAPI document serialises");
+        text.push('\n');
+        text
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "meta",
+    operation_id = "openapi",
+    summary = "This document",
+    security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document of the /v1 API", content_type = "application/json", body = Object)),
+)]
+pub(super) async fn serve() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "application/json")], document())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "keygate",
+        description = "keygate's own API: API keys, tokens, sessions, users, chats, activity and datasets. Errors are RFC 9457 problem details (application/problem+json).",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        serve,
+        super::auth::exchange,
+        super::auth::mint_temp,
+        super::auth::me,
+        super::sessions::sign_in,
+        super::sessions::sign_out,
+        super::sessions::set_password,
+        super::users::list,
+        super::users::create,
+        super::users::update,
+        super::users::create_key,
+        super::api_keys::list,
+        super::api_keys::create,
+        super::api_keys::revoke_all,
+        super::api_keys::read,
+        super::api_keys::patch,
+        super::api_keys::revoke,
+        super::key_check::verify,
+        super::api_keys::roll,
+        super::secret_scanning::report,
+        super::audit::list,
+        super::usage::report,
+        super::usage::read,
+        super::chats::list,
+        super::chats::create,
+        super::chats::read,
+        super::chats::delete,
+        super::chats::append,
+        super::chats::list_messages,
+        append_to_messages,
+        super::chats::read_message,
+        super::activity::logs,
+        super::activity::logins,
+        super::datasets::list,
+        super::datasets::create,
+        super::datasets::delete_unnamed,
+        super::datasets::remove,
+        super::datasets::grant,
+        super::datasets::revoke,
+    ),
+    modifiers(&SecuritySchemes, &ErrorResponses),
+)]
+pub struct ApiDoc;
+
+/// `POST /v1/chats/{chat_id}/messages` runs the same handler as `POST /v1/chats/{chat_id}`
+/// (AskTable's clients use both); this stub only describes the second path.
+#[utoipa::path(
+    post,
+    path = "/v1/chats/{chat_id}/messages",
+    tag = "chats",
+    operation_id = "append_message",
+    summary = "Append a message to a chat",
+    params(("chat_id" = String, Path), ("question" = Option<String>, Query, description = "AskTable's shorthand for a human message's text")),
+    request_body = MessageRequest,
+    responses((status = 201, body = Message)),
+)]
+#[allow(dead_code)]
+fn append_to_messages() {}
+
+/// The security schemes, one per place a credential may be presented
+/// (see `http::credentials`); any one of them is enough.
+struct SecuritySchemes;
+
+pub const SCHEMES: [&str; 4] = ["api_key", "bearer", "access_tokens", "session_cookie"];
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "An API key (kg_...)",
+            ))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key, a token from /v1/auth/token or /v1/auth/tokens, or a session",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "access_tokens",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-access-tokens",
+                "Any keygate credential, as AskTable's clients send it",
+            ))),
+        );
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "keygate_session",
+                "The session cookie set by POST /v1/sessions; state-changing requests need an allowed Origin",
+            ))),
+        );
+        openapi.security = Some(
+            SCHEMES
+                .iter()
+                .map(|name| SecurityRequirement::new(*name, Vec::<String>::new()))
+                .collect(),
+        );
+    }
+}
+
+/// The problem+json answers, added to every operation where they can happen: 400, 404
+/// and 503 everywhere, 401 everywhere (a public route refuses a wrong key or password
+/// too), 403 where a credential is needed, 413 and 422 where there is a JSON body.
+struct ErrorResponses;
+
+const PROBLEMS: [(&str, &str); 7] = [
+    ("400", "A bad parameter or field (named in `field`)"),
+    (
+        "401",
+        "No valid credential (missing, malformed, unknown, expired or revoked)",
+    ),
+    (
+        "403",
+        "The credential lacks the scope or role, or the Origin is not allowed",
+    ),
+    ("404", "No such resource visible to the caller"),
+    ("413", "The body or a field is too large"),
+    (
+        "422",
+        "The body is not the JSON object this operation takes",
+    ),
+    (
+        "503",
+        "The store did not answer; nothing was changed (Retry-After)",
+    ),
+];
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.schemas.insert(
+            "Problem".to_owned(),
+            <Problem as utoipa::PartialSchema>::schema(),
+        );
+        for (status, description) in PROBLEMS {
+            components.responses.insert(
+                format!("Problem{status}"),
+                problem_response(description).into(),
+            );
+        }
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                let public = operation.security.as_ref().is_some_and(|requirements| {
+                    requirements
+                        .iter()
+                        .all(|r| *r == SecurityRequirement::default())
+                });
+                let has_body = operation.request_body.is_some();
+                for (status, _) in PROBLEMS {
+                    let applies = match status {
+                        "403" => !public,
+                        "413" | "422" => has_body,
+                        _ => true,
+                    };
+                    if applies {
+                        operation
+                            .responses
+                            .responses
+                            .entry(status.to_owned())
+                            .or_insert_with(|| {
+                                Ref::new(format!("#/components/responses/Problem{status}")).into()
+                            });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A problem answer for a status an operation documents itself (406, 407, 408, 409 ...).
+pub fn problem_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
+
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.options.as_mut(),
+        item.head.as_mut(),
+        item.patch.as_mut(),
+        item.trace.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Every (METHOD, path) the document describes, for the test that compares it with the
+/// routers.
+pub fn operations_in(document: &Value) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let empty = Map::new();
+    let paths = document["paths"].as_object().unwrap_or(&empty);
+    for (path, item) in paths {
+        for method in item.as_object().unwrap_or(&empty).keys() {
+            if [
+                "get", "put", "post", "delete", "patch", "head", "options", "trace",
+            ]
+            .contains(&method.as_str())
+            {
+                found.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum MessageRole {
+    Human,
+    Ai,
+}
+
+/// A key scope.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum Scope {
+    Chat,
+    Read,
+    Write,
+    Admin,
+    /// May call `POST /v1/keys/verify`; only tenant admins hand it out.
+    Verify,
+}
+
+/// A key type: an admin key manages, an asker key only chats.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum KeyType {
+    Admin,
+    Asker,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum UserRole {
+    Admin,
+    Member,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum Classification {
+    Cui,
+    Unclassified,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum Permission {
+    Read,
+    Write,
+    Admin,
+}
+
+// ---- The shapes the handlers answer with (built in `views`); schema only. ----
+
+/// A rolled key: the successor (its secret in `key`, null on a replay) and the old key.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RolledKey {
+    #[serde(flatten)]
+    successor: ApiKeyView,
+    key: Option<String>,
+    rolled_from: ApiKeyView,
+    replayed: bool,
+}
+
+/// One token of a GitHub secret-scanning report.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LeakedToken {
+    token: String,
+    #[serde(rename = "type")]
+    token_type: String,
+    url: Option<String>,
+    source: Option<String>,
+}
+
+/// GitHub's feedback for one reported token.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LeakFeedback {
+    token_hash: String,
+    token_type: String,
+    label: String,
+}
+
+/// One audit event.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AuditEvent {
+    id: String,
+    #[schema(format = DateTime)]
+    at: Option<String>,
+    #[serde(rename = "type")]
+    event_type: String,
+    tenant_id: String,
+    user_id: Value,
+    actor: Value,
+    target: Value,
+    ip: Value,
+    user_agent: Value,
+    change: Value,
+    detail: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AuditPage {
+    items: Vec<AuditEvent>,
+    next_cursor: Option<String>,
+}
+
+/// `POST /v1/keys/verify`'s verdict; the principal's fields are null when it is refused.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Verification {
+    valid: bool,
+    /// `valid`, or the reason class of a refusal.
+    code: String,
+    reason: Option<String>,
+    key_id: Option<String>,
+    credential_id: Option<String>,
+    credential_kind: Option<String>,
+    user_id: Option<String>,
+    tenant_id: Option<String>,
+    key_type: Option<String>,
+    scopes: Option<Vec<String>>,
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    chat_role: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    user_profile: Option<Value>,
+    /// The route's cost in the policy, when it has one.
+    cost: Option<u32>,
+}
+
+/// RFC 9457 problem details.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Problem {
+    /// `urn:keygate:problem:<slug>`
+    #[schema(example = "urn:keygate:problem:bad-request")]
+    #[serde(rename = "type")]
+    kind: String,
+    title: String,
+    status: u16,
+    detail: String,
+    /// The request field at fault, when there is one.
+    field: Option<String>,
+}
+
+/// An API key as listed (never its secret or hash).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ApiKeyView {
+    id: String,
+    name: String,
+    key_prefix: String,
+    scopes: Vec<String>,
+    /// `admin` or `asker`
+    #[serde(rename = "type")]
+    kind: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+    #[schema(format = DateTime)]
+    last_used_at: Option<String>,
+    #[schema(format = DateTime)]
+    revoked_at: Option<String>,
+    is_active: bool,
+}
+
+/// A key as created: the record plus its secret, shown this once.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    record: ApiKeyView,
+    /// The secret, shown only in this answer.
+    key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ApiKeyPage {
+    items: Vec<ApiKeyView>,
+    /// Pass as `cursor` for the next page; null on the last.
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RevokedCount {
+    revoked_count: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct UserView {
+    id: String,
+    tenant_id: String,
+    email: String,
+    name: Option<String>,
+    /// `admin` or `member`
+    role: String,
+    cac_verified: bool,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct UserPage {
+    items: Vec<UserView>,
+    next_cursor: Option<String>,
+}
+
+/// A token from an API key exchange or a temp-token mint.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct IssuedToken {
+    access_token: String,
+    /// The same secret, under AskTable's name.
+    token: String,
+    #[schema(example = "Bearer")]
+    token_type: String,
+    /// Seconds.
+    expires_in: i64,
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+}
+
+/// Who the presented credential is.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Me {
+    /// `admin` or `asker`
+    ak_role: String,
+    project_id: String,
+    locked: bool,
+    user_id: String,
+    email: String,
+    role: String,
+    credential_kind: String,
+    credential_id: String,
+    scopes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ak_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    chat_role: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    user_profile: Option<Value>,
+    /// Expiry, epoch seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct SessionUser {
+    id: String,
+    tenant_id: String,
+    email: String,
+    role: String,
+}
+
+/// A new session; the same secret is set as the `keygate_session` cookie.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Session {
+    session: String,
+    token_type: String,
+    expires_in: i64,
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+    session_id: String,
+    user: SessionUser,
+}
+
+/// AskTable's chat object; the tenant is its project.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Chat {
+    id: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    modified_at: String,
+    project_id: String,
+    status: String,
+    status_message: Option<String>,
+    bot_id: Option<String>,
+    name: Option<String>,
+    role_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    role_variables: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    user_profile: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct MessageContent {
+    text: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Message {
+    id: String,
+    chat_id: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// `human` or `ai`
+    role: String,
+    content: MessageContent,
+    reply_to_msg_id: Option<String>,
+}
+
+/// The body of a message append: `{role, content: {text}}` or AskTable's `question`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct MessageRequest {
+    role: Option<MessageRole>,
+    content: Option<MessageContentRequest>,
+    question: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct MessageContentRequest {
+    text: Option<String>,
+}
+
+/// AskTable's numbered page.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ChatPage {
+    items: Vec<Chat>,
+    page: u64,
+    size: u64,
+    total: u64,
+    pages: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct MessagePage {
+    items: Vec<Message>,
+    page: u64,
+    size: u64,
+    total: u64,
+    pages: u64,
+}
+
+/// Ask Sage's log entry shape.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PromptLog {
+    #[schema(format = DateTime)]
+    date_time: String,
+    prompt: String,
+    completion: String,
+    #[serde(rename = "IP")]
+    ip: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PromptLogList {
+    items: Vec<PromptLog>,
+}
+
+/// Ask Sage's login entry shape, plus how and with what the user signed in.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LoginView {
+    #[schema(format = DateTime)]
+    date_time: String,
+    #[serde(rename = "IP")]
+    ip: String,
+    method: String,
+    user_agent: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LoginList {
+    items: Vec<LoginView>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Grantee {
+    user_id: String,
+    email: String,
+    permission: String,
+    #[schema(format = DateTime)]
+    granted_at: String,
+}
+
+/// A dataset as the caller sees it; `grantees` only when asked for (`check_permissions`).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Dataset {
+    full_name: String,
+    name: String,
+    owner_id: String,
+    owner_email: String,
+    cui: bool,
+    classification: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    permission: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grantees: Option<Vec<Grantee>>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct DatasetPage {
+    items: Vec<Dataset>,
+    next_cursor: Option<String>,
+}
+
+/// A grant on a dataset, naming the dataset.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct DatasetGrant {
+    user_id: String,
+    email: String,
+    permission: String,
+    #[schema(format = DateTime)]
+    granted_at: String,
+    dataset: String,
+}
