@@ -275,7 +275,7 @@ async fn bad_input_answers_an_error_naming_the_field() {
 async fn the_list_shows_paused_and_expired_keys_as_inactive() {
     let app = spawn_app().await;
     let dashboard = dashboard(&app).await;
-    let soon = keygate::domain::clock::to_rfc3339(keygate::domain::clock::now_epoch() + 2);
+    let soon = keygate::domain::clock::to_rfc3339(keygate::domain::clock::now_epoch() + 5);
     let expiring = dashboard
         .call(
             "POST",
@@ -298,7 +298,7 @@ async fn the_list_shows_paused_and_expired_keys_as_inactive() {
     dashboard
         .call("POST", "/api/keys", Some(json!({"name": "live"})))
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(6100)).await;
     let listed = dashboard.call("GET", "/api/keys", None).await;
     let active: Vec<(String, bool)> = listed
         .body

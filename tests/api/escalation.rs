@@ -500,7 +500,7 @@ async fn narrowing_pausing_or_expiring_a_creator_key_does_the_same_to_its_keys()
     change(json!({"is_active": true})).await;
     assert_eq!(me_status(&app, &child).await, StatusCode::OK);
 
-    let soon = now_epoch() + 2;
+    let soon = now_epoch() + 5;
     change(json!({"expires_at": to_rfc3339(soon)})).await;
     while now_epoch() <= soon {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

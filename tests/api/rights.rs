@@ -835,8 +835,9 @@ async fn invariant_holds_for(scopes: &[&str], key_type: &str, expires: bool) {
     check_following(&app, &parent, &following, "paused").await;
     change(json!({"is_active": true})).await;
 
-    // Expired: an expiry two seconds ahead, then wait until it has passed.
-    let at = now_epoch() + 2;
+    // Expired: an expiry a few seconds ahead (the change must still land before it on a loaded
+    // machine), then wait until it has passed.
+    let at = now_epoch() + 5;
     change(json!({"expires_at": to_rfc3339(at)})).await;
     while now_epoch() <= at {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

@@ -162,10 +162,10 @@ async fn revoked_expired_and_out_of_range_rolls_are_refused() {
     let (expiring_id, _) = app
         .new_key(
             &app.admin_key,
-            json!({"name": "brief", "expires_at": to_rfc3339(now_epoch() + 2)}),
+            json!({"name": "brief", "expires_at": to_rfc3339(now_epoch() + 5)}),
         )
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(6100)).await;
     let expired = roll(&app, &app.admin_key, &expiring_id, json!({})).await;
     assert_eq!(expired.status, StatusCode::CONFLICT, "{}", expired.body);
     let listed = app
