@@ -361,3 +361,56 @@ async fn the_verify_api_and_the_authorizer_agree() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_metered_key_is_admitted_and_counted_as_the_authorizer_would() {
+    let app = spawn_app().await;
+    let service = service_key(&app).await;
+    let (_, limited) = app
+        .new_key(
+            &app.admin_key,
+            json!({"name": "limited", "ratelimits": [{"name": "requests", "limit": 2, "window_secs": 86400}]}),
+        )
+        .await;
+    // A check that spends nothing never moves the counter.
+    let free = verify(
+        &app,
+        &service,
+        json!({"key": limited, "route": Q2A, "cost": 0}),
+    )
+    .await;
+    assert_eq!(free["code"], "VALID");
+    for remaining in [1, 0] {
+        let admitted = verify(&app, &service, json!({"key": limited, "route": Q2A})).await;
+        assert_eq!(admitted["code"], "VALID", "{admitted}");
+        assert_eq!(admitted["ratelimits"][0]["remaining"], remaining);
+    }
+    let refused = verify(&app, &service, json!({"key": limited, "route": Q2A})).await;
+    assert_eq!(refused["valid"], false);
+    assert_eq!(refused["code"], "RATE_LIMITED", "{refused}");
+    assert_eq!(refused["ratelimits"][0]["remaining"], 0);
+
+    let (_, budget) = app
+        .new_key(
+            &app.admin_key,
+            json!({"name": "budget", "credits": {"remaining": 5}}),
+        )
+        .await;
+    let spent = verify(&app, &service, json!({"key": budget, "cost": 5})).await;
+    assert_eq!(spent["code"], "VALID", "{spent}");
+    assert_eq!(spent["credits"]["remaining"], 0);
+    let exhausted = verify(&app, &service, json!({"key": budget, "cost": 1})).await;
+    assert_eq!(exhausted["code"], "USAGE_EXCEEDED", "{exhausted}");
+    assert_eq!(exhausted["credits"]["remaining"], 0);
+
+    let bad = app
+        .call(
+            "POST",
+            "/v1/keys/verify",
+            Some(&service),
+            Some(json!({"key": budget, "cost": -1})),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.body["field"], "cost");
+}

@@ -27,6 +27,9 @@ pub(super) struct VerifyBody {
     route: Option<String>,
     #[schema(value_type = Option<Vec<super::openapi::Scope>>)]
     scopes: Option<Vec<String>>,
+    /// What the check spends (0 spends nothing); default: the route's cost in the policy.
+    #[schema(minimum = 0, maximum = 1000000)]
+    cost: Option<i64>,
 }
 
 #[utoipa::path(
@@ -50,6 +53,7 @@ pub(super) async fn verify(
                 key: body.key,
                 route: body.route,
                 scopes: body.scopes,
+                cost: body.cost,
             },
         )
         .await?;
@@ -69,5 +73,12 @@ pub(super) async fn verify(
         "chat_role": p.and_then(|p| p.chat_role.clone()),
         "user_profile": p.and_then(|p| p.user_profile.clone()),
         "cost": outcome.cost,
+        "ratelimits": outcome.meter.as_ref().map(|m| m.limits.iter().map(|l| json!({
+            "name": l.name,
+            "limit": l.limit,
+            "remaining": l.remaining,
+            "reset": l.reset_secs,
+        })).collect::<Vec<_>>()),
+        "credits": outcome.meter.as_ref().and_then(|m| m.credits_remaining).map(|remaining| json!({"remaining": remaining})),
     })))
 }

@@ -422,6 +422,12 @@ pub struct Verification {
     user_profile: Option<Value>,
     /// The route's cost in the policy, when it has one.
     cost: Option<u32>,
+    /// A metered key's limits after this check: `[{name, limit, remaining, reset}]`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    ratelimits: Option<Vec<Value>>,
+    /// A key with credits: `{remaining}`.
+    #[schema(value_type = Option<Object>)]
+    credits: Option<Value>,
 }
 
 /// RFC 9457 problem details.

@@ -3,8 +3,10 @@
 //! same verification as the authorizer (`check_credential`) and the same route policy.
 
 use super::auth::Refused;
+use super::metering::Admission;
 use super::{Error, Services};
 use crate::domain::credential::Unusable;
+use crate::domain::metering::{MeterStatus, RefusalReason};
 use crate::domain::principal::Principal;
 use crate::domain::scope::{Scope, Scopes};
 
@@ -18,6 +20,8 @@ pub enum CheckCode {
     Revoked,
     InsufficientPermissions,
     ForbiddenRoute,
+    RateLimited,
+    UsageExceeded,
 }
 
 impl CheckCode {
@@ -30,6 +34,8 @@ impl CheckCode {
             Self::Revoked => "REVOKED",
             Self::InsufficientPermissions => "INSUFFICIENT_PERMISSIONS",
             Self::ForbiddenRoute => "FORBIDDEN_ROUTE",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::UsageExceeded => "USAGE_EXCEEDED",
         }
     }
 }
@@ -41,6 +47,9 @@ pub struct CheckRequest {
     /// `METHOD /path`, judged by the route policy as the authorizer would.
     pub route: Option<String>,
     pub scopes: Option<Vec<String>>,
+    /// What the check spends; without it, the cost of `route` in the policy (nothing when
+    /// neither is given). 0 checks without spending.
+    pub cost: Option<i64>,
 }
 
 /// The answer. `principal` is set only for a credential of the caller's tenant that verified
@@ -52,6 +61,8 @@ pub struct CheckOutcome {
     pub reason: Option<String>,
     /// What a call on `route` costs when admitted.
     pub cost: Option<u32>,
+    /// Where the key's limits and credits stand after this check (metered keys only).
+    pub meter: Option<MeterStatus>,
 }
 
 impl Services {
@@ -85,11 +96,21 @@ impl Services {
             .map(|route| policy.for_route(route))
             .transpose()
             .map_err(|reason| Error::invalid("route", reason))?;
+        if request
+            .cost
+            .is_some_and(|cost| !(0..=1_000_000).contains(&cost))
+        {
+            return Err(Error::invalid(
+                "cost",
+                "must be a whole number from 0 to 1000000",
+            ));
+        }
         let refused = |code| CheckOutcome {
             code,
             principal: None,
             reason: None,
             cost: None,
+            meter: None,
         };
         let principal = match self.check_credential(key.trim()).await {
             Ok(principal) if principal.tenant_id == caller.tenant_id => principal,
@@ -112,6 +133,7 @@ impl Services {
             principal: None,
             reason: None,
             cost: None,
+            meter: None,
         };
         if let Some(missing) = wanted.iter().find(|s| !principal.scopes.contains(*s)) {
             outcome.code = CheckCode::InsufficientPermissions;
@@ -125,6 +147,26 @@ impl Services {
             if let Some(reason) = decision.reason {
                 outcome.code = CheckCode::ForbiddenRoute;
                 outcome.reason = Some(reason);
+            }
+        }
+        if outcome.code == CheckCode::Valid {
+            // Admitted exactly as the authorizer admits: every counter moves, or none.
+            let spend = request
+                .cost
+                .or(outcome.cost.map(i64::from))
+                .unwrap_or_default();
+            match self.admit(&principal, spend).await {
+                Ok(Admission::Unmetered) => {}
+                Ok(Admission::Admitted(status)) => outcome.meter = Some(status),
+                Err(Error::Throttled(refusal)) => {
+                    outcome.code = match refusal.reason {
+                        RefusalReason::RateLimited(_) => CheckCode::RateLimited,
+                        RefusalReason::CreditsExhausted => CheckCode::UsageExceeded,
+                    };
+                    outcome.reason = Some(refusal.message());
+                    outcome.meter = Some(refusal.status);
+                }
+                Err(error) => return Err(error),
             }
         }
         outcome.principal = Some(principal);
