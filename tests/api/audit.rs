@@ -180,12 +180,16 @@ async fn pages_follow_the_cursor_without_overlap() {
             None => break,
         }
     }
-    assert_eq!(seen.len(), 5, "four keys and the bootstrap key: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        6,
+        "four keys, the bootstrap key and the bootstrap admin: {seen:?}"
+    );
     let mut sorted = seen.clone();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(seen, sorted, "newest first, no repeats");
     sorted.dedup();
-    assert_eq!(sorted.len(), 5);
+    assert_eq!(sorted.len(), 6);
 }
 
 #[tokio::test]
@@ -344,4 +348,21 @@ async fn grants_exchanges_and_revoke_all_are_recorded() {
         3,
         "an event per key"
     );
+}
+
+#[tokio::test]
+async fn the_bootstrap_admin_is_created_with_its_event() {
+    let app = spawn_app().await;
+    let trail = app.audit(&app.admin_key, "type=user.created").await;
+    assert_eq!(trail.status, StatusCode::OK, "{}", trail.body);
+    assert_eq!(types(&trail.body), ["user.created"], "{}", trail.body);
+    let event = &trail.body["items"][0];
+    assert_eq!(event["user_id"], app.admin_id.as_str());
+    assert_eq!(event["target"], json!({"kind": "user", "id": app.admin_id}));
+    assert_eq!(event["actor"]["kind"], "bootstrap");
+    assert_eq!(event["detail"]["email"], app.admin_email.as_str());
+    assert_eq!(event["detail"]["role"], "admin");
+    // Written with the user: the admin's trail begins with it, before the first key.
+    let own = app.audit(&app.admin_key, "").await;
+    assert_eq!(types(&own.body), ["key.created", "user.created"]);
 }

@@ -51,7 +51,23 @@ impl Services {
             cac_verified: false,
             created_at: now,
         };
-        self.store.create_tenant(&tenant, &admin).await?;
+        // The first user has no creator to name: the event says the bootstrap made it.
+        let event = self
+            .audit_event(
+                EventType::UserCreated,
+                &tenant.id,
+                &admin.id,
+                Actor::system("bootstrap", None),
+                Target {
+                    kind: "user",
+                    id: admin.id.clone(),
+                },
+            )
+            .with_detail("email", admin.email.as_str())
+            .with_detail("role", admin.role.as_str())
+            .with_detail("password_set", false)
+            .with_detail("tenant_name", tenant.name.as_str());
+        self.store.create_tenant(&tenant, &admin, &event).await?;
         let key = self
             .create_key_for(
                 &admin,

@@ -90,8 +90,13 @@ fn user_from(item: &Item) -> Result<User, StoreError> {
 }
 
 impl Store {
-    /// Creates a tenant together with its first user.
-    pub async fn create_tenant(&self, tenant: &Tenant, admin: &User) -> Result<(), StoreError> {
+    /// Writes a tenant, its first admin and the admin's `user.created` event, all or nothing.
+    pub async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        admin: &User,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
         let mut tenant_item = Item::new();
         tenant_item.insert(PK.into(), s(keys::tenant(&tenant.id)));
         tenant_item.insert(SK.into(), s(keys::TENANT_SK));
@@ -106,6 +111,7 @@ impl Store {
             .transact_items(self.put_if(user_item(admin), "attribute_not_exists(PK)"))
             .transact_items(self.put_if(marker, "attribute_not_exists(PK)"))
             .transact_items(self.put_if(account, "attribute_not_exists(PK)"))
+            .transact_items(self.audit_put(event))
             .send()
             .await?;
         Ok(())
