@@ -359,7 +359,8 @@ async fn the_bootstrap_admin_is_created_with_its_event() {
     let event = &trail.body["items"][0];
     assert_eq!(event["user_id"], app.admin_id.as_str());
     assert_eq!(event["target"], json!({"kind": "user", "id": app.admin_id}));
-    assert_eq!(event["actor"]["kind"], "bootstrap");
+    assert_eq!(event["actor"]["kind"], "system");
+    assert_eq!(event["detail"]["tenant_name"], "test tenant");
     assert_eq!(event["detail"]["email"], app.admin_email.as_str());
     assert_eq!(event["detail"]["role"], "admin");
     // Written with the user: the admin's trail begins with it, before the first key.

@@ -51,13 +51,13 @@ impl Services {
             cac_verified: false,
             created_at: now,
         };
-        // The first user has no creator to name: the event says the bootstrap made it.
+        // The first user has no creator to name: the actor is the system, as for its key.
         let event = self
             .audit_event(
                 EventType::UserCreated,
                 &tenant.id,
                 &admin.id,
-                Actor::system("bootstrap", None),
+                Actor::system("system", None),
                 Target {
                     kind: "user",
                     id: admin.id.clone(),
