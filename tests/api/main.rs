@@ -19,6 +19,7 @@ mod openapi;
 mod policy;
 mod rights;
 mod roll;
+mod rolled_metering;
 mod secret_scanning;
 mod sessions;
 mod sign_in_work;

@@ -33,6 +33,20 @@ pub struct ApiKey {
     pub lineage: Vec<String>,
     /// Rate limits and credits; empty when the key is unmetered.
     pub metering: Metering,
+    /// Whose meter this key counts against: its own id, or for a successor its
+    /// predecessor's meter id (a roll hands over the balance and the counts, never copies
+    /// them, so the keys of one roll chain never spend more than one balance).
+    pub meter_id: String,
+    /// The rolled keys that share this key's meter and were still in their grace when this
+    /// key was made, with when each ends: a change to the metering reaches them too.
+    pub predecessors: Vec<Predecessor>,
+}
+
+/// A rolled key sharing its successor's meter until `ends_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Predecessor {
+    pub key_id: String,
+    pub ends_at: i64,
 }
 
 impl ApiKey {
@@ -84,6 +98,24 @@ impl ApiKey {
         self.is_usable(now)
     }
 
+    /// The predecessors still in their grace at `now`.
+    pub fn predecessors_in_grace(&self, now: i64) -> impl Iterator<Item = &Predecessor> {
+        self.predecessors.iter().filter(move |p| p.ends_at > now)
+    }
+
+    /// The predecessors of this key's successor, when this key is rolled at `now` to end at
+    /// `ends_at`: this key (unless it ends at once) and its own predecessors still in grace.
+    pub fn predecessors_of_successor(&self, ends_at: i64, now: i64) -> Vec<Predecessor> {
+        let this = Predecessor {
+            key_id: self.id.clone(),
+            ends_at,
+        };
+        std::iter::once(this)
+            .chain(self.predecessors.iter().cloned())
+            .filter(|p| p.ends_at > now)
+            .collect()
+    }
+
     /// Why this key may not be rolled now, if it may not.
     pub fn roll_refusal(&self, now: i64) -> Option<&'static str> {
         if self.revoked_at.is_some() {
@@ -99,6 +131,10 @@ impl ApiKey {
         }
     }
 }
+
+/// At most this many rolled keys of one chain may be in their grace at once: a metering
+/// patch rewrites each of them in the patch's transaction (DynamoDB takes 100 items).
+pub const MAX_PREDECESSORS_IN_GRACE: usize = 20;
 
 /// Roll grace period bounds, seconds: at most a week, one day by default.
 pub const MAX_ROLL_GRACE_SECS: i64 = 7 * 24 * 3600;
@@ -157,6 +193,52 @@ mod tests {
         assert_eq!(rolled_key_end(None, 1000, 0), 1000);
         assert_eq!(rolled_key_end(None, 1000, 60), 1060);
         assert_eq!(rolled_key_end(Some(1010), 1000, 60), 1010);
+    }
+
+    #[test]
+    fn a_successor_remembers_the_predecessors_still_in_grace() {
+        let ended = Predecessor {
+            key_id: "k0".into(),
+            ends_at: 900,
+        };
+        let live = Predecessor {
+            key_id: "k1".into(),
+            ends_at: 1500,
+        };
+        let key = ApiKey {
+            id: "k2".into(),
+            tenant_id: "t".into(),
+            user_id: "u".into(),
+            email: "a@example.com".into(),
+            user_role: UserRole::Admin,
+            name: "n".into(),
+            key_prefix: "kg_k2".into(),
+            scopes: Scopes::default_for_new_key(),
+            key_type: KeyType::Admin,
+            created_at: 0,
+            expires_at: None,
+            last_used_at: None,
+            revoked_at: None,
+            enabled: true,
+            rolled_to: None,
+            lineage: Vec::new(),
+            metering: Metering::default(),
+            meter_id: "k0".into(),
+            predecessors: vec![ended, live.clone()],
+        };
+        let at_1000 = key.predecessors_of_successor(2000, 1000);
+        assert_eq!(
+            at_1000,
+            vec![
+                Predecessor {
+                    key_id: "k2".into(),
+                    ends_at: 2000
+                },
+                live.clone()
+            ]
+        );
+        // A zero grace ends the rolled key at once: its successor shares with nobody new.
+        assert_eq!(key.predecessors_of_successor(1000, 1000), vec![live]);
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct Principal {
     /// The metering of the key behind the credential (not passed in the authorizer context:
     /// the authorizer admits the request itself).
     pub metering: Metering,
+    /// The meter the key behind the credential counts against: the key's own, or for a
+    /// rolled key's successor the meter it shares with its predecessors.
+    pub meter_id: Option<String>,
 }
 
 /// The version of the authorizer context contract (`context_version`).
@@ -222,6 +225,9 @@ impl Principal {
                 serde_json::to_string(&self.metering).unwrap_or_default(),
             );
         }
+        if self.meter_id != self.key_id {
+            put("meter_id", self.meter_id.clone().unwrap_or_default());
+        }
         context
     }
 
@@ -260,6 +266,7 @@ impl Principal {
             metering: optional("metering")
                 .and_then(|v| serde_json::from_str(&v).ok())
                 .unwrap_or_default(),
+            meter_id: optional("meter_id").or_else(|| optional("key_id")),
         })
     }
 }
@@ -289,6 +296,7 @@ mod tests {
             user_profile: None,
             temporary: true,
             metering: Metering::default(),
+            meter_id: Some("k1".into()),
         }
     }
 
@@ -297,7 +305,14 @@ mod tests {
         let principal = sample();
         let context: std::collections::HashMap<String, Value> =
             principal.to_context().into_iter().collect();
-        assert_eq!(Principal::from_context(&context), Some(principal));
+        assert_eq!(Principal::from_context(&context), Some(principal.clone()));
+        let successor = Principal {
+            meter_id: Some("k0".into()),
+            ..principal.clone()
+        };
+        let context: std::collections::HashMap<String, Value> =
+            successor.to_context().into_iter().collect();
+        assert_eq!(Principal::from_context(&context), Some(successor));
         assert_eq!(Principal::from_context(&Default::default()), None);
         assert_eq!(context["chat_role_id"], "r1");
         assert_eq!(context["role_variables"], "");

@@ -629,6 +629,7 @@ mod tests {
             user_profile: None,
             temporary: false,
             metering: Default::default(),
+            meter_id: Some("k".into()),
         }
     }
 

@@ -139,7 +139,9 @@ pub(super) async fn read(
     Path(key_id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     let key = services.get_api_key(&caller, &key_id).await?;
-    let remaining = services.credits_remaining(&key.id, &key.metering).await?;
+    let remaining = services
+        .credits_remaining(&key.meter_id, &key.metering)
+        .await?;
     let mut view = views::api_key(&key);
     view["credits"] = views::credits(&key.metering, remaining);
     Ok(Json(view))

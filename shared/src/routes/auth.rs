@@ -137,8 +137,12 @@ pub(super) async fn me(
         body["exp"] = json!(exp);
     }
     body["ratelimits"] = json!(caller.metering.ratelimits);
-    let remaining = match &caller.key_id {
-        Some(key_id) => services.credits_remaining(key_id, &caller.metering).await?,
+    let remaining = match &caller.meter_id {
+        Some(meter_id) => {
+            services
+                .credits_remaining(meter_id, &caller.metering)
+                .await?
+        }
         None => None,
     };
     body["credits"] = super::views::credits(&caller.metering, remaining);

@@ -280,6 +280,8 @@ impl Services {
             rolled_to: None,
             lineage,
             metering,
+            meter_id: new.id.to_string(),
+            predecessors: Vec::new(),
         };
         let hash = self.hasher().hash(&new.secret);
         let event = self
@@ -409,6 +411,7 @@ impl Services {
             expires_at,
             metering: None,
             credits: None,
+            metering_predecessors: Vec::new(),
         };
         if patch.ratelimits.is_some() || patch.credits.is_some() {
             let ratelimits = match &patch.ratelimits {
@@ -428,16 +431,23 @@ impl Services {
                 .await?;
             changes.credits = credits.as_ref().map(|c| initial_balance(c, now_epoch()));
             changes.metering = Some(metering);
+            changes.metering_predecessors = current
+                .predecessors_in_grace(now_epoch())
+                .map(|p| p.key_id.clone())
+                .collect();
         }
         if let Some(scopes) = &changes.scopes {
             caller.require_scopes_within(scopes)?;
             caller.require_right_to_grant(scopes)?;
         }
-        let event = patch_event(
+        let mut event = patch_event(
             self.key_event(EventType::KeyPatched, &current, Actor::of(caller)),
             &current,
             &changes,
         );
+        if !changes.metering_predecessors.is_empty() {
+            event = event.with_detail("metering_also_on", json!(changes.metering_predecessors));
+        }
         let updated = match self
             .store
             .patch_api_key(&current, &changes, MAX_ACTIVE_KEYS_PER_USER, &event)
@@ -456,6 +466,9 @@ impl Services {
             }
         };
         self.forget_credential(key_id);
+        for predecessor in &changes.metering_predecessors {
+            self.forget_credential(predecessor);
+        }
         Ok(updated)
     }
 
@@ -481,8 +494,8 @@ impl Services {
         if !own.is_metered() {
             return Ok(());
         }
-        let balance = match (&caller.metering.credits, &caller.key_id) {
-            (Some(_), Some(key_id)) => self.store.read_meter(key_id).await?.remaining,
+        let balance = match (&caller.metering.credits, &caller.meter_id) {
+            (Some(_), Some(meter_id)) => self.store.read_meter(meter_id).await?.remaining,
             _ => None,
         };
         let wanted_remaining = credits.map(|c| c.remaining).or(

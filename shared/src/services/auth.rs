@@ -66,6 +66,7 @@ fn principal_of_key(key: &ApiKey) -> Principal {
         user_profile: None,
         temporary: false,
         metering: key.metering.clone(),
+        meter_id: Some(key.meter_id.clone()),
     }
 }
 
@@ -120,6 +121,7 @@ fn principal_of_token(token: &AccessToken, key: Option<&ApiKey>) -> Principal {
         user_profile: token.user_profile.clone(),
         temporary: token.origin == TokenOrigin::Temp,
         metering: key.map(|k| k.metering.clone()).unwrap_or_default(),
+        meter_id: key.map(|k| k.meter_id.clone()),
     }
 }
 

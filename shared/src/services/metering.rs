@@ -142,7 +142,8 @@ impl Services {
     /// or a free route costs no read and no write.
     pub async fn admit(&self, principal: &Principal, cost: i64) -> Result<Admission, Error> {
         let metering = &principal.metering;
-        let Some(key_id) = principal.key_id.as_deref() else {
+        // A successor and its predecessors in grace share one meter (one balance).
+        let Some(meter_id) = principal.meter_id.as_deref() else {
             return Ok(Admission::Unmetered);
         };
         if !metering.is_metered() || cost <= 0 {
@@ -153,7 +154,7 @@ impl Services {
         let limits = limit_checks(metering, now);
         let credits = credits_check(metering, now);
         let plan = AdmitPlan {
-            key_id,
+            meter_id,
             hour,
             limits,
             cost,
@@ -166,7 +167,7 @@ impl Services {
             };
             if !is_current(&seen, hour, &plan.limits, plan.credits.as_ref()) {
                 self.store
-                    .roll_meter(key_id, &seen, hour, &plan.limits, plan.credits.as_ref())
+                    .roll_meter(meter_id, &seen, hour, &plan.limits, plan.credits.as_ref())
                     .await?;
                 continue;
             }
@@ -177,7 +178,7 @@ impl Services {
             };
             if let Err(error) = self
                 .store
-                .count_refusal(key_id, hour, refusal.reason.counter())
+                .count_refusal(meter_id, hour, refusal.reason.counter())
                 .await
             {
                 tracing::warn!(%error, "could not count a refusal");
@@ -189,17 +190,18 @@ impl Services {
         )))
     }
 
-    /// The live credits balance of a key with credits.
+    /// The live credits balance of the meter `meter_id` (`ApiKey::meter_id`), when the key
+    /// has credits.
     pub async fn credits_remaining(
         &self,
-        key_id: &str,
+        meter_id: &str,
         metering: &Metering,
     ) -> Result<Option<i64>, Error> {
         if metering.credits.is_none() {
             return Ok(None);
         }
         let now = now_epoch();
-        let seen = self.store.read_meter(key_id).await?;
+        let seen = self.store.read_meter(meter_id).await?;
         let remaining = match credits_check(metering, now).and_then(|c| c.period) {
             // A period that ended refills on the next admission; show what it will hold.
             Some((period, amount)) if seen.period != Some(period) => amount,
@@ -285,8 +287,10 @@ impl Services {
         let now = now_epoch();
         let hour = current_hour(now);
         let credits = credits_check(&key.metering, now);
+        // Reported against the key's meter: a request id reported through a successor and
+        // again through its predecessor is still charged once.
         let plan = UsagePlan {
-            key_id: &key.id,
+            meter_id: &key.meter_id,
             hour,
             kind: &kind,
             units,
@@ -297,7 +301,7 @@ impl Services {
         for _ in 0..MAX_ATTEMPTS {
             match self.store.report_usage(&plan).await? {
                 outcome @ (Reported::Recorded | Reported::Duplicate) => {
-                    let remaining = self.credits_remaining(&key.id, &key.metering).await?;
+                    let remaining = self.credits_remaining(&key.meter_id, &key.metering).await?;
                     return Ok(ReportOutcome {
                         key_id: key.id.clone(),
                         duplicate: matches!(outcome, Reported::Duplicate),
@@ -305,9 +309,9 @@ impl Services {
                     });
                 }
                 Reported::Stale => {
-                    let seen = self.store.read_meter(&key.id).await?;
+                    let seen = self.store.read_meter(&key.meter_id).await?;
                     self.store
-                        .roll_meter(&key.id, &seen, hour, &[], plan.credits.as_ref())
+                        .roll_meter(&key.meter_id, &seen, hour, &[], plan.credits.as_ref())
                         .await?;
                 }
             }
@@ -318,7 +322,8 @@ impl Services {
     }
 
     /// `GET /v1/api-keys/{id}/usage`: a key's usage per hour or day between `from` and `to`
-    /// (epoch seconds). Tenant admins read any key of their tenant, users their own.
+    /// (epoch seconds). Tenant admins read any key of their tenant, users their own. Usage
+    /// is its meter's: a rolled key and its successors answer the same figures.
     pub async fn read_usage(
         &self,
         caller: &Principal,
@@ -341,17 +346,17 @@ impl Services {
         let max_hours = ((to_hour - from_hour) / HOUR_SECS + 1) as usize;
         let mut hours = self
             .store
-            .usage_hours(&key.id, from_hour, to_hour, max_hours)
+            .usage_hours(&key.meter_id, from_hour, to_hour, max_hours)
             .await?;
         // The hour in progress still lives on the meter item.
-        let meter = self.store.read_meter(&key.id).await?;
+        let meter = self.store.read_meter(&key.meter_id).await?;
         if let Some(hour) = meter.hour
             && (from_hour..=to_hour).contains(&hour)
             && !hours.iter().any(|h| h.hour == hour)
         {
             hours.push(meter.totals.clone());
         }
-        let remaining = self.credits_remaining(&key.id, &key.metering).await?;
+        let remaining = self.credits_remaining(&key.meter_id, &key.metering).await?;
         Ok((group(hours, granularity), remaining))
     }
 }

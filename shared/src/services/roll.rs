@@ -4,8 +4,8 @@
 use super::api_keys::CreatedKey;
 use super::{Error, Services};
 use crate::domain::api_key::{
-    ApiKey, DEFAULT_ROLL_GRACE_SECS, IDEMPOTENCY_WINDOW_SECS, MAX_ROLL_GRACE_SECS,
-    parse_idempotency_key, rolled_key_end,
+    ApiKey, DEFAULT_ROLL_GRACE_SECS, IDEMPOTENCY_WINDOW_SECS, MAX_PREDECESSORS_IN_GRACE,
+    MAX_ROLL_GRACE_SECS, parse_idempotency_key, rolled_key_end,
 };
 use crate::domain::audit::{Actor, EventType};
 use crate::domain::clock::now_epoch;
@@ -21,8 +21,9 @@ pub enum Rolled {
 }
 
 impl Services {
-    /// `POST /v1/api-keys/{id}/roll`: a successor with the same name, scopes, type and
-    /// expiry; the old key keeps working for `grace_secs` (0..=7 days, default 1 day).
+    /// `POST /v1/api-keys/{id}/roll`: a successor with the same name, scopes, type, expiry
+    /// and metering, counting against the same meter (one balance for both); the old key
+    /// keeps working for `grace_secs` (0..=7 days, default 1 day).
     /// The caller must hold every scope of the key. With an `Idempotency-Key`, a retry
     /// within 24 h answers the same successor instead of minting another.
     pub async fn roll_api_key(
@@ -76,8 +77,17 @@ impl Services {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| Error::Conflict("this key's lineage is malformed".into()))?;
         let new = credential::generate(CredentialKind::ApiKey, &lineage);
+        let old_end = rolled_key_end(old.expires_at, now, grace_secs);
+        let predecessors = old.predecessors_of_successor(old_end, now);
+        if predecessors.len() > MAX_PREDECESSORS_IN_GRACE {
+            return Err(Error::Conflict(format!(
+                "{} rolled keys of this chain are still in their grace; roll again when one ends",
+                predecessors.len() - 1
+            )));
+        }
         // The successor is made by the caller: it expires no later than the caller's key,
-        // like any key the caller creates (rights only narrow).
+        // like any key the caller creates (rights only narrow). It keeps the old key's
+        // `meter_id`: both (and every predecessor still in grace) spend from one meter.
         let successor = ApiKey {
             id: new.id.to_string(),
             expires_at: super::api_keys::earliest(old.expires_at, caller.key_expires_at),
@@ -87,9 +97,9 @@ impl Services {
             revoked_at: None,
             enabled: true,
             rolled_to: None,
+            predecessors,
             ..old.clone()
         };
-        let old_end = rolled_key_end(old.expires_at, now, grace_secs);
         let record = RollRecord {
             rolled_key_id: old.id.clone(),
             new_key_id: successor.id.clone(),

@@ -5,7 +5,7 @@ use super::item::{Item, Reader, b, list, n, put_opt, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
 use super::meter::MeterStart;
 use super::{Store, StoreError, condition_failed_at, primary_key};
-use crate::domain::api_key::{ApiKey, LAST_USED_RESOLUTION_SECS};
+use crate::domain::api_key::{ApiKey, LAST_USED_RESOLUTION_SECS, Predecessor};
 use crate::domain::audit::AuditEvent;
 use crate::domain::metering::Metering;
 use crate::domain::scope::{KeyType, Scopes, UserRole};
@@ -51,6 +51,8 @@ pub struct KeyChanges {
     pub metering: Option<Metering>,
     /// A new balance and, when it refills, the current period start.
     pub credits: Option<(i64, Option<i64>)>,
+    /// Rolled keys sharing the key's meter that take the new metering too.
+    pub metering_predecessors: Vec<String>,
 }
 
 fn key_item(key: &ApiKey, hash: &str) -> Item {
@@ -86,7 +88,31 @@ fn key_item(key: &ApiKey, hash: &str) -> Item {
     if key.metering.is_metered() {
         item.insert("metering".into(), s(metering_json(&key.metering)));
     }
+    // Absent: the key counts against its own meter (every key made before rolls shared).
+    if key.meter_id != key.id {
+        item.insert("meter_id".into(), s(&key.meter_id));
+    }
+    if !key.predecessors.is_empty() {
+        let predecessors: Vec<String> = key
+            .predecessors
+            .iter()
+            .map(|p| format!("{}@{}", p.key_id, p.ends_at))
+            .collect();
+        item.insert(
+            "predecessors".into(),
+            list(predecessors.iter().map(String::as_str)),
+        );
+    }
     item
+}
+
+/// `<key id>@<end>` as written by `key_item`; anything else is skipped.
+fn predecessor_from(stored: &str) -> Option<Predecessor> {
+    let (key_id, ends_at) = stored.split_once('@')?;
+    Some(Predecessor {
+        key_id: key_id.to_owned(),
+        ends_at: ends_at.parse().ok()?,
+    })
 }
 
 fn metering_json(metering: &Metering) -> String {
@@ -114,6 +140,12 @@ fn key_from(item: &Item) -> Result<(ApiKey, String), StoreError> {
         rolled_to: r.opt_string("rolled_to"),
         lineage: r.strings("lineage"),
         metering: r.json("metering").unwrap_or_default(),
+        meter_id: r.opt_string("meter_id").unwrap_or(r.string("key_id")?),
+        predecessors: r
+            .strings("predecessors")
+            .iter()
+            .filter_map(|stored| predecessor_from(stored))
+            .collect(),
     };
     Ok((key, r.string("hash")?))
 }
@@ -392,7 +424,27 @@ impl Store {
         transaction = transaction.transact_items(self.audit_put(event));
         if let Some((remaining, period)) = changes.credits {
             transaction =
-                transaction.transact_items(self.set_credits(&current.id, remaining, period));
+                transaction.transact_items(self.set_credits(&current.meter_id, remaining, period));
+        }
+        if let Some(metering) = &changes.metering {
+            // Predecessors in their grace admit against the same meter with what they read
+            // from their own item: they take the same limits and credits policy.
+            let (expression, values) = if metering.is_metered() {
+                (
+                    "SET metering = :metering",
+                    Item::from([(":metering".to_owned(), s(metering_json(metering)))]),
+                )
+            } else {
+                ("REMOVE metering", Item::new())
+            };
+            for predecessor in &changes.metering_predecessors {
+                transaction = transaction.transact_items(self.update_if(
+                    key_primary_key(predecessor),
+                    expression,
+                    "attribute_exists(PK)",
+                    values.clone(),
+                ));
+            }
         }
         match transaction.send().await {
             Ok(_) => {}

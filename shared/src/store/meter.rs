@@ -1,4 +1,4 @@
-//! A key's meter: ONE item (`KEY#<kid>` / `METER`) holding every counter of the key — the
+//! A key's meter: ONE item (`KEY#<meter id>` / `METER`) holding every counter of the key — the
 //! count of each rate limit in its current window, the credits balance with its refill
 //! period, and the current hour's usage totals. Admission is one conditional UpdateItem on
 //! it: its condition checks every limit and the balance, its update moves every counter, so
@@ -9,6 +9,10 @@
 //! guarded by the old stamps, that resets the stale counters (and refills the balance, and
 //! moves the finished hour's totals to its own `USAGE#<hour>` item in the same
 //! transaction). The guard makes each roll happen exactly once whatever the concurrency.
+//!
+//! The meter id is the key's own id, except for a rolled key's successor, which counts
+//! against its predecessor's meter (`ApiKey::meter_id`): the meter item, the hourly usage
+//! items and the usage-report markers all live in that key's partition.
 
 use std::collections::HashMap;
 
@@ -76,7 +80,7 @@ pub struct LimitCheck<'a> {
 
 /// What an admission expects and moves.
 pub struct AdmitPlan<'a> {
-    pub key_id: &'a str,
+    pub meter_id: &'a str,
     pub hour: i64,
     pub limits: Vec<LimitCheck<'a>>,
     pub cost: i64,
@@ -91,7 +95,7 @@ pub struct CreditsCheck {
 
 /// A usage report: debit the balance (when there is one) and add to the hour's totals.
 pub struct UsagePlan<'a> {
-    pub key_id: &'a str,
+    pub meter_id: &'a str,
     pub hour: i64,
     pub kind: &'a str,
     pub units: i64,
@@ -108,8 +112,8 @@ pub enum Reported {
     Duplicate,
 }
 
-fn meter_key(key_id: &str) -> Item {
-    primary_key(keys::api_key(key_id), keys::METER_SK)
+fn meter_key(meter_id: &str) -> Item {
+    primary_key(keys::api_key(meter_id), keys::METER_SK)
 }
 
 fn snapshot(item: &Item) -> MeterSnapshot {
@@ -188,8 +192,8 @@ impl Expr {
 
 impl Store {
     /// The key's meter item (strongly consistent: it decides refusals and rolls).
-    pub async fn read_meter(&self, key_id: &str) -> Result<MeterSnapshot, StoreError> {
-        let item = self.get(meter_key(key_id), true).await?;
+    pub async fn read_meter(&self, meter_id: &str) -> Result<MeterSnapshot, StoreError> {
+        let item = self.get(meter_key(meter_id), true).await?;
         Ok(item.as_ref().map(snapshot).unwrap_or_default())
     }
 
@@ -197,10 +201,10 @@ impl Store {
     /// stamp already current, so its first requests need no roll.
     pub(crate) fn new_meter(
         &self,
-        key_id: &str,
+        meter_id: &str,
         start: &MeterStart<'_>,
     ) -> aws_sdk_dynamodb::types::TransactWriteItem {
-        let mut item = meter_key(key_id);
+        let mut item = meter_key(meter_id);
         item.insert("type".into(), s("Meter"));
         item.insert(HOUR.into(), n(start.hour));
         for (name, window_start) in &start.windows {
@@ -220,7 +224,7 @@ impl Store {
     /// for the transaction that patches the key.
     pub(crate) fn set_credits(
         &self,
-        key_id: &str,
+        meter_id: &str,
         remaining: i64,
         period: Option<i64>,
     ) -> aws_sdk_dynamodb::types::TransactWriteItem {
@@ -243,7 +247,7 @@ impl Store {
             None => format!(" REMOVE {period_name}"),
         };
         self.update_item(
-            meter_key(key_id),
+            meter_key(meter_id),
             &format!("SET {}{removes}", sets.join(", ")),
             None,
             expr.names,
@@ -300,7 +304,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(meter_key(plan.key_id)))
+            .set_key(Some(meter_key(plan.meter_id)))
             .update_expression(update)
             .condition_expression(conditions.join(" AND "))
             .set_expression_attribute_names(Some(expr.names))
@@ -330,7 +334,7 @@ impl Store {
     /// many requests try it; false when another request rolled first (read again).
     pub async fn roll_meter(
         &self,
-        key_id: &str,
+        meter_id: &str,
         seen: &MeterSnapshot,
         hour: i64,
         limits: &[LimitCheck<'_>],
@@ -411,7 +415,7 @@ impl Store {
             update.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
         let roll = self.update_named_if(
-            meter_key(key_id),
+            meter_key(meter_id),
             &update,
             &conditions.join(" AND "),
             expr.names,
@@ -428,7 +432,7 @@ impl Store {
             && let Some(old_hour) = seen.hour
         {
             transaction =
-                transaction.transact_items(self.put(usage_item(key_id, old_hour, finished)));
+                transaction.transact_items(self.put(usage_item(meter_id, old_hour, finished)));
         }
         match transaction.send().await {
             Ok(_) => Ok(true),
@@ -441,7 +445,7 @@ impl Store {
     /// checked, so a refusal landing just after the hour rolled is not counted at all).
     pub async fn count_refusal(
         &self,
-        key_id: &str,
+        meter_id: &str,
         hour: i64,
         reason: &str,
     ) -> Result<(), StoreError> {
@@ -449,7 +453,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(meter_key(key_id)))
+            .set_key(Some(meter_key(meter_id)))
             .update_expression("ADD #refused :one")
             .condition_expression("#hour = :hour")
             .expression_attribute_names("#refused", format!("{REFUSED_PREFIX}{reason}"))
@@ -486,7 +490,7 @@ impl Store {
             }
         }
         let meter = self.update_named_if(
-            meter_key(plan.key_id),
+            meter_key(plan.meter_id),
             &update,
             &conditions.join(" AND "),
             expr.names,
@@ -496,7 +500,7 @@ impl Store {
         let meter_index = match plan.request_id {
             Some(request_id) => {
                 let mut marker = primary_key(
-                    keys::api_key(plan.key_id),
+                    keys::api_key(plan.meter_id),
                     keys::usage_report_sk(request_id),
                 );
                 marker.insert("type".into(), s("UsageReport"));
@@ -521,7 +525,7 @@ impl Store {
     /// The finished hours of a key between two hour starts (inclusive), oldest first.
     pub async fn usage_hours(
         &self,
-        key_id: &str,
+        meter_id: &str,
         from_hour: i64,
         to_hour: i64,
         max: usize,
@@ -533,7 +537,7 @@ impl Store {
             .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(keys::api_key(key_id)))
+            .expression_attribute_values(":pk", s(keys::api_key(meter_id)))
             .expression_attribute_values(":from", s(keys::usage_sk(from_hour)))
             .expression_attribute_values(":to", s(keys::usage_sk(to_hour)));
         let items = self.query_pages(query, Some(max)).await?;
@@ -541,8 +545,8 @@ impl Store {
     }
 }
 
-fn usage_item(key_id: &str, hour: i64, totals: &HourTotals) -> Item {
-    let mut item = primary_key(keys::api_key(key_id), keys::usage_sk(hour));
+fn usage_item(meter_id: &str, hour: i64, totals: &HourTotals) -> Item {
+    let mut item = primary_key(keys::api_key(meter_id), keys::usage_sk(hour));
     item.insert("type".into(), s("Usage"));
     item.insert("hour".into(), n(hour));
     item.insert("admitted".into(), n(totals.admitted));
