@@ -58,8 +58,8 @@ async fn a_failed_key_creation_is_a_503_and_writes_nothing() {
     assert_eq!(count_of(&app, "ApiKey").await, 1, "only the bootstrap key");
     assert_eq!(
         count_of(&app, "AuditEvent").await,
-        1,
-        "only the bootstrap key's event"
+        2,
+        "only the bootstrap's events (its admin and its key)"
     );
     assert_eq!(
         active_keys_counter(&app).await,
@@ -220,8 +220,8 @@ async fn a_failed_exchange_leaves_neither_token_nor_login() {
     assert_eq!(count_of(&app, "Login").await, 0);
     assert_eq!(
         count_of(&app, "AuditEvent").await,
-        1,
-        "the bootstrap key's only"
+        2,
+        "the bootstrap's only (its admin and its key)"
     );
     let retried = app.call("POST", "/v1/auth/token", None, Some(body)).await;
     assert_eq!(retried.status, StatusCode::OK);
@@ -293,4 +293,32 @@ async fn throttling_stays_a_503_to_retry() {
         reply.body
     );
     assert_eq!(reply.headers["retry-after"], "1");
+}
+
+#[tokio::test]
+async fn a_failed_bootstrap_leaves_neither_the_tenant_nor_its_admins_event() {
+    let (app, faults) = spawn_app_with_faults().await;
+    let (tenants, events) = (
+        count_of(&app, "Tenant").await,
+        count_of(&app, "AuditEvent").await,
+    );
+    faults.fail("TransactWriteItems");
+    let failed = app
+        .services
+        .bootstrap("second tenant", "second@example.com")
+        .await;
+    assert!(failed.is_err(), "the bootstrap fails with its store");
+    faults.heal();
+    assert_eq!(count_of(&app, "Tenant").await, tenants);
+    assert_eq!(count_of(&app, "AuditEvent").await, events);
+    app.services
+        .bootstrap("second tenant", "second@example.com")
+        .await
+        .expect("a retry succeeds");
+    assert_eq!(count_of(&app, "Tenant").await, tenants + 1);
+    assert_eq!(
+        count_of(&app, "AuditEvent").await,
+        events + 2,
+        "user.created and key.created"
+    );
 }
