@@ -283,3 +283,59 @@ async fn a_metering_patch_on_the_successor_holds_for_every_key_in_grace() {
         trail.body
     );
 }
+
+#[tokio::test]
+async fn a_metering_patch_needs_a_caller_covering_the_predecessors_too() {
+    let app = spawn_app().await;
+    let limits = json!([{"name": "daily", "limit": 100, "window_secs": 86400}]);
+    let (old_id, _) = app
+        .new_key(
+            &app.admin_key,
+            json!({"name": "wide", "scopes": ["chat", "read"], "ratelimits": limits}),
+        )
+        .await;
+    let (new_id, _) = roll(&app, &old_id, 3600).await;
+    let narrowed = app
+        .call(
+            "PATCH",
+            &format!("/v1/api-keys/{new_id}"),
+            Some(&app.admin_key),
+            Some(json!({"scopes": ["chat"]})),
+        )
+        .await;
+    assert_eq!(narrowed.status, StatusCode::OK, "{}", narrowed.body);
+    // A key holding only `chat` covers the narrowed successor, not its wider predecessor.
+    let (_, chat_only) = app
+        .new_key(
+            &app.admin_key,
+            json!({"name": "chat only", "scopes": ["chat"]}),
+        )
+        .await;
+    let renamed = app
+        .call(
+            "PATCH",
+            &format!("/v1/api-keys/{new_id}"),
+            Some(&chat_only),
+            Some(json!({"name": "renamed"})),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    let loosened = app
+        .call(
+            "PATCH",
+            &format!("/v1/api-keys/{new_id}"),
+            Some(&chat_only),
+            Some(json!({"ratelimits": [{"name": "daily", "limit": 1000, "window_secs": 86400}]})),
+        )
+        .await;
+    assert_eq!(loosened.status, StatusCode::FORBIDDEN, "{}", loosened.body);
+    let old = app
+        .call(
+            "GET",
+            &format!("/v1/api-keys/{old_id}"),
+            Some(&app.admin_key),
+            None,
+        )
+        .await;
+    assert_eq!(old.body["ratelimits"][0]["limit"], 100, "{}", old.body);
+}

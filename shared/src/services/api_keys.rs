@@ -431,10 +431,8 @@ impl Services {
                 .await?;
             changes.credits = credits.as_ref().map(|c| initial_balance(c, now_epoch()));
             changes.metering = Some(metering);
-            changes.metering_predecessors = current
-                .predecessors_in_grace(now_epoch())
-                .map(|p| p.key_id.clone())
-                .collect();
+            changes.metering_predecessors =
+                self.predecessors_to_meter_alike(caller, &current).await?;
         }
         if let Some(scopes) = &changes.scopes {
             caller.require_scopes_within(scopes)?;
@@ -470,6 +468,28 @@ impl Services {
             self.forget_credential(predecessor);
         }
         Ok(updated)
+    }
+
+    /// The rolled keys still in their grace that share `key`'s meter and so take its new
+    /// metering. The successor may have been narrowed since the roll: the caller must cover
+    /// each of them as it covers the key (a revoked one is left alone).
+    async fn predecessors_to_meter_alike(
+        &self,
+        caller: &Principal,
+        key: &ApiKey,
+    ) -> Result<Vec<String>, Error> {
+        let mut ids = Vec::new();
+        for predecessor in key.predecessors_in_grace(now_epoch()) {
+            let Some((rolled, _)) = self.store.get_api_key(&predecessor.key_id).await? else {
+                continue;
+            };
+            if rolled.revoked_at.is_some() {
+                continue;
+            }
+            caller.require_covers(&rolled.scopes, rolled.key_type)?;
+            ids.push(rolled.id);
+        }
+        Ok(ids)
     }
 
     /// Rights only narrow: the metering a caller sets on a key (its own or another) is at
