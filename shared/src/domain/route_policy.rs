@@ -32,15 +32,26 @@ pub struct PolicyError(pub String);
 pub struct RoutePattern {
     text: String,
     /// `None` for `ANY`.
-    method: Option<String>,
+    method: Option<&'static str>,
     segments: Vec<PatternSegment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum PatternSegment {
-    Literal(String),
+    Literal(Box<str>),
     Param,
     Greedy,
+}
+
+impl PatternSegment {
+    /// Rank for API Gateway's choice: a literal beats a parameter, which beats `{proxy+}`.
+    fn rank(&self) -> u8 {
+        match self {
+            PatternSegment::Greedy => 0,
+            PatternSegment::Param => 1,
+            PatternSegment::Literal(_) => 2,
+        }
+    }
 }
 
 impl PartialEq for RoutePattern {
@@ -52,31 +63,37 @@ impl PartialEq for RoutePattern {
 impl Eq for RoutePattern {}
 
 impl RoutePattern {
+    // Every function parses ~50 patterns at init: no formatting or scratch vectors on the
+    // happy path (README, "Cold start").
     pub fn parse(raw: &str) -> Result<Self, String> {
         let (method, path) = raw.trim().split_once(' ').ok_or_else(|| {
             "expected \"METHOD /path\", e.g. \"POST /v1/single-turn/q2a\"".to_owned()
         })?;
         let method = match method {
             "ANY" => None,
-            m if METHODS.contains(&m) => Some(m.to_owned()),
-            other => {
-                return Err(format!(
-                    "unknown method {other:?}; expected ANY or one of {}",
-                    METHODS.join(", ")
-                ));
-            }
+            m => match METHODS.iter().find(|known| **known == m) {
+                Some(known) => Some(*known),
+                None => {
+                    return Err(format!(
+                        "unknown method {m:?}; expected ANY or one of {}",
+                        METHODS.join(", ")
+                    ));
+                }
+            },
         };
         let path = path.trim();
         if !path.starts_with('/') {
             return Err(format!("the path {path:?} must start with '/'"));
         }
-        let raw_segments: Vec<&str> = path.split('/').skip(1).filter(|s| !s.is_empty()).collect();
-        let mut segments = Vec::with_capacity(raw_segments.len());
-        for (index, segment) in raw_segments.iter().enumerate() {
+        let mut text = String::with_capacity(raw.len());
+        text.push_str(method.unwrap_or("ANY"));
+        text.push_str(" /");
+        let mut segments = Vec::new();
+        let mut raw_segments = path.split('/').filter(|s| !s.is_empty()).peekable();
+        while let Some(segment) = raw_segments.next() {
+            let last = raw_segments.peek().is_none();
             let parsed = match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) if name.ends_with('+') && index + 1 == raw_segments.len() => {
-                    PatternSegment::Greedy
-                }
+                Some(name) if name.ends_with('+') && last => PatternSegment::Greedy,
                 Some(name) if name.ends_with('+') => {
                     return Err(format!("the greedy segment {{{name}}} must come last"));
                 }
@@ -89,15 +106,14 @@ impl RoutePattern {
                         "the segment {segment:?} mixes text and a parameter"
                     ));
                 }
-                None => PatternSegment::Literal((*segment).to_owned()),
+                None => PatternSegment::Literal(segment.into()),
             };
+            if !segments.is_empty() {
+                text.push('/');
+            }
+            text.push_str(segment);
             segments.push(parsed);
         }
-        let text = format!(
-            "{} /{}",
-            method.as_deref().unwrap_or("ANY"),
-            raw_segments.join("/")
-        );
         Ok(Self {
             text,
             method,
@@ -110,15 +126,11 @@ impl RoutePattern {
         &self.text
     }
 
-    fn matches(&self, method: &str, path: &[&str]) -> bool {
-        if self
-            .method
-            .as_deref()
-            .is_some_and(|m| !m.eq_ignore_ascii_case(method))
-        {
+    fn matches<'a>(&self, method: &str, path: impl IntoIterator<Item = &'a str>) -> bool {
+        if self.method.is_some_and(|m| !m.eq_ignore_ascii_case(method)) {
             return false;
         }
-        let mut rest = path.iter();
+        let mut rest = path.into_iter();
         for segment in &self.segments {
             match segment {
                 PatternSegment::Greedy => return rest.next().is_some(),
@@ -128,7 +140,7 @@ impl RoutePattern {
                     }
                 }
                 PatternSegment::Literal(text) => {
-                    if rest.next() != Some(&text.as_str()) {
+                    if rest.next() != Some(&**text) {
                         return false;
                     }
                 }
@@ -140,39 +152,26 @@ impl RoutePattern {
     /// API Gateway's choice among matching routes: left to right, a literal segment beats a
     /// parameter, which beats a greedy `{proxy+}`; then a named method beats `ANY`.
     fn more_specific_than(&self, other: &Self) -> Ordering {
-        let rank = |pattern: &Self| -> Vec<u8> {
-            pattern
-                .segments
-                .iter()
-                .map(|s| match s {
-                    PatternSegment::Greedy => 0,
-                    PatternSegment::Param => 1,
-                    PatternSegment::Literal(_) => 2,
-                })
-                .collect()
-        };
-        rank(self)
-            .cmp(&rank(other))
+        self.segments
+            .iter()
+            .map(PatternSegment::rank)
+            .cmp(other.segments.iter().map(PatternSegment::rank))
             .then(self.method.is_some().cmp(&other.method.is_some()))
     }
 
     /// Whether requests `other` matches can reach this pattern too (used to find the policy
     /// rules that stand in front of one of keygate's routes).
     fn covers(&self, other: &Self) -> bool {
-        let method = match (&self.method, &other.method) {
+        let method = match (self.method, other.method) {
             (Some(a), Some(b)) if a != b => return false,
-            (Some(m), _) | (None, Some(m)) => m.as_str(),
+            (Some(m), _) | (None, Some(m)) => m,
             (None, None) => "GET",
         };
-        let sample: Vec<&str> = other
-            .segments
-            .iter()
-            .map(|s| match s {
-                PatternSegment::Literal(text) => text.as_str(),
-                PatternSegment::Param | PatternSegment::Greedy => "x",
-            })
-            .collect();
-        self.matches(method, &sample)
+        let sample = other.segments.iter().map(|s| match s {
+            PatternSegment::Literal(text) => &**text,
+            PatternSegment::Param | PatternSegment::Greedy => "x",
+        });
+        self.matches(method, sample)
     }
 }
 
@@ -385,6 +384,24 @@ struct RawRule {
     cost: Option<u32>,
 }
 
+/// Why `json` is not a policy, naming where (`routes[2].cost: invalid type ...`).
+fn explain_bad_json(json: &str) -> PolicyError {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    if let Err(e) = serde_path_to_error::deserialize::<_, RawPolicy>(&mut deserializer) {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!("{path}: ")
+        };
+        return PolicyError(format!("{at}{}", e.into_inner()));
+    }
+    match deserializer.end() {
+        Err(e) => PolicyError(format!("data after the policy: {e}")),
+        Ok(()) => PolicyError("the policy is not valid JSON".to_owned()),
+    }
+}
+
 fn parse_key_types(entry: &str, raw: Option<&[String]>) -> Result<Vec<KeyType>, PolicyError> {
     let Some(raw) = raw else {
         return Ok(vec![KeyType::Admin]);
@@ -433,19 +450,8 @@ fn parse_cost(entry: &str, raw: Option<u32>) -> Result<u32, PolicyError> {
 impl RoutePolicy {
     /// Parses a policy (JSON) in front of keygate's own routes.
     pub fn parse(json: &str, keygate_routes: &[KeygateRoute]) -> Result<Self, PolicyError> {
-        let mut deserializer = serde_json::Deserializer::from_str(json);
-        let raw: RawPolicy = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            let at = if path == "." {
-                String::new()
-            } else {
-                format!("{path}: ")
-            };
-            PolicyError(format!("{at}{}", e.into_inner()))
-        })?;
-        deserializer
-            .end()
-            .map_err(|e| PolicyError(format!("data after the policy: {e}")))?;
+        // The path-tracking deserializer only runs to explain a policy that does not parse.
+        let raw: RawPolicy = serde_json::from_str(json).map_err(|_| explain_bad_json(json))?;
         if let Some(version) = raw.version
             && version != 1
         {
@@ -537,12 +543,12 @@ impl RoutePolicy {
         let best_rule = self
             .rules
             .iter()
-            .filter(|r| r.pattern.matches(method, &segments))
+            .filter(|r| r.pattern.matches(method, segments.iter().copied()))
             .max_by(|a, b| a.pattern.more_specific_than(&b.pattern));
         let best_own = self
             .keygate
             .iter()
-            .filter(|(p, _)| p.matches(method, &segments))
+            .filter(|(p, _)| p.matches(method, segments.iter().copied()))
             .max_by(|a, b| a.0.more_specific_than(&b.0));
         match (best_rule, best_own) {
             (Some(rule), Some((own_pattern, own))) => {

@@ -123,6 +123,57 @@ where
     }
 }
 
+/// The DynamoDB client every function builds at init (and `benches/hello-sdk` measures).
+/// Credentials come from the Lambda environment (no profile files, no instance metadata
+/// probing); against an emulator without credentials in the environment, static dummy ones
+/// are used. TLS trusts the embedded Amazon roots, or `KEYGATE_TLS_CA_FILE` (the only error:
+/// that file is bad).
+pub fn dynamodb_client(
+    region: &str,
+    endpoint: Option<&str>,
+    tls_ca_file: Option<&std::path::Path>,
+    attempt_timeout: Duration,
+) -> Result<Client, ConfigError> {
+    let tls_context = tls::TlsContext::builder()
+        .with_trust_store(trust::trust_store(tls_ca_file)?)
+        .build()
+        .expect("a TLS context with a trust store builds");
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .tls_context(tls_context)
+        .build_https();
+    let mut builder = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .http_client(http_client)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(attempt_timeout)
+                .operation_timeout(attempt_timeout * 2 + Duration::from_secs(2))
+                .build(),
+        );
+    let env_has_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
+    builder = if env_has_credentials || endpoint.is_none() {
+        builder.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        )
+    } else {
+        builder.credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "keygate-emulator",
+        ))
+    };
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    Ok(Client::from_conf(builder.build()))
+}
+
 /// A handle on the table; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -138,52 +189,15 @@ impl Store {
         }
     }
 
-    /// Builds the DynamoDB client once per cold start. Credentials come from the Lambda
-    /// environment (no profile files, no instance metadata probing); against an emulator
-    /// without credentials in the environment, static dummy ones are used. TLS trusts the
-    /// embedded Amazon roots, or `KEYGATE_TLS_CA_FILE` (the only error: that file is bad).
+    /// Builds the DynamoDB client once per cold start (see [`dynamodb_client`]).
     pub fn connect(config: &Config) -> Result<Self, ConfigError> {
-        let tls_context = tls::TlsContext::builder()
-            .with_trust_store(trust::trust_store(config.tls_ca_file.as_deref())?)
-            .build()
-            .expect("a TLS context with a trust store builds");
-        let http_client = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .tls_context(tls_context)
-            .build_https();
-        let mut builder = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .region(Region::new(config.region.clone()))
-            .http_client(http_client)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(config.dynamodb_attempt_timeout)
-                    .operation_timeout(config.dynamodb_attempt_timeout * 2 + Duration::from_secs(2))
-                    .build(),
-            );
-        let env_has_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
-        builder = if env_has_credentials || config.dynamodb_endpoint.is_none() {
-            builder.credentials_provider(
-                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-            )
-        } else {
-            builder.credentials_provider(Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "keygate-emulator",
-            ))
-        };
-        if let Some(endpoint) = &config.dynamodb_endpoint {
-            builder = builder.endpoint_url(endpoint);
-        }
-        Ok(Self::new(
-            Client::from_conf(builder.build()),
-            &config.table_name,
-        ))
+        let client = dynamodb_client(
+            &config.region,
+            config.dynamodb_endpoint.as_deref(),
+            config.tls_ca_file.as_deref(),
+            config.dynamodb_attempt_timeout,
+        )?;
+        Ok(Self::new(client, &config.table_name))
     }
 
     pub fn client(&self) -> &Client {

@@ -20,20 +20,22 @@ const CA_FILE_VARIABLE: &str = "KEYGATE_TLS_CA_FILE";
 /// The trust store: the embedded Amazon roots, or every certificate in `ca_file`.
 pub fn trust_store(ca_file: Option<&Path>) -> Result<TrustStore, ConfigError> {
     let pem = match ca_file {
+        // Checked by a unit test, not at every cold start: decoding PEM is most of what
+        // building the TLS client costs, and the HTTP client decodes it again anyway.
         None => AMAZON_ROOTS.to_vec(),
-        Some(path) => std::fs::read(path).map_err(|error| invalid(path, error.to_string()))?,
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|error| invalid(path, error.to_string()))?;
+            // The HTTP client parses the PEM later and panics on a bad one: check it here,
+            // so a bad file is a readable init failure naming the variable.
+            let certificates = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| invalid(path, error.to_string()))?;
+            if certificates.is_empty() {
+                return Err(invalid(path, "it holds no PEM certificate".to_owned()));
+            }
+            pem
+        }
     };
-    // The HTTP client parses the PEM later and panics on a bad one: check it here, so a bad
-    // file is a readable init failure naming the variable.
-    let certificates = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| invalid(ca_file.unwrap_or(Path::new("")), error.to_string()))?;
-    if certificates.is_empty() {
-        return Err(invalid(
-            ca_file.unwrap_or(Path::new("")),
-            "it holds no PEM certificate".to_owned(),
-        ));
-    }
     Ok(TrustStore::empty()
         .with_native_roots(false)
         .with_pem_certificate(pem))
