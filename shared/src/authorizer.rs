@@ -169,6 +169,7 @@ pub async fn decide(
                         context.insert("cost".into(), Value::String(decision.cost.to_string()));
                         if let Admission::Admitted(status) = admission {
                             MeterHeaders::of(&status, None).write_context(&mut context);
+                            MeterHeaders::write_credits(&status, &mut context);
                         }
                         Ok(context)
                     }

@@ -550,6 +550,28 @@ async fn the_authorizer_admits_and_its_refusal_is_a_429_with_headers() {
 }
 
 #[tokio::test]
+async fn the_authorizer_tells_the_function_the_balance_left() {
+    let app = spawn_app().await;
+    let (_, key) = app
+        .new_key(
+            &app.admin_key,
+            json!({"name": "credits", "credits": {"remaining": 5}}),
+        )
+        .await;
+    let free = authorize(&app.services, &authorizer_event("/v1/auth/me", &key)).await;
+    assert!(free.is_authorized);
+    assert!(
+        free.context.get("credits_remaining").is_none(),
+        "a free route spends nothing and reads no balance"
+    );
+    let first = authorize(&app.services, &authorizer_event(METERED, &key)).await;
+    assert!(first.is_authorized);
+    assert_eq!(first.context["credits_remaining"], "4");
+    let second = authorize(&app.services, &authorizer_event(METERED, &key)).await;
+    assert_eq!(second.context["credits_remaining"], "3");
+}
+
+#[tokio::test]
 async fn a_store_failure_during_admission_is_a_503_and_moves_no_counter() {
     let (app, faults) = spawn_app_with_faults().await;
     let (id, key) = app

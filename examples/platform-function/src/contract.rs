@@ -38,8 +38,8 @@ pub struct Caller {
     /// The policy rule that admitted the call and what it costs.
     pub route: Option<String>,
     pub cost: Option<u32>,
-    /// Hook for metering: what the key may still spend. keygate's metering fills a
-    /// `credits_remaining` field in the context; until it does this stays `None`.
+    /// What the key may still spend after this call, when it has credits and the route
+    /// costs something (`None` otherwise).
     pub credits_remaining: Option<i64>,
 }
 
@@ -53,6 +53,8 @@ pub enum Gate {
     Refused {
         status: StatusCode,
         detail: String,
+        /// Seconds until a metering refusal may succeed (`keygate_retry_after`).
+        retry_after: Option<u64>,
     },
 }
 
@@ -70,6 +72,17 @@ impl Gate {
                     StatusCode::FORBIDDEN,
                     optional("keygate_reason").unwrap_or_else(|| "forbidden".into()),
                 ),
+                "rate_limited" => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    match optional("keygate_refused_limit") {
+                        Some(limit) => format!("the key's {limit:?} limit is used up for now"),
+                        None => "the key's rate limit is used up for now".into(),
+                    },
+                ),
+                "usage_exceeded" => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "the key's credits cannot cover this call".into(),
+                ),
                 "unavailable" => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the credential store did not answer; retry shortly".into(),
@@ -84,7 +97,12 @@ impl Gate {
                         .into(),
                 ),
             };
-            return Some(Self::Refused { status, detail });
+            let retry_after = optional("keygate_retry_after").and_then(|v| v.parse().ok());
+            return Some(Self::Refused {
+                status,
+                detail,
+                retry_after,
+            });
         }
         if text("context_version")? != CONTEXT_VERSION {
             return None;
@@ -134,7 +152,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         match authorizer_fields(parts).and_then(Gate::from_fields) {
             Some(Gate::Admitted(caller)) => Ok(*caller),
-            Some(Gate::Refused { status, detail }) => Err(Problem::new(status, detail)),
+            Some(Gate::Refused {
+                status,
+                detail,
+                retry_after,
+            }) => Err(Problem {
+                retry_after,
+                ..Problem::new(status, detail)
+            }),
             // A public route's context names nobody; no context at all is never trusted.
             Some(Gate::Public) | None => Err(Problem::new(
                 StatusCode::UNAUTHORIZED,
@@ -181,6 +206,41 @@ mod tests {
         assert_eq!(caller.role_variables.unwrap()["id"], "42");
         assert_eq!(caller.user_profile, None);
         assert_eq!(caller.credits_remaining, None);
+        let metered = Gate::from_fields(&fields(&[
+            ("context_version", "1"),
+            ("tenant_id", "t"),
+            ("user_id", "u"),
+            ("email", "a@example.com"),
+            ("user_role", "member"),
+            ("kind", "api_key"),
+            ("credential_id", "k"),
+            ("key_id", "k"),
+            ("key_type", "asker"),
+            ("scopes", "chat"),
+            ("cost", "2"),
+            ("credits_remaining", "40"),
+        ]));
+        let Some(Gate::Admitted(metered)) = metered else {
+            panic!("{metered:?}")
+        };
+        assert_eq!(metered.credits_remaining, Some(40));
+        let throttled = Gate::from_fields(&fields(&[
+            ("keygate_denied", "rate_limited"),
+            ("keygate_refused_limit", "requests"),
+            ("keygate_retry_after", "7"),
+        ]));
+        let Some(Gate::Refused {
+            status,
+            retry_after,
+            ..
+        }) = throttled
+        else {
+            panic!("{throttled:?}")
+        };
+        assert_eq!(
+            (status, retry_after),
+            (StatusCode::TOO_MANY_REQUESTS, Some(7))
+        );
         let refused = Gate::from_fields(&fields(&[
             ("keygate_denied", "forbidden"),
             (
@@ -192,7 +252,8 @@ mod tests {
             refused,
             Some(Gate::Refused {
                 status: StatusCode::FORBIDDEN,
-                detail: "asker credentials may not call this route".into()
+                detail: "asker credentials may not call this route".into(),
+                retry_after: None,
             })
         );
         assert_eq!(Gate::from_fields(&fields(&[("user", "x")])), None);

@@ -9,6 +9,8 @@ pub struct Problem {
     pub status: StatusCode,
     pub detail: String,
     pub field: Option<&'static str>,
+    /// Seconds a throttled client should wait (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -17,6 +19,7 @@ impl Problem {
             status,
             detail: detail.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -45,6 +48,11 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

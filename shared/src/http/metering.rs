@@ -22,6 +22,9 @@ use crate::services::{Error, Services};
 pub const POLICY_FIELD: &str = "keygate_ratelimit_policy";
 pub const RATELIMIT_FIELD: &str = "keygate_ratelimit";
 pub const RETRY_AFTER_FIELD: &str = "keygate_retry_after";
+/// On an admission that spent credits: the balance left after it (the contract's
+/// `credits_remaining`).
+pub const CREDITS_REMAINING_FIELD: &str = "credits_remaining";
 /// On a refusal by the authorizer: the limit that refused (absent for credits).
 pub const REFUSED_LIMIT_FIELD: &str = "keygate_refused_limit";
 
@@ -72,6 +75,16 @@ impl MeterHeaders {
         put(POLICY_FIELD, self.policy.clone());
         put(RATELIMIT_FIELD, self.ratelimit.clone());
         put(RETRY_AFTER_FIELD, self.retry_after.map(|s| s.to_string()));
+    }
+
+    /// An admission's balance into an authorizer context, for the function behind it.
+    pub fn write_credits(status: &MeterStatus, context: &mut Map<String, Value>) {
+        if let Some(credits) = status.credits_remaining {
+            context.insert(
+                CREDITS_REMAINING_FIELD.to_owned(),
+                Value::String(credits.to_string()),
+            );
+        }
     }
 
     /// From an authorizer context, when it carries any.
