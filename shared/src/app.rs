@@ -23,6 +23,18 @@ pub fn state_from_env_or_exit() -> AppState {
     })
 }
 
+/// As [`state_from_env_or_exit`], and the route policy parsed now: for the authorizer and
+/// the local server, which evaluate it on every request (a bad policy stops them at init,
+/// naming the entry; the functions behind the authorizer parse it on first use).
+pub fn authorizer_state_from_env_or_exit() -> AppState {
+    let state = state_from_env_or_exit();
+    if let Err(error) = state.config.route_policy.get() {
+        eprintln!("keygate: {error}");
+        std::process::exit(1)
+    }
+    state
+}
+
 /// Logs as Lambda's `LoggingConfig` asks (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`);
 /// plain text at INFO when unset, as locally (see [`crate::logs`]).
 pub fn init_tracing() {

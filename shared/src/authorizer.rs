@@ -114,11 +114,17 @@ pub async fn decide(
     request: &Incoming<'_>,
 ) -> ApiGatewayV2CustomAuthorizerSimpleResponse {
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
-    let rule =
-        services
-            .config
-            .route_policy
-            .for_request(request.route_key, request.method, request.path);
+    // Parsed at init (`app::authorizer_state_from_env_or_exit`), so this cannot fail here.
+    let policy = match services.config.route_policy.get() {
+        Ok(policy) => policy,
+        Err(error) => {
+            let error = Error::from(error);
+            tracing::error!(%error, "route policy");
+            refuse(services, &mut response, &error);
+            return response;
+        }
+    };
+    let rule = policy.for_request(request.route_key, request.method, request.path);
     if rule.is_public() {
         // Public routes are not verified (no read); the context says so and names no caller.
         response.is_authorized = true;
@@ -184,13 +190,22 @@ pub async fn decide(
         }
         Err(error) => {
             tracing::info!(%error, route = rule.route(), "deny");
-            if services.config.authorizer_deny == AuthorizerDeny::Function {
-                response.is_authorized = true;
-                response.context = Value::Object(denial(&error));
-            }
+            refuse(services, &mut response, &error);
         }
     }
     response
+}
+
+/// A refusal: a plain deny, or (default) a pass with the denial marker for the function.
+fn refuse(
+    services: &Services,
+    response: &mut ApiGatewayV2CustomAuthorizerSimpleResponse,
+    error: &Error,
+) {
+    if services.config.authorizer_deny == AuthorizerDeny::Function {
+        response.is_authorized = true;
+        response.context = Value::Object(denial(error));
+    }
 }
 
 /// The marker a refused request carries to its function in the default deny mode.

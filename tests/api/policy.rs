@@ -406,3 +406,31 @@ fn every_keygate_route_is_left_to_its_function_or_named_consistently() {
         Matched::Rule(_)
     ));
 }
+
+#[tokio::test]
+async fn a_function_parses_the_policy_on_first_use_and_a_bad_one_is_a_500_not_a_crash() {
+    // The authorizer and the local binary refuse a bad policy at init (functions/authorizer
+    // tests/init.rs); the functions behind the authorizer parse it only when called without
+    // its context. Then a bad policy is keygate's fault: a logged 500, in the surface's shape.
+    let app = spawn_app_with(&[(
+        "KEYGATE_ROUTE_POLICY",
+        r#"{"routes": [{"route": "GET /x", "scopes": ["chatt"]}]}"#,
+    )])
+    .await;
+    let refused = app
+        .call(
+            "POST",
+            "/v1/single-turn/q2a",
+            Some(&app.admin_key),
+            Some(json!({"question": "q"})),
+        )
+        .await;
+    assert_eq!(refused.status, 500, "{}", refused.body);
+    assert_eq!(refused.body["title"], "Internal Server Error");
+    // keygate's own routes consult it too when no authorizer context comes with the call.
+    let keys = app
+        .call("GET", "/v1/api-keys", Some(&app.admin_key), None)
+        .await;
+    assert_eq!(keys.status, 500, "{}", keys.body);
+    assert_eq!(keys.body["type"], "urn:keygate:problem:internal", "{}", keys.body);
+}

@@ -66,9 +66,9 @@ pub async fn resolve_with_source(
                 Some("unavailable") => Error::Unavailable(StoreError::Unavailable(
                     "the authorizer could not reach the store".into(),
                 )),
-                Some("internal") => Error::Internal(StoreError::Refused(
-                    "the authorizer's store request was refused".into(),
-                )),
+                Some("internal") => {
+                    Error::Internal("the authorizer failed to decide (see its log)".into())
+                }
                 Some("forbidden") => Error::Forbidden(
                     authorizer
                         .fields
@@ -95,11 +95,11 @@ pub async fn resolve_with_source(
     }
     let presented = presented.ok_or(Error::Unauthenticated("no credential"))?;
     let principal = services.verify(presented.secret).await?;
-    let decision =
-        services
-            .config
-            .route_policy
-            .evaluate(parts.method.as_str(), parts.uri.path(), &principal);
+    let decision = services.config.route_policy.get()?.evaluate(
+        parts.method.as_str(),
+        parts.uri.path(),
+        &principal,
+    );
     if let Some(reason) = decision.reason {
         return Err(Error::Forbidden(reason));
     }

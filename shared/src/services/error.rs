@@ -1,6 +1,7 @@
 //! What a use case can answer besides success. Each API surface maps these to its own
 //! status codes and shapes in one place.
 
+use crate::config::ConfigError;
 use crate::domain::Invalid;
 use crate::domain::chat::TextRefused;
 use crate::domain::metering::Refusal;
@@ -48,11 +49,11 @@ pub enum Error {
     /// The store failed; nothing was half-written and the client may retry.
     #[error("the store is unavailable")]
     Unavailable(#[source] StoreError),
-    /// The store refused keygate's request or holds a malformed item: keygate's fault, not
-    /// the client's nor a passing outage, so a retry would not help. Logged; the client
-    /// sees a generic 500.
+    /// The store refused keygate's request or holds a malformed item, or keygate's own
+    /// configuration is unusable: keygate's fault, not the client's nor a passing outage, so
+    /// a retry would not help. Logged; the client sees a generic 500.
     #[error("internal error")]
-    Internal(#[source] StoreError),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<Invalid> for Error {
@@ -80,8 +81,15 @@ impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(_) => Self::Unavailable(error),
-            StoreError::Refused(_) | StoreError::Corrupt(_) => Self::Internal(error),
+            StoreError::Refused(_) | StoreError::Corrupt(_) => Self::Internal(Box::new(error)),
         }
+    }
+}
+
+impl From<&ConfigError> for Error {
+    /// Only a setting parsed on first use can fail after init (`KEYGATE_ROUTE_POLICY`).
+    fn from(error: &ConfigError) -> Self {
+        Self::Internal(error.to_string().into())
     }
 }
 

@@ -89,7 +89,7 @@ impl Services {
             None | Some([]) => Scopes::default(),
             Some(raw) => Scopes::parse("scopes", raw, &Scope::ALL)?,
         };
-        let policy = &self.config.route_policy;
+        let policy = self.config.route_policy.get()?;
         let rule = request
             .route
             .as_deref()

@@ -173,7 +173,7 @@ mod tests {
             (Error::NameTooLong(Invalid::new("dataset", "long")), 406),
             (Error::CacRequired("cac".into()), 407),
             (Error::MissingInformation("dataset"), 408),
-            (Error::Internal(StoreError::Refused("x".into())), 500),
+            (Error::from(StoreError::Refused("x".into())), 500),
             (Error::Unavailable(StoreError::Unavailable("x".into())), 503),
         ];
         for (error, status) in cases {
