@@ -3,17 +3,29 @@
 Runs the release `authorizer` and `auth` binaries under a fake Lambda Runtime API, with their
 DynamoDB endpoint a counting proxy in front of the emulator, and sends each warm instance the
 same authenticated request (`GET /v1/auth/me`) many times: first through the authorizer, then
-the function with the authorizer's context, as API Gateway does. Measured per request: the
-DynamoDB calls and the request units they consume (counted at the proxy from each request and
-response: a read is 1 unit per 4 KB strongly consistent, 0.5 eventually consistent, per item
-for batches; a write 1 unit per KB; transactions twice that), and each function's CPU time
-(from /proc over the warm invocations).
+the function with the authorizer's context, as API Gateway does. Credentials: the bootstrap
+API key, a key that key created (one ancestor in its lineage), an access token exchanged for
+the bootstrap key, and a metered key (a rate limit and credits, made from a session so it has
+no ancestor). `GET /v1/auth/me` costs 0 in the shipped policy (not metered), so the metered key
+calls a platform's product route instead: `POST /v1/single-turn/q2a` (cost 1, shipped policy),
+served by the release `platform-function` (examples/), which reads only the context.
+
+Measured per request: the DynamoDB calls and the request units they consume (counted at the
+proxy from each request and response: a read is 1 unit per 4 KB strongly consistent, 0.5
+eventually consistent, per item in a batch; a write 1 unit per KB of the larger of the item
+before and after, read from the emulator around the write, also when its condition fails;
+twice that in a transaction, a cancelled one counted as if it wrote), each function's CPU time
+(from /proc around each warm invocation), and what each writes to its log (JSON lines at INFO,
+as template.yaml's LoggingConfig sets; one CloudWatch Logs event per line).
 
 Billed duration per invocation = ceil(CPU time × 1769 / 256 + DynamoDB calls × latency) in ms:
 Lambda gives a 256 MB function 256/1769 of a vCPU, so CPU work stretches by that factor, and
 each DynamoDB call waits for one in-region round trip (--dynamodb-ms, a stated input: the
 emulator here is a Python process, slower than DynamoDB). Prices are us-east-1 list prices
-(PRICES below). Usage: scripts/cost-model [--requests N] [--dynamodb-ms MS]"""
+(PRICES below). Each row is measured in --rounds rounds (fresh instances each, the rows
+interleaved, so a change of the machine's load reaches every row) and reported as medians: of
+each invocation's CPU time within a round, then over rounds.
+Usage: scripts/cost-model [--requests N] [--rounds R] [--dynamodb-ms MS]"""
 
 import argparse
 import http.client
@@ -23,6 +35,7 @@ import math
 import os
 import pathlib
 import queue
+import statistics
 import subprocess
 import threading
 import time
@@ -37,7 +50,9 @@ PRICES = {
     "lambda_gb_second": {"x86_64": 0.0000166667, "arm64": 0.0000133334},
     "read_request_unit_per_million": 0.125,
     "write_request_unit_per_million": 0.625,
+    "log_ingestion_per_gb": 0.50,  # CloudWatch Logs, standard class
 }
+LOG_EVENT_OVERHEAD = 26  # bytes CloudWatch Logs adds to each event's size
 MEMORY_GB = 256 / 1024
 VCPU_SHARE = 256 / 1769  # Lambda: 1769 MB = 1 vCPU, CPU proportional to memory
 
@@ -47,6 +62,63 @@ class QuietServer(http.server.ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         pass
+
+
+# --- A keep-alive front of the emulator (shared with scripts/first_request.py) -----------
+
+def emulator_call(upstream, path, headers, body):
+    """One request to the emulator at `upstream` (it closes every connection): status,
+    headers and body of its reply."""
+    host, port = upstream.removeprefix("http://").split(":")
+    emulator = http.client.HTTPConnection(host, int(port))
+    try:
+        emulator.request("POST", path, body, headers)
+        reply = emulator.getresponse()
+        return reply.status, reply.getheaders(), reply.read()
+    finally:
+        emulator.close()
+
+
+def forwarding_handler(upstream, watch=None):
+    """A request handler that forwards every POST to the emulator at `upstream` and answers
+    with its reply over a kept-alive connection, as DynamoDB's endpoint does. `watch`, if
+    given, is called as watch(operation, request body, send) and must return send()'s
+    (status, headers, body): it sees both sides of each call."""
+
+    class Forwarder(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+
+            def send():
+                return emulator_call(upstream, self.path, headers, body)
+
+            operation = self.headers.get("x-amz-target", "").rsplit(".", 1)[-1]
+            status, reply_headers, answer = watch(operation, body, send) if watch else send()
+            self.send_response(status)
+            for name, value in reply_headers:
+                if name.lower() not in ("content-length", "connection", "server", "date"):
+                    self.send_header(name, value)
+            self.send_header("content-length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    return Forwarder
+
+
+def serve(handler, wrap=None):
+    """`handler` on a free loopback port, in a thread; `wrap` may wrap its socket (TLS)."""
+    server = QuietServer(("127.0.0.1", 0), handler)
+    if wrap:
+        server.socket = wrap(server.socket)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 # --- DynamoDB request units, counted at a proxy -------------------------------------------
@@ -82,35 +154,59 @@ def write_units(size):
     return max(1, math.ceil(size / 1024))
 
 
-def consumed(operation, request, response):
-    """(read units, write units) one DynamoDB call consumes."""
+def consumed_reads(operation, request, response):
+    """Read units one successful DynamoDB read consumes (an absent item costs the minimum)."""
     if operation == "GetItem":
-        return read_units(item_size(response.get("Item")), request.get("ConsistentRead", False)), 0
+        return read_units(item_size(response.get("Item")), request.get("ConsistentRead", False))
     if operation == "BatchGetItem":
         reads = 0.0
         for table, asked in request.get("RequestItems", {}).items():
             found = response.get("Responses", {}).get(table, [])
             sizes = [item_size(item) for item in found] + [0] * (len(asked["Keys"]) - len(found))
             reads += sum(read_units(size, asked.get("ConsistentRead", False)) for size in sizes)
-        return reads, 0
+        return reads
     if operation == "Query":
         size = sum(item_size(item) for item in response.get("Items", []))
-        return read_units(size, request.get("ConsistentRead", False)), 0
+        return read_units(size, request.get("ConsistentRead", False))
     if operation == "TransactGetItems":
-        return sum(2 * read_units(item_size(r.get("Item")), True) for r in response.get("Responses", [])), 0
-    if operation == "PutItem":
-        return 0, write_units(item_size(request.get("Item")))
-    if operation in ("UpdateItem", "DeleteItem"):
-        return 0, 1  # keygate's items are under 1 KB
+        return sum(2 * read_units(item_size(r.get("Item")), True) for r in response.get("Responses", []))
+    return 0.0
+
+
+SINGLE_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+
+
+def written_items(operation, request):
+    """(table, key) of every item a write request touches (a write is billed by the larger
+    of the item before and after it)."""
+    def key_of(action):  # keygate's table keys items by PK and SK
+        if "Key" in action:
+            return action["Key"]
+        return {name: action["Item"][name] for name in ("PK", "SK")}
+
+    if operation in SINGLE_WRITES:
+        return [(request["TableName"], key_of(request))]
     if operation == "TransactWriteItems":
-        return 0, sum(2 * write_units(item_size(next(iter(i.values())).get("Item"))) for i in request["TransactItems"])
+        return [(a["TableName"], key_of(a)) for a in (next(iter(i.values())) for i in request["TransactItems"])]
     if operation == "BatchWriteItem":
-        writes = 0
-        for requests in request.get("RequestItems", {}).values():
-            for r in requests:
-                writes += write_units(item_size(r.get("PutRequest", {}).get("Item")))
-        return 0, writes
-    return 0, 0
+        return [(table, key_of(next(iter(r.values()))))
+                for table, requests in request.get("RequestItems", {}).items() for r in requests]
+    return []
+
+
+def stored_size(upstream, table, key):
+    """The size of an item as stored now, read from the emulator directly (not counted)."""
+    headers = {"content-type": "application/x-amz-json-1.0", "x-amz-target": "DynamoDB_20120810.GetItem",
+               "authorization": "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, "
+                                "SignedHeaders=host, Signature=0"}
+    body = json.dumps({"TableName": table, "Key": key, "ConsistentRead": True}).encode()
+    status, _, answer = emulator_call(upstream, "/", headers, body)
+    return item_size(json.loads(answer).get("Item")) if status == 200 else 0
+
+
+# A failed condition still consumes the write (DynamoDB bills the attempt); a cancelled
+# transaction is counted as if it wrote (an upper bound).
+BILLED_FAILURES = ("ConditionalCheckFailedException", "TransactionCanceledException")
 
 
 class Meter:
@@ -131,35 +227,23 @@ class Meter:
 
 
 def counting_proxy(upstream, meter):
-    host, port = upstream.removeprefix("http://").split(":")
+    def watch(operation, body, send):
+        request = json.loads(body or b"{}")
+        items = written_items(operation, request)
+        before = [stored_size(upstream, table, key) for table, key in items]
+        status, headers, answer = send()
+        response = json.loads(answer or b"{}")
+        failure = response.get("__type", "").rsplit("#", 1)[-1]
+        if status == 200 or failure in BILLED_FAILURES:
+            after = [stored_size(upstream, table, key) for table, key in items]
+            units = [write_units(max(b, a)) for b, a in zip(before, after)]
+            if operation == "TransactWriteItems":
+                units = [2 * u for u in units]
+            reads = consumed_reads(operation, request, response) if status == 200 else 0.0
+            meter.add(operation if status == 200 else f"{operation} (failed)", reads, sum(units))
+        return status, headers, answer
 
-    class Proxy(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-            emulator = http.client.HTTPConnection(host, int(port))
-            emulator.request("POST", self.path, body, headers)
-            reply = emulator.getresponse()
-            answer = reply.read()
-            operation = self.headers.get("x-amz-target", "").rsplit(".", 1)[-1]
-            if reply.status == 200:
-                meter.add(operation, *consumed(operation, json.loads(body or b"{}"), json.loads(answer or b"{}")))
-            self.send_response(reply.status)
-            for name, value in reply.getheaders():
-                if name.lower() not in ("content-length", "connection", "server", "date"):
-                    self.send_header(name, value)
-            self.send_header("content-length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *args):
-            pass
-
-    server = QuietServer(("127.0.0.1", 0), Proxy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(forwarding_handler(upstream, watch))
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
@@ -226,9 +310,10 @@ def cpu_seconds(pid):
 
 
 class Function:
-    """A release binary running under its own fake Runtime API."""
+    """A release binary running under its own fake Runtime API. With `count_output`, what it
+    writes to stdout (its logs, each line one CloudWatch log event) is counted, not kept."""
 
-    def __init__(self, name, endpoint, extra_env, queued=()):
+    def __init__(self, name, endpoint, extra_env, queued=(), count_output=False):
         self.runtime = Runtime()
         for event in queued:  # waiting before the process starts, as on a Lambda cold start
             self.runtime.events.put(event)
@@ -246,7 +331,26 @@ class Function:
             KEYGATE_DYNAMODB_ENDPOINT=endpoint,
             **extra_env,
         )
-        self.process = subprocess.Popen([str(ROOT / "target/release" / name)], env=env, stderr=subprocess.DEVNULL)
+        self.output_lines, self.output_bytes = 0, 0
+        self.process = subprocess.Popen([str(ROOT / "target/release" / name)], env=env,
+                                        stdout=subprocess.PIPE if count_output else subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        if count_output:
+            threading.Thread(target=self._count_output, daemon=True).start()
+
+    def _count_output(self):
+        for line in self.process.stdout:
+            self.output_lines += 1
+            self.output_bytes += len(line.rstrip(b"\n"))
+
+    def output(self):
+        """(lines, bytes) written so far, once the pipe has been quiet for 50 ms (the last
+        invocation's lines are written before its answer, but read here a little later)."""
+        while True:
+            seen = (self.output_lines, self.output_bytes)
+            time.sleep(0.05)
+            if seen == (self.output_lines, self.output_bytes):
+                return seen
 
     def stop(self):
         self.process.kill()
@@ -273,27 +377,47 @@ def authorizer_event(credential):
 
 
 def measure(meter, function, events, warmup=1):
-    """Per warm invocation: wall seconds (median), CPU seconds, DynamoDB calls, units; and the
-    last answer. The first `warmup` invocations are left out (they pay connection set-up)."""
+    """Per warm invocation: CPU milliseconds (the median of each invocation's own CPU time),
+    DynamoDB calls, units and the operations seen (means); and the last answer. The first
+    `warmup` invocations are left out (they pay connection set-up and a new key's first
+    `last_used_at` stamp)."""
     answer = None
     for event in events[:warmup]:
         _, answer = function.runtime.invoke(event)
-    calls0, reads0, writes0, _ = meter.snapshot()
-    cpu0 = cpu_seconds(function.process.pid)
-    walls = []
+    calls0, reads0, writes0, operations0 = meter.snapshot()
+    lines0, bytes0 = function.output()
+    cpus = []
     for event in events[warmup:]:
-        wall, answer = function.runtime.invoke(event)
-        walls.append(wall)
-    count = len(walls)
-    calls, reads, writes, _ = meter.snapshot()
-    walls.sort()
+        before = cpu_seconds(function.process.pid)
+        _, answer = function.runtime.invoke(event)
+        cpus.append(cpu_seconds(function.process.pid) - before)
+    count = len(cpus)
+    lines, logged = function.output()
+    calls, reads, writes, operations = meter.snapshot()
+    seen = meter.operations[operations0:operations]
     return {
-        "wall_ms": walls[count // 2] * 1000,
-        "cpu_ms": (cpu_seconds(function.process.pid) - cpu0) / count * 1000,
+        "cpu_ms": statistics.median(cpus) * 1000,
         "calls": (calls - calls0) / count,
         "reads": (reads - reads0) / count,
         "writes": (writes - writes0) / count,
+        "operations": {name: seen.count(name) / count for name in sorted(set(seen))},
+        "log_lines": (lines - lines0) / count,
+        "log_bytes": (logged - bytes0) / count,
         "answer": answer,
+    }
+
+
+def median_of(rounds):
+    """The median over rounds of every measured figure of one step."""
+    return {
+        "cpu_ms": statistics.median(r["cpu_ms"] for r in rounds),
+        "calls": statistics.median(r["calls"] for r in rounds),
+        "reads": statistics.median(r["reads"] for r in rounds),
+        "writes": statistics.median(r["writes"] for r in rounds),
+        "log_lines": statistics.median(r["log_lines"] for r in rounds),
+        "log_bytes": statistics.median(r["log_bytes"] for r in rounds),
+        "operations": {name: statistics.median(r["operations"].get(name, 0) for r in rounds)
+                       for name in sorted({n for r in rounds for n in r["operations"]})},
     }
 
 
@@ -312,9 +436,99 @@ def cost_per_million(authorizer, function, architecture, dynamodb_ms):
     )
 
 
+def product_events(credential):
+    """A platform's product call, `POST /v1/single-turn/q2a` (cost 1 in the shipped policy,
+    served by examples/platform-function): the authorizer's event, and a function event
+    maker taking the authorizer's context."""
+    event = authorizer_event(credential)
+    event["routeKey"] = event["requestContext"]["routeKey"] = "POST /v1/single-turn/q2a"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/v1/single-turn/q2a"
+    event["requestContext"]["http"]["method"] = "POST"
+    event["routeArn"] = event["routeArn"].replace("GET/v1/auth/me", "POST/v1/single-turn/q2a")
+
+    def served(context):
+        product = http_event("platform-function/q2a.json", context=context)
+        product["headers"].pop("authorization", None)
+        return product
+
+    return event, served
+
+
+def call(function, path_file, credential=None, body=None, bearer=None, raw_path=None):
+    """One request to a function without an authorizer (it verifies the credential itself);
+    the parsed JSON body of its 2xx answer."""
+    event = http_event(path_file, credential, body=body)
+    if bearer:
+        event["headers"]["authorization"] = f"Bearer {bearer}"
+    if raw_path:
+        event["rawPath"] = event["requestContext"]["http"]["path"] = raw_path
+    _, answer = function.runtime.invoke(event)
+    if not 200 <= answer.get("statusCode", 500) < 300:
+        raise SystemExit(f"{path_file} answered {answer}")
+    return json.loads(answer.get("body") or "null")
+
+
+def credentials(endpoint, env, made):
+    """(label, secret, expected lineage depth) of every credential measured, made through the
+    auth function itself."""
+    auth = Function("auth", endpoint, env)
+    user_path = f"/v1/users/{made['user_id']}/api-keys"
+    token = call(auth, "auth/exchange-token.json",
+                 body={"email": made["email"], "api_key": made["api_key"]})["access_token"]
+    # A key created by a key: the bootstrap key is its one ancestor.
+    child = call(auth, "auth/create-user-key.json", made["api_key"], {"name": "child"}, raw_path=user_path)["key"]
+    # A metered key made from a session (a session adds no ancestor).
+    password = "cost model passphrase " + uuid.uuid4().hex
+    call(auth, "auth/set-password.json", made["api_key"], {"new_password": password})
+    session = call(auth, "auth/sign-in.json", body={"email": made["email"], "password": password})["session"]
+    metered = call(auth, "auth/create-user-key.json", body={
+        "name": "metered",
+        "ratelimits": [{"name": "requests", "limit": 1_000_000, "window_secs": 3600}],
+        "credits": {"remaining": 1_000_000},
+    }, bearer=session, raw_path=user_path)["key"]
+    auth.stop()
+    return [("API key", made["api_key"], 0), ("API key, 1 ancestor", child, 1),
+            ("access token", token, 0), ("metered API key (q2a, cost 1)", metered, 0)]
+
+
+def measure_case(endpoint, meter, env, label, credential, depth, requests):
+    """One row's figures: fresh (warm after one request) instances of the authorizer, then
+    of the function serving the route with the authorizer's context."""
+    asked, served_event, served_by = authorizer_event(credential), me_event, "auth"
+    if label.startswith("metered"):
+        (asked, served_event), served_by = product_events(credential), "platform-function"
+    authorizer = Function("authorizer", endpoint, env, count_output=True)
+    verified = measure(meter, authorizer, [asked] * requests)
+    authorizer.stop()
+    context = verified["answer"]["context"]
+    if not verified["answer"].get("isAuthorized") or "keygate_denied" in context:
+        raise SystemExit(f"the authorizer refused the {label}: {verified['answer']}")
+    if len(context.get("key_lineage", "").split()) != depth:
+        raise SystemExit(f"the {label} has lineage {context.get('key_lineage')!r}")
+    if label.startswith("metered") and "keygate_ratelimit" not in context:
+        raise SystemExit(f"the {label} was not metered: {context}")
+    function = Function(served_by, endpoint, env, count_output=True)
+    served = measure(meter, function, [served_event(context)] * requests)
+    function.stop()
+    if served["answer"].get("statusCode") != 200:
+        raise SystemExit(f"{served_by} answered {served['answer']}")
+    return verified, served
+
+
+def me_event(context):
+    return http_event("auth/me.json", context=context)
+
+
+def logs_per_million(authorizer, function):
+    """CloudWatch Logs ingestion of both functions' lines, $ per million requests."""
+    size = sum(step["log_bytes"] + step["log_lines"] * LOG_EVENT_OVERHEAD for step in (authorizer, function))
+    return size * 1e6 / 1e9 * PRICES["log_ingestion_per_gb"]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--dynamodb-ms", type=float, default=4.0)
     parser.add_argument("--bootstrap", required=True, help="keygate-admin bootstrap output (JSON)")
     parser.add_argument("--table", required=True)
@@ -323,57 +537,54 @@ def main():
     made = json.loads(args.bootstrap)
     meter = Meter()
     proxy, endpoint = counting_proxy(emulator, meter)
-    base_env = {"KEYGATE_TABLE": args.table}
-
-    # An access token for the token rows, exchanged through the auth function itself.
-    auth = Function("auth", endpoint, base_env)
-    _, exchanged = auth.runtime.invoke(http_event(
-        "auth/exchange-token.json", body={"email": made["email"], "api_key": made["api_key"]}))
-    token = json.loads(exchanged["body"])["access_token"]
-    auth.stop()
-
-    rows = []
-    for mode, cache_secs in (("default (cache off)", "0"), ("opt-in cache, hit", "5")):
-        env = dict(base_env, KEYGATE_AUTH_CACHE_SECS=cache_secs)
-        for label, credential in (("API key", made["api_key"]), ("access token", token)):
-            authorizer = Function("authorizer", endpoint, env)
-            before = meter.snapshot()[3]
-            verified = measure(meter, authorizer, [authorizer_event(credential)] * args.requests)
-            operations = sorted(set(meter.operations[before:]))
-            authorizer.stop()
-            context = verified["answer"]["context"]
-            if not verified["answer"].get("isAuthorized") or "keygate_denied" in context:
-                raise SystemExit(f"the authorizer refused the {label}: {verified['answer']}")
-            function = Function("auth", endpoint, env)
-            served = measure(meter, function, [http_event("auth/me.json", context=context)] * args.requests)
-            function.stop()
-            if served["answer"].get("statusCode") != 200:
-                raise SystemExit(f"GET /v1/auth/me answered {served['answer']}")
-            rows.append((mode, label, verified, served, operations))
+    # Logging as template.yaml's LoggingConfig sets it (JSON, INFO; the platform's START/END/
+    # REPORT lines are off at SystemLogLevel WARN), so the metric lines are written too.
+    base_env = {"KEYGATE_TABLE": args.table, "AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"}
+    measured = credentials(endpoint, base_env, made)
+    cases = [(mode, dict(base_env, KEYGATE_AUTH_CACHE_SECS=cache_secs), label, credential, depth)
+             for mode, cache_secs in (("default (cache off)", "0"), ("opt-in cache, hit", "5"))
+             for label, credential, depth in measured
+             if cache_secs == "0" or not depth]  # a hit reads nothing, whatever the lineage
+    samples = {(mode, label): ([], []) for mode, _, label, _, _ in cases}
+    for _ in range(args.rounds):  # rounds interleave the rows: a change of load hits them all
+        for mode, env, label, credential, depth in cases:
+            verified, served = measure_case(endpoint, meter, env, label, credential, depth, args.requests)
+            samples[(mode, label)][0].append(verified)
+            samples[(mode, label)][1].append(served)
     proxy.shutdown()
 
-    print(f"Cost per million authenticated requests (GET /v1/auth/me through the authorizer), "
-          f"{args.requests - 1} warm requests each; 256 MB; DynamoDB round trip {args.dynamodb_ms:g} ms")
-    print("| mode | credential | DynamoDB calls per warm request (operation) | RRU | WRU | CPU ms authorizer / function | "
-          "billed ms authorizer + function | x86_64 $/M | arm64 $/M |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for mode, label, verified, served, operations in rows:
+    print(f"Cost per million authenticated requests (GET /v1/auth/me, served by auth, through the authorizer; "
+          f"the metered rows: POST /v1/single-turn/q2a, served by platform-function); {args.rounds} rounds of "
+          f"{args.requests - 1} warm requests per row, medians; 256 MB; DynamoDB round trip {args.dynamodb_ms:g} ms")
+    print("| mode | credential | DynamoDB calls per warm request | RRU | WRU | CPU ms authorizer / function | "
+          "billed ms authorizer + function | x86_64 $/M | arm64 $/M | log lines (bytes) | arm64 + logs $/M |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for (mode, label), rounds in samples.items():
+        verified, served = (median_of(step) for step in rounds)
         reads = verified["reads"] + served["reads"]
         writes = verified["writes"] + served["writes"]
-        calls = f"{verified['calls']:.2f} calls ({', '.join(operations) or 'none'})"
+        operations = {}
+        for step in (verified, served):
+            for name, per_request in step["operations"].items():
+                operations[name] = operations.get(name, 0) + per_request
+        calls = " + ".join(f"{n:g} {name}" for name, n in operations.items()) or "0"
         print(f"| {mode} | {label} | {calls} | {reads:.3f} | {writes:.3f} | "
               f"{verified['cpu_ms']:.3f} / {served['cpu_ms']:.3f} | "
               f"{billed_ms(verified, args.dynamodb_ms)} + {billed_ms(served, args.dynamodb_ms)} | "
               f"{cost_per_million(verified, served, 'x86_64', args.dynamodb_ms):.4f} | "
-              f"{cost_per_million(verified, served, 'arm64', args.dynamodb_ms):.4f} |")
-    print("| metered request | – | n/a until metering | | | | | | |")
+              f"{cost_per_million(verified, served, 'arm64', args.dynamodb_ms):.4f} | "
+              f"{verified['log_lines'] + served['log_lines']:g} ({verified['log_bytes'] + served['log_bytes']:.0f}) | "
+              f"{cost_per_million(verified, served, 'arm64', args.dynamodb_ms) + logs_per_million(verified, served):.4f} |")
     fees = PRICES["http_api_per_million"] + 2 * PRICES["lambda_request_per_million"]
     print(f"Fees alone: ${fees:.2f}/M (HTTP API ${PRICES['http_api_per_million']:.2f}/M + 2 Lambda requests "
           f"× ${PRICES['lambda_request_per_million']:.2f}/M). Duration: x86_64 "
           f"${PRICES['lambda_gb_second']['x86_64']}/GB-s, arm64 ${PRICES['lambda_gb_second']['arm64']}/GB-s "
           f"(${MEMORY_GB * PRICES['lambda_gb_second']['arm64'] * 1e3:.5f}/M per billed ms at 256 MB on arm64). "
           f"DynamoDB on-demand: ${PRICES['read_request_unit_per_million']}/M read units, "
-          f"${PRICES['write_request_unit_per_million']}/M write units. us-east-1 list prices.")
+          f"${PRICES['write_request_unit_per_million']}/M write units. CloudWatch Logs ingestion "
+          f"${PRICES['log_ingestion_per_gb']:.2f}/GB (+{LOG_EVENT_OVERHEAD} B per line), in the last column only. "
+          f"us-east-1 list prices.")
+    print(f"Load average (1, 5, 15 min) after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

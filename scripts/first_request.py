@@ -8,8 +8,6 @@ handshake), a second, warm invocation (connection reused), and init + first invo
 total. Each variant is run interleaved with the others, one cold start at a time; medians.
 Usage: scripts/bench-first-request [runs]"""
 
-import http.client
-import http.server
 import os
 import pathlib
 import ssl
@@ -17,11 +15,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from cost_model import Function, QuietServer, authorizer_event  # noqa: E402
+from cost_model import Function, authorizer_event, forwarding_handler, serve  # noqa: E402
 
 # Opening the connection during init (a background DescribeEndpoints spawned after the client
 # was built, overlapping the runtime's first poll) was measured as a second variant and lost:
@@ -47,35 +44,9 @@ def make_certificates(directory):
 
 def tls_front(upstream, directory):
     """HTTPS with keep-alive in front of the emulator (which closes every connection)."""
-    host, port = upstream.removeprefix("http://").split(":")
-
-    class Front(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-            emulator = http.client.HTTPConnection(host, int(port))
-            emulator.request("POST", self.path, body, headers)
-            reply = emulator.getresponse()
-            answer = reply.read()
-            self.send_response(reply.status)
-            for name, value in reply.getheaders():
-                if name.lower() not in ("content-length", "connection", "server", "date"):
-                    self.send_header(name, value)
-            self.send_header("content-length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *args):
-            pass
-
-    server = QuietServer(("127.0.0.1", 0), Front)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(os.path.join(directory, "server.pem"), os.path.join(directory, "server.key"))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(forwarding_handler(upstream), wrap=lambda s: context.wrap_socket(s, server_side=True))
     return server, f"https://localhost:{server.server_address[1]}"
 
 
