@@ -432,5 +432,9 @@ async fn a_function_parses_the_policy_on_first_use_and_a_bad_one_is_a_500_not_a_
         .call("GET", "/v1/api-keys", Some(&app.admin_key), None)
         .await;
     assert_eq!(keys.status, 500, "{}", keys.body);
-    assert_eq!(keys.body["type"], "urn:keygate:problem:internal", "{}", keys.body);
+    assert_eq!(
+        keys.body["type"], "urn:keygate:problem:internal",
+        "{}",
+        keys.body
+    );
 }
