@@ -8,11 +8,11 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request
 use serde_json::{Value, json};
 
 /// A route that costs 1 (any authenticated non-management route).
-const METERED: &str = "/v1/chats";
+pub(crate) const METERED: &str = "/v1/chats";
 
 /// Waits, when needed, until at least `margin` seconds remain in the current window of
 /// `window` seconds, so the test's requests all fall in one window.
-fn clear_of_boundary(window: i64, margin: i64) {
+pub(crate) fn clear_of_boundary(window: i64, margin: i64) {
     let now = keygate::domain::clock::now_epoch();
     let left = window - now.rem_euclid(window);
     if left < margin {

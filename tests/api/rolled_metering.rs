@@ -6,18 +6,7 @@ use futures::future::join_all;
 use keygate_tests::{Reply, StatusCode, TestApp, spawn_app};
 use serde_json::{Value, json};
 
-/// A route that costs 1 (any authenticated non-management route).
-const METERED: &str = "/v1/chats";
-
-/// Waits, when needed, until at least `margin` seconds remain in the current window of
-/// `window` seconds, so the test's requests all fall in one window.
-fn clear_of_boundary(window: i64, margin: i64) {
-    let now = keygate::domain::clock::now_epoch();
-    let left = window - now.rem_euclid(window);
-    if left < margin {
-        std::thread::sleep(std::time::Duration::from_secs((left + 1) as u64));
-    }
-}
+use crate::metering::{METERED, clear_of_boundary};
 
 async fn roll(app: &TestApp, key_id: &str, grace_secs: i64) -> (String, String) {
     let rolled = app
