@@ -49,11 +49,13 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def runtime_env(port):
+def runtime_env(port, function_name="bench", **extra):
+    """The environment Lambda gives a function (256 MB, us-east-1), its Runtime API on
+    `port`; scripts/cost_model.py starts its functions with it too."""
     return dict(
         os.environ,
         AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}",
-        AWS_LAMBDA_FUNCTION_NAME="bench",
+        AWS_LAMBDA_FUNCTION_NAME=function_name,
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
         AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
         AWS_LAMBDA_LOG_STREAM_NAME="bench",
@@ -61,7 +63,7 @@ def runtime_env(port):
         AWS_REGION="us-east-1",
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",
-        KEYGATE_TABLE="bench",
+        **({"KEYGATE_TABLE": "bench"} | extra),
     )
 
 

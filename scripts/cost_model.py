@@ -41,6 +41,8 @@ import threading
 import time
 import uuid
 
+from cold_start import runtime_env
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # us-east-1 list prices (first tiers), USD.
@@ -317,20 +319,8 @@ class Function:
         self.runtime = Runtime()
         for event in queued:  # waiting before the process starts, as on a Lambda cold start
             self.runtime.events.put(event)
-        env = dict(
-            os.environ,
-            AWS_LAMBDA_RUNTIME_API=self.runtime.address,
-            AWS_LAMBDA_FUNCTION_NAME=name,
-            AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
-            AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
-            AWS_LAMBDA_LOG_STREAM_NAME="bench",
-            AWS_LAMBDA_LOG_GROUP_NAME="bench",
-            AWS_REGION="us-east-1",
-            AWS_ACCESS_KEY_ID="bench",
-            AWS_SECRET_ACCESS_KEY="bench",
-            KEYGATE_DYNAMODB_ENDPOINT=endpoint,
-            **extra_env,
-        )
+        port = int(self.runtime.address.rsplit(":", 1)[1])
+        env = runtime_env(port, name, KEYGATE_DYNAMODB_ENDPOINT=endpoint, **extra_env)
         self.output_lines, self.output_bytes = 0, 0
         self.process = subprocess.Popen([str(ROOT / "target/release" / name)], env=env,
                                         stdout=subprocess.PIPE if count_output else subprocess.DEVNULL,
