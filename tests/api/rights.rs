@@ -144,6 +144,14 @@ const ROWS: &[Row] = &[
         false,
         false,
     ),
+    // The successor is made by the caller (its life bounded by the caller's key) and follows
+    // what the rolled key followed, not the caller.
+    row(
+        "POST /v1/api-keys/{id}/roll of a stronger key",
+        v1_roll_key,
+        false,
+        true,
+    ),
     row("POST /v1/auth/token", v1_exchange, true, true),
     row(
         "Ask Sage get-token-with-api-key",
@@ -405,6 +413,29 @@ fn v1_widen_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Deriv
             .await;
         match ok(widened) {
             Ok(_) => Derived::Credential(target),
+            Err(refused) => {
+                app.call("DELETE", &path, Some(&parent.owner), None).await;
+                refused
+            }
+        }
+    })
+}
+
+fn v1_roll_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let name = format!("rolled {}", parent.next());
+        let (id, _) = owner_key(app, parent, json!({"name": name, "scopes": ALL})).await;
+        let path = format!("/v1/api-keys/{id}");
+        let rolled = app
+            .call(
+                "POST",
+                &format!("{path}/roll"),
+                Some(&parent.secret),
+                Some(json!({"grace_secs": 0})),
+            )
+            .await;
+        match ok(rolled) {
+            Ok(successor) => secret_in(&successor["key"]),
             Err(refused) => {
                 app.call("DELETE", &path, Some(&parent.owner), None).await;
                 refused
