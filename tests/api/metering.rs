@@ -20,6 +20,23 @@ pub(crate) fn clear_of_boundary(window: i64, margin: i64) {
     }
 }
 
+/// Sets a meter item's period (`p`) or hour (`h`) stamp, as if time had passed.
+async fn set_meter_stamp(app: &TestApp, key_id: &str, stamp: &str, value: i64) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    app.services
+        .store
+        .client()
+        .update_item()
+        .table_name(app.services.store.table())
+        .key("PK", AttributeValue::S(format!("KEY#{key_id}")))
+        .key("SK", AttributeValue::S("METER".into()))
+        .update_expression(format!("SET {stamp} = :v"))
+        .expression_attribute_values(":v", AttributeValue::N(value.to_string()))
+        .send()
+        .await
+        .unwrap();
+}
+
 async fn burst(app: &TestApp, key: &str, n: usize) -> Vec<Reply> {
     join_all((0..n).map(|_| app.call("GET", METERED, Some(key), None))).await
 }
@@ -169,27 +186,7 @@ async fn credits_refill_exactly_once_per_period() {
     // The period ends: stamp the meter with yesterday's period, as if a day had passed.
     let meter = app.services.store.read_meter(&id).await.unwrap();
     let yesterday = meter.period.unwrap() - 86_400;
-    app.services
-        .store
-        .client()
-        .update_item()
-        .table_name(app.services.store.table())
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("KEY#{id}")),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S("METER".into()),
-        )
-        .update_expression("SET p = :p")
-        .expression_attribute_values(
-            ":p",
-            aws_sdk_dynamodb::types::AttributeValue::N(yesterday.to_string()),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_meter_stamp(&app, &id, "p", yesterday).await;
     let replies = burst(&app, &key, 30).await;
     assert_eq!(
         count(&replies, StatusCode::OK),
@@ -313,27 +310,7 @@ async fn usage_is_kept_per_key_per_hour_and_read_by_its_owner_or_a_tenant_admin(
     // The hour ends (stamped back an hour): the next request moves its totals to their item.
     let meter = app.services.store.read_meter(&id).await.unwrap();
     let previous = meter.hour.unwrap() - 3600;
-    app.services
-        .store
-        .client()
-        .update_item()
-        .table_name(app.services.store.table())
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("KEY#{id}")),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S("METER".into()),
-        )
-        .update_expression("SET h = :h")
-        .expression_attribute_values(
-            ":h",
-            aws_sdk_dynamodb::types::AttributeValue::N(previous.to_string()),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_meter_stamp(&app, &id, "h", previous).await;
     assert_eq!(
         app.call("GET", METERED, Some(&member_key), None)
             .await
