@@ -119,6 +119,16 @@ async fn key_state(page: &Client, key_id: &str) -> Value {
     .unwrap()
 }
 
+/// Waits until the page shows the key in `state`.
+async fn wait_for_key_state(page: &Client, key_id: &str, state: &str) {
+    wait_until(
+        page,
+        &format!("return document.getElementById('key-{key_id}').dataset.state === '{state}'"),
+        &format!("the {state} key"),
+    )
+    .await;
+}
+
 async fn me_with(app: &TestApp, secret: &str) -> StatusCode {
     app.call("GET", "/v1/auth/me", Some(secret), None)
         .await
@@ -208,20 +218,10 @@ async fn drive(app: &TestApp, page: &Client) {
 
     // Pause and resume through the page; the API follows.
     click(page, "button[aria-label='Pause from the browser']").await;
-    wait_until(
-        page,
-        &format!("return document.getElementById('key-{key_id}').dataset.state === 'paused'"),
-        "the paused key",
-    )
-    .await;
+    wait_for_key_state(page, &key_id, "paused").await;
     assert_eq!(me_with(app, &secret).await, StatusCode::UNAUTHORIZED);
     click(page, "button[aria-label='Resume from the browser']").await;
-    wait_until(
-        page,
-        &format!("return document.getElementById('key-{key_id}').dataset.state === 'active'"),
-        "the resumed key",
-    )
-    .await;
+    wait_for_key_state(page, &key_id, "active").await;
     assert_eq!(me_with(app, &secret).await, StatusCode::OK);
 
     // Revoke asks first: cancel keeps the key, confirm revokes it.
@@ -243,12 +243,7 @@ async fn drive(app: &TestApp, page: &Client) {
     )
     .await;
     click(page, "#confirm-yes").await;
-    wait_until(
-        page,
-        &format!("return document.getElementById('key-{key_id}').dataset.state === 'revoked'"),
-        "the revoked key",
-    )
-    .await;
+    wait_for_key_state(page, &key_id, "revoked").await;
     assert_eq!(me_with(app, &secret).await, StatusCode::UNAUTHORIZED);
 
     // Sign out: the page returns to the sign-in form, and a reload stays signed out.
