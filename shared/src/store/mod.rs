@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod chats;
 pub mod datasets;
+mod https;
 pub mod logins;
 pub mod meter;
 pub mod prompt_logs;
@@ -17,10 +18,11 @@ mod trust;
 pub mod users;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{Credentials, Region, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::config::{
+    Credentials, Region, StalledStreamProtectionConfig, timeout::TimeoutConfig,
+};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
-use aws_smithy_http_client::tls;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -134,20 +136,14 @@ pub fn dynamodb_client(
     tls_ca_file: Option<&std::path::Path>,
     attempt_timeout: Duration,
 ) -> Result<Client, ConfigError> {
-    let tls_context = tls::TlsContext::builder()
-        .with_trust_store(trust::trust_store(tls_ca_file)?)
-        .build()
-        .expect("a TLS context with a trust store builds");
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .tls_context(tls_context)
-        .build_https();
+    let http_client = https::https_client(trust::trust_store(tls_ca_file)?);
     let mut builder = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .http_client(http_client)
+        // Stalled-stream protection watches a body's throughput on every poll, for large
+        // downloads; keygate's calls are small and each attempt has a timeout already.
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_attempt_timeout(attempt_timeout)
