@@ -18,14 +18,18 @@ twice that in a transaction, a cancelled one counted as if it wrote), each funct
 (from /proc around each warm invocation), and what each writes to its log (JSON lines at INFO,
 as template.yaml's LoggingConfig sets; one CloudWatch Logs event per line).
 
-Billed duration per invocation = ceil(CPU time × 1769 / 256 + DynamoDB calls × latency) in ms:
-Lambda gives a 256 MB function 256/1769 of a vCPU, so CPU work stretches by that factor, and
-each DynamoDB call waits for one in-region round trip (--dynamodb-ms, a stated input: the
-emulator here is a Python process, slower than DynamoDB). Prices are us-east-1 list prices
-(PRICES below). Each row is measured in --rounds rounds (fresh instances each, the rows
-interleaved, so a change of the machine's load reaches every row) and reported as medians: of
-each invocation's CPU time within a round, then over rounds.
-Usage: scripts/cost-model [--requests N] [--rounds R] [--dynamodb-ms MS]"""
+Billed duration per invocation, measured: each function runs in a cgroup holding it to a
+256 MB function's CPU, 256/1769 of a vCPU as a CFS quota per period (LambdaCpuShare; the period,
+which Lambda does not publish, is --cpu-period-ms), and its invocation's duration (event handed
+out → answer) has the time the emulator held its DynamoDB calls replaced by one in-region round
+trip per call (--dynamodb-ms, a stated input: the emulator here is a Python process, slower
+than DynamoDB), rounded up to the ms. Also printed, as a bound: ceil(CPU time × 1769 / 256 +
+DynamoDB calls × round trip), as if every instruction ran at the share and none in a burst;
+without a cgroup (not root, no cpu controller) the dollars use that bound. Prices are us-east-1
+list prices (PRICES below). Each row is measured in --rounds rounds (fresh instances each, the
+rows interleaved, so a change of the machine's load reaches every row) and reported as medians:
+of each invocation's CPU time and billed ms within a round, then over rounds.
+Usage: scripts/cost-model [--requests N] [--rounds R] [--dynamodb-ms MS] [--cpu-period-ms MS]"""
 
 import argparse
 import http.client
@@ -215,10 +219,12 @@ class Meter:
     def __init__(self):
         self.lock = threading.Lock()
         self.calls, self.reads, self.writes, self.operations = 0, 0.0, 0, []
+        self.held = 0.0  # seconds the proxy held calls: the emulator's time, not DynamoDB's
 
-    def add(self, operation, reads, writes):
+    def add(self, operation, reads, writes, held):
         with self.lock:
             self.calls += 1
+            self.held += held
             self.reads += reads
             self.writes += writes
             self.operations.append(operation)
@@ -227,9 +233,14 @@ class Meter:
         with self.lock:
             return self.calls, self.reads, self.writes, len(self.operations)
 
+    def calls_and_held(self):
+        with self.lock:
+            return self.calls, self.held
+
 
 def counting_proxy(upstream, meter):
     def watch(operation, body, send):
+        started = time.perf_counter()
         request = json.loads(body or b"{}")
         items = written_items(operation, request)
         before = [stored_size(upstream, table, key) for table, key in items]
@@ -242,7 +253,8 @@ def counting_proxy(upstream, meter):
             if operation == "TransactWriteItems":
                 units = [2 * u for u in units]
             reads = consumed_reads(operation, request, response) if status == 200 else 0.0
-            meter.add(operation if status == 200 else f"{operation} (failed)", reads, sum(units))
+            meter.add(operation if status == 200 else f"{operation} (failed)", reads, sum(units),
+                      time.perf_counter() - started)
         return status, headers, answer
 
     server = serve(forwarding_handler(upstream, watch))
@@ -303,6 +315,57 @@ class Runtime:
         return elapsed, json.loads(answer)
 
 
+class LambdaCpuShare:
+    """The CPU Lambda gives a 256 MB function: 256/1769 of a vCPU, enforced by the kernel's
+    CFS bandwidth control as a quota of CPU time per scheduling period (a function may run at
+    full speed until its quota for the period is spent, then waits for the next period). A
+    cgroup with that quota, when this machine lets us make one (root and cgroup v1 `cpu` or
+    v2 `cpu.max`); every measured function runs in it. Lambda does not publish its period:
+    `period_ms` is an input (--cpu-period-ms)."""
+
+    def __init__(self, period_ms):
+        period = round(period_ms * 1000)
+        quota = round(period * VCPU_SHARE)
+        name = f"keygate-cost-{os.getpid()}"
+        self.directory, self.unavailable = None, None
+        self.description = f"{quota / 1000:g} ms of CPU per {period / 1000:g} ms period"
+        if quota < 1000:
+            self.unavailable = f"the kernel's smallest quota is 1 ms: the period must be ≥ {1 / VCPU_SHARE:.1f} ms"
+            return
+        try:
+            if pathlib.Path("/sys/fs/cgroup/cgroup.controllers").exists():
+                directory = pathlib.Path("/sys/fs/cgroup") / name
+                directory.mkdir()
+                self.directory = directory
+                (directory / "cpu.max").write_text(f"{quota} {period}")
+            else:
+                directory = pathlib.Path("/sys/fs/cgroup/cpu") / name
+                directory.mkdir()
+                self.directory = directory
+                (directory / "cpu.cfs_period_us").write_text(str(period))
+                (directory / "cpu.cfs_quota_us").write_text(str(quota))
+        except OSError as error:
+            self.close()
+            self.directory, self.unavailable = None, str(error)
+
+    def join(self):
+        """Moves the calling process into the cgroup (a `preexec_fn`: before the binary runs)."""
+        if self.directory:
+            (self.directory / "cgroup.procs").write_text(str(os.getpid()))
+
+    def throttling(self):
+        """How often the quota bit: 'throttled in N of M periods', from the cgroup's cpu.stat."""
+        stat = dict(line.split() for line in (self.directory / "cpu.stat").read_text().splitlines())
+        return f"throttled in {stat.get('nr_throttled', '?')} of {stat.get('nr_periods', '?')} periods"
+
+    def close(self):
+        if self.directory:
+            try:
+                self.directory.rmdir()
+            except OSError:
+                pass
+
+
 def cpu_seconds(pid):
     """CPU time of every thread of `pid` so far, in nanosecond resolution (schedstat)."""
     total = 0
@@ -315,7 +378,7 @@ class Function:
     """A release binary running under its own fake Runtime API. With `count_output`, what it
     writes to stdout (its logs, each line one CloudWatch log event) is counted, not kept."""
 
-    def __init__(self, name, endpoint, extra_env, queued=(), count_output=False):
+    def __init__(self, name, endpoint, extra_env, queued=(), count_output=False, cpu_share=None):
         self.runtime = Runtime()
         for event in queued:  # waiting before the process starts, as on a Lambda cold start
             self.runtime.events.put(event)
@@ -324,7 +387,8 @@ class Function:
         self.output_lines, self.output_bytes = 0, 0
         self.process = subprocess.Popen([str(ROOT / "target/release" / name)], env=env,
                                         stdout=subprocess.PIPE if count_output else subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+                                        stderr=subprocess.DEVNULL,
+                                        preexec_fn=cpu_share.join if cpu_share else None)
         if count_output:
             threading.Thread(target=self._count_output, daemon=True).start()
 
@@ -366,7 +430,7 @@ def authorizer_event(credential):
     return event
 
 
-def measure(meter, function, events, warmup=1):
+def measure(meter, function, events, dynamodb_ms, warmup=1):
     """Per warm invocation: CPU milliseconds (the median of each invocation's own CPU time),
     DynamoDB calls, units and the operations seen (means); and the last answer. The first
     `warmup` invocations are left out (they pay connection set-up and a new key's first
@@ -376,17 +440,22 @@ def measure(meter, function, events, warmup=1):
         _, answer = function.runtime.invoke(event)
     calls0, reads0, writes0, operations0 = meter.snapshot()
     lines0, bytes0 = function.output()
-    cpus = []
+    cpus, billed = [], []
     for event in events[warmup:]:
         before = cpu_seconds(function.process.pid)
-        _, answer = function.runtime.invoke(event)
+        calls_before, held_before = meter.calls_and_held()
+        elapsed, answer = function.runtime.invoke(event)
         cpus.append(cpu_seconds(function.process.pid) - before)
+        calls_after, held_after = meter.calls_and_held()
+        own_ms = (elapsed - (held_after - held_before)) * 1000
+        billed.append(max(1, math.ceil(own_ms + (calls_after - calls_before) * dynamodb_ms)))
     count = len(cpus)
     lines, logged = function.output()
     calls, reads, writes, operations = meter.snapshot()
     seen = meter.operations[operations0:operations]
     return {
         "cpu_ms": statistics.median(cpus) * 1000,
+        "billed_ms": statistics.median(billed),
         "calls": (calls - calls0) / count,
         "reads": (reads - reads0) / count,
         "writes": (writes - writes0) / count,
@@ -401,6 +470,7 @@ def median_of(rounds):
     """The median over rounds of every measured figure of one step."""
     return {
         "cpu_ms": statistics.median(r["cpu_ms"] for r in rounds),
+        "billed_ms": statistics.median(r["billed_ms"] for r in rounds),
         "calls": statistics.median(r["calls"] for r in rounds),
         "reads": statistics.median(r["reads"] for r in rounds),
         "writes": statistics.median(r["writes"] for r in rounds),
@@ -411,12 +481,18 @@ def median_of(rounds):
     }
 
 
-def billed_ms(step, dynamodb_ms):
+def stretched_billed_ms(step, dynamodb_ms):
+    """The bound: as if every CPU instruction ran at the 256 MB share, never in a burst."""
     return max(1, math.ceil(step["cpu_ms"] / VCPU_SHARE + step["calls"] * dynamodb_ms))
 
 
-def cost_per_million(authorizer, function, architecture, dynamodb_ms):
-    duration = (billed_ms(authorizer, dynamodb_ms) + billed_ms(function, dynamodb_ms)) / 1000
+def billed_ms(step, dynamodb_ms, capped):
+    """Measured under the CPU cap when there was one; else the stretched bound."""
+    return math.ceil(step["billed_ms"]) if capped else stretched_billed_ms(step, dynamodb_ms)
+
+
+def cost_per_million(authorizer, function, architecture, dynamodb_ms, capped):
+    duration = (billed_ms(authorizer, dynamodb_ms, capped) + billed_ms(function, dynamodb_ms, capped)) / 1000
     return (
         PRICES["http_api_per_million"]
         + 2 * PRICES["lambda_request_per_million"]
@@ -481,14 +557,14 @@ def credentials(endpoint, env, made):
             ("access token", token, 0), ("metered API key (q2a, cost 1)", metered, 0)]
 
 
-def measure_case(endpoint, meter, env, label, credential, depth, requests):
+def measure_case(endpoint, meter, env, label, credential, depth, requests, dynamodb_ms, cpu_share):
     """One row's figures: fresh (warm after one request) instances of the authorizer, then
     of the function serving the route with the authorizer's context."""
     asked, served_event, served_by = authorizer_event(credential), me_event, "auth"
     if label.startswith("metered"):
         (asked, served_event), served_by = product_events(credential), "platform-function"
-    authorizer = Function("authorizer", endpoint, env, count_output=True)
-    verified = measure(meter, authorizer, [asked] * requests)
+    authorizer = Function("authorizer", endpoint, env, count_output=True, cpu_share=cpu_share)
+    verified = measure(meter, authorizer, [asked] * requests, dynamodb_ms)
     authorizer.stop()
     context = verified["answer"]["context"]
     if not verified["answer"].get("isAuthorized") or "keygate_denied" in context:
@@ -497,8 +573,8 @@ def measure_case(endpoint, meter, env, label, credential, depth, requests):
         raise SystemExit(f"the {label} has lineage {context.get('key_lineage')!r}")
     if label.startswith("metered") and "keygate_ratelimit" not in context:
         raise SystemExit(f"the {label} was not metered: {context}")
-    function = Function(served_by, endpoint, env, count_output=True)
-    served = measure(meter, function, [served_event(context)] * requests)
+    function = Function(served_by, endpoint, env, count_output=True, cpu_share=cpu_share)
+    served = measure(meter, function, [served_event(context)] * requests, dynamodb_ms)
     function.stop()
     if served["answer"].get("statusCode") != 200:
         raise SystemExit(f"{served_by} answered {served['answer']}")
@@ -520,6 +596,8 @@ def main():
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--dynamodb-ms", type=float, default=4.0)
+    parser.add_argument("--cpu-period-ms", type=float, default=20.0,
+                        help="the CFS period of the emulated 256 MB CPU share (0: no cap, the stretched bound only)")
     parser.add_argument("--bootstrap", required=True, help="keygate-admin bootstrap output (JSON)")
     parser.add_argument("--table", required=True)
     args = parser.parse_args()
@@ -536,19 +614,36 @@ def main():
              for label, credential, depth in measured
              if cache_secs == "0" or not depth]  # a hit reads nothing, whatever the lineage
     samples = {(mode, label): ([], []) for mode, _, label, _, _ in cases}
-    for _ in range(args.rounds):  # rounds interleave the rows: a change of load hits them all
-        for mode, env, label, credential, depth in cases:
-            verified, served = measure_case(endpoint, meter, env, label, credential, depth, args.requests)
-            samples[(mode, label)][0].append(verified)
-            samples[(mode, label)][1].append(served)
-    proxy.shutdown()
+    cpu_share = LambdaCpuShare(args.cpu_period_ms) if args.cpu_period_ms > 0 else None
+    capped = bool(cpu_share and cpu_share.directory)
+    try:
+        for _ in range(args.rounds):  # rounds interleave the rows: a change of load hits them all
+            for mode, env, label, credential, depth in cases:
+                verified, served = measure_case(endpoint, meter, env, label, credential, depth, args.requests,
+                                                args.dynamodb_ms, cpu_share if capped else None)
+                samples[(mode, label)][0].append(verified)
+                samples[(mode, label)][1].append(served)
+        throttling = cpu_share.throttling() if capped else ""
+    finally:
+        proxy.shutdown()
+        if cpu_share:
+            cpu_share.close()
 
     print(f"Cost per million authenticated requests (GET /v1/auth/me, served by auth, through the authorizer; "
           f"the metered rows: POST /v1/single-turn/q2a, served by platform-function); {args.rounds} rounds of "
           f"{args.requests - 1} warm requests per row, medians; 256 MB; DynamoDB round trip {args.dynamodb_ms:g} ms")
+    if capped:
+        print(f"Billed ms measured under a 256 MB CPU share ({cpu_share.description}; {throttling}): "
+              f"each invocation's duration, "
+              f"the emulator's time replaced by the round trip, rounded up; the dollars use it. 'Bound': CPU × 1769/256 "
+              f"+ calls × round trip, as if no instruction ever ran in a burst.")
+    else:
+        why = cpu_share.unavailable if cpu_share else "--cpu-period-ms 0"
+        print(f"No CPU cap ({why}): billed ms and dollars are the bound, CPU × 1769/256 + calls × round trip.")
     print("| mode | credential | DynamoDB calls per warm request | RRU | WRU | CPU ms authorizer / function | "
-          "billed ms authorizer + function | x86_64 $/M | arm64 $/M | log lines (bytes) | arm64 + logs $/M |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "billed ms authorizer + function | bound | x86_64 $/M | arm64 $/M | arm64 $/M, bound | "
+          "log lines (bytes) | arm64 + logs $/M |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (mode, label), rounds in samples.items():
         verified, served = (median_of(step) for step in rounds)
         reads = verified["reads"] + served["reads"]
@@ -560,11 +655,13 @@ def main():
         calls = " + ".join(f"{n:g} {name}" for name, n in operations.items()) or "0"
         print(f"| {mode} | {label} | {calls} | {reads:.3f} | {writes:.3f} | "
               f"{verified['cpu_ms']:.3f} / {served['cpu_ms']:.3f} | "
-              f"{billed_ms(verified, args.dynamodb_ms)} + {billed_ms(served, args.dynamodb_ms)} | "
-              f"{cost_per_million(verified, served, 'x86_64', args.dynamodb_ms):.4f} | "
-              f"{cost_per_million(verified, served, 'arm64', args.dynamodb_ms):.4f} | "
+              f"{billed_ms(verified, args.dynamodb_ms, capped)} + {billed_ms(served, args.dynamodb_ms, capped)} | "
+              f"{stretched_billed_ms(verified, args.dynamodb_ms)} + {stretched_billed_ms(served, args.dynamodb_ms)} | "
+              f"{cost_per_million(verified, served, 'x86_64', args.dynamodb_ms, capped):.4f} | "
+              f"{cost_per_million(verified, served, 'arm64', args.dynamodb_ms, capped):.4f} | "
+              f"{cost_per_million(verified, served, 'arm64', args.dynamodb_ms, False):.4f} | "
               f"{verified['log_lines'] + served['log_lines']:g} ({verified['log_bytes'] + served['log_bytes']:.0f}) | "
-              f"{cost_per_million(verified, served, 'arm64', args.dynamodb_ms) + logs_per_million(verified, served):.4f} |")
+              f"{cost_per_million(verified, served, 'arm64', args.dynamodb_ms, capped) + logs_per_million(verified, served):.4f} |")
     fees = PRICES["http_api_per_million"] + 2 * PRICES["lambda_request_per_million"]
     print(f"Fees alone: ${fees:.2f}/M (HTTP API ${PRICES['http_api_per_million']:.2f}/M + 2 Lambda requests "
           f"× ${PRICES['lambda_request_per_million']:.2f}/M). Duration: x86_64 "
