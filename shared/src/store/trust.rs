@@ -33,6 +33,14 @@ pub fn trust_store(ca_file: Option<&Path>) -> Result<TrustStore, ConfigError> {
             if certificates.is_empty() {
                 return Err(invalid(path, "it holds no PEM certificate".to_owned()));
             }
+            // The first request builds the TLS connector (`store::https`), which panics on a
+            // certificate it cannot trust: refuse it here, at init, instead.
+            let mut roots = rustls::RootCertStore::empty();
+            for (index, certificate) in certificates.into_iter().enumerate() {
+                roots.add(certificate).map_err(|error| {
+                    invalid(path, format!("certificate {}: {error}", index + 1))
+                })?;
+            }
             pem
         }
     };
@@ -74,5 +82,16 @@ mod tests {
         let error = trust_store(Some(&empty)).unwrap_err().to_string();
         std::fs::remove_file(&empty).unwrap();
         assert!(error.contains("KEYGATE_TLS_CA_FILE") && error.contains("no PEM certificate"));
+    }
+
+    #[test]
+    fn a_ca_file_certificate_that_cannot_be_trusted_names_the_variable() {
+        let junk = std::env::temp_dir().join(format!("keygate-junk-{}.pem", std::process::id()));
+        let pem =
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+        std::fs::write(&junk, pem).unwrap();
+        let error = trust_store(Some(&junk)).unwrap_err().to_string();
+        std::fs::remove_file(&junk).unwrap();
+        assert!(error.contains("KEYGATE_TLS_CA_FILE") && error.contains("certificate 1"));
     }
 }
