@@ -431,8 +431,9 @@ def authorizer_event(credential):
 
 
 def measure(meter, function, events, dynamodb_ms, warmup=1):
-    """Per warm invocation: CPU milliseconds (the median of each invocation's own CPU time),
-    DynamoDB calls, units and the operations seen (means); and the last answer. The first
+    """Per warm invocation: CPU milliseconds and billed ms (medians of each invocation's own;
+    billed = its duration with the emulator's time replaced by `dynamodb_ms` per call, rounded
+    up), DynamoDB calls, units and the operations seen (means); and the last answer. The first
     `warmup` invocations are left out (they pay connection set-up and a new key's first
     `last_used_at` stamp)."""
     answer = None
