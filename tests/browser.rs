@@ -202,14 +202,7 @@ async fn drive(app: &TestApp, page: &Client) {
     assert!(secret.starts_with("kg_"), "{secret}");
     let key_id = secret[3..29].to_owned();
     assert_eq!(key_state(page, &key_id).await, json!("active"));
-    let created = app
-        .call(
-            "GET",
-            &format!("/v1/api-keys/{key_id}"),
-            Some(&app.admin_key),
-            None,
-        )
-        .await;
+    let created = app.read_key(&app.admin_key, &key_id).await;
     assert_eq!(created.body["scopes"], json!(["chat", "read", "write"]));
 
     // The secret from the page works against the API.

@@ -206,6 +206,17 @@ impl TestApp {
         (id, created.body["key"].as_str().unwrap().to_owned())
     }
 
+    /// Reads a key as `credential` sees it (`GET /v1/api-keys/{id}`).
+    pub async fn read_key(&self, credential: &str, key_id: &str) -> Reply {
+        self.call(
+            "GET",
+            &format!("/v1/api-keys/{key_id}"),
+            Some(credential),
+            None,
+        )
+        .await
+    }
+
     /// Creates a chat with `credential` (`POST /v1/chats`); returns its id.
     pub async fn new_chat(&self, credential: &str, body: Value) -> String {
         let created = self

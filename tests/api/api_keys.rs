@@ -45,14 +45,7 @@ async fn create_shows_the_secret_once_and_list_never() {
     assert!(!text.contains("hash"));
     assert_eq!(listed.body["items"][0]["id"], id, "newest first");
 
-    let one = app
-        .call(
-            "GET",
-            &format!("/v1/api-keys/{id}"),
-            Some(&app.admin_key),
-            None,
-        )
-        .await;
+    let one = app.read_key(&app.admin_key, id).await;
     assert_eq!(one.status, StatusCode::OK);
     assert_eq!(one.body["name"], "ci");
     assert!(one.body.get("key").is_none());
@@ -411,30 +404,12 @@ async fn last_used_is_written_at_most_once_a_minute() {
     let secret = created.body["key"].as_str().unwrap();
     assert!(created.body["last_used_at"].is_null());
     app.call("GET", "/v1/auth/me", Some(secret), None).await;
-    let first = app
-        .call(
-            "GET",
-            &format!("/v1/api-keys/{id}"),
-            Some(&app.admin_key),
-            None,
-        )
-        .await
-        .body["last_used_at"]
-        .clone();
+    let first = app.read_key(&app.admin_key, id).await.body["last_used_at"].clone();
     assert!(first.is_string());
     for _ in 0..3 {
         app.call("GET", "/v1/auth/me", Some(secret), None).await;
     }
-    let later = app
-        .call(
-            "GET",
-            &format!("/v1/api-keys/{id}"),
-            Some(&app.admin_key),
-            None,
-        )
-        .await
-        .body["last_used_at"]
-        .clone();
+    let later = app.read_key(&app.admin_key, id).await.body["last_used_at"].clone();
     assert_eq!(first, later);
 }
 

@@ -482,14 +482,7 @@ async fn narrowing_pausing_or_expiring_a_creator_key_does_the_same_to_its_keys()
         .await;
     assert_eq!(write.status, StatusCode::FORBIDDEN, "{}", write.body);
     // The key's own record is unchanged: lists and reads show what was stored.
-    let stored = app
-        .call(
-            "GET",
-            &format!("/v1/api-keys/{child_id}"),
-            Some(&app.admin_key),
-            None,
-        )
-        .await;
+    let stored = app.read_key(&app.admin_key, &child_id).await;
     assert_eq!(stored.status, StatusCode::OK, "{}", stored.body);
     assert_eq!(stored.body["scopes"].as_array().map(Vec::len), Some(4));
 

@@ -110,14 +110,7 @@ async fn a_failed_revocation_leaves_the_key_whole() {
         .await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     faults.heal();
-    let key = app
-        .call(
-            "GET",
-            &format!("/v1/api-keys/{id}"),
-            Some(&app.admin_key),
-            None,
-        )
-        .await;
+    let key = app.read_key(&app.admin_key, &id).await;
     assert_eq!(key.body["revoked_at"], serde_json::Value::Null);
     assert_eq!(active_keys_counter(&app).await, "2");
     let events = app

@@ -153,14 +153,7 @@ async fn exactly_20_of_50_concurrent_requests_spend_20_credits() {
         .unwrap();
     assert_eq!(refused.body["code"], "USAGE_EXCEEDED");
     assert_eq!(refused.body["detail"], "credits exhausted");
-    let read = app
-        .call(
-            "GET",
-            &format!("/v1/api-keys/{id}"),
-            Some(&app.admin_key),
-            None,
-        )
-        .await;
+    let read = app.read_key(&app.admin_key, &id).await;
     assert_eq!(read.body["credits"]["remaining"], 0, "never negative");
 }
 
@@ -193,14 +186,7 @@ async fn credits_refill_exactly_once_per_period() {
         10,
         "one refill of 10, not more"
     );
-    let read = app
-        .call(
-            "GET",
-            &format!("/v1/api-keys/{id}"),
-            Some(&app.admin_key),
-            None,
-        )
-        .await;
+    let read = app.read_key(&app.admin_key, &id).await;
     assert_eq!(read.body["credits"]["remaining"], 0);
     assert_eq!(read.body["credits"]["refill"]["interval"], "daily");
 }

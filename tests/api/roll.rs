@@ -94,14 +94,7 @@ async fn a_zero_grace_ends_the_old_key_at_once_and_expiry_is_never_extended() {
     let rolled = roll(&app, &app.admin_key, &old_id, json!({"grace_secs": 0})).await;
     assert_eq!(rolled.status, StatusCode::CREATED, "{}", rolled.body);
     assert_eq!(me_status(&app, &old_secret).await, StatusCode::UNAUTHORIZED);
-    let old = app
-        .call(
-            "GET",
-            &format!("/v1/api-keys/{old_id}"),
-            Some(&app.admin_key),
-            None,
-        )
-        .await;
+    let old = app.read_key(&app.admin_key, &old_id).await;
     assert_eq!(old.body["is_active"], false, "an expired key is not active");
 
     // A key ending sooner than the grace keeps its own end.

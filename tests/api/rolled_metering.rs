@@ -33,14 +33,7 @@ async fn own_balance(app: &TestApp, key: &str) -> Value {
 
 /// The balance as the owner reads the key.
 async fn balance_of(app: &TestApp, key_id: &str) -> Value {
-    let read = app
-        .call(
-            "GET",
-            &format!("/v1/api-keys/{key_id}"),
-            Some(&app.admin_key),
-            None,
-        )
-        .await;
+    let read = app.read_key(&app.admin_key, key_id).await;
     assert_eq!(read.status, StatusCode::OK, "{}", read.body);
     read.body["credits"]["remaining"].clone()
 }
@@ -318,13 +311,6 @@ async fn a_metering_patch_needs_a_caller_covering_the_predecessors_too() {
         )
         .await;
     assert_eq!(loosened.status, StatusCode::FORBIDDEN, "{}", loosened.body);
-    let old = app
-        .call(
-            "GET",
-            &format!("/v1/api-keys/{old_id}"),
-            Some(&app.admin_key),
-            None,
-        )
-        .await;
+    let old = app.read_key(&app.admin_key, &old_id).await;
     assert_eq!(old.body["ratelimits"][0]["limit"], 100, "{}", old.body);
 }
