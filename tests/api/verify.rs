@@ -3,7 +3,7 @@
 
 use keygate::authorizer::authorize;
 use keygate::domain::credential::{CredentialKind, generate};
-use keygate_tests::{TestApp, spawn_app};
+use keygate_tests::{StatusCode, TestApp, spawn_app};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use serde_json::{Value, json};
 
@@ -328,6 +328,11 @@ async fn the_verify_api_and_the_authorizer_agree() {
     for (route_key, path) in [
         (Q2A, "/v1/single-turn/q2a"),
         ("DELETE /v1/bots/{id}", "/v1/bots/9"),
+        // keygate's own routes: judged as their functions judge them.
+        ("POST /v1/api-keys", "/v1/api-keys"),
+        ("GET /v1/users", "/v1/users"),
+        ("GET /v1/audit", "/v1/audit"),
+        ("PUT /v1/users/me/password", "/v1/users/me/password"),
     ] {
         for (label, secret) in &table {
             let answer = verify(&app, &service, json!({"key": secret, "route": route_key})).await;
@@ -350,6 +355,23 @@ async fn the_verify_api_and_the_authorizer_agree() {
                 authorizer_says, verify_says,
                 "{label} on {route_key}: {answer}"
             );
+            if path.starts_with("/v1/")
+                && !path.starts_with("/v1/bots")
+                && path != "/v1/single-turn/q2a"
+            {
+                // What the client gets from the function itself: 403 exactly when verify
+                // says the route is forbidden (no body: a permitted caller gets a 4xx for it,
+                // never a 403).
+                let (method, _) = route_key.split_once(' ').unwrap();
+                let called = app.call(method, path, Some(secret), None).await;
+                assert_eq!(
+                    called.status == StatusCode::FORBIDDEN,
+                    verify_says == "FORBIDDEN_ROUTE",
+                    "{label} on {route_key}: the function answered {} {}, verify {answer}",
+                    called.status,
+                    called.body
+                );
+            }
             if verify_says == "VALID" {
                 assert_eq!(decision.context["key_id"], answer["key_id"], "{label}");
                 assert_eq!(

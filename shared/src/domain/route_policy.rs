@@ -212,14 +212,29 @@ pub struct RouteRule {
     pub cost: u32,
 }
 
+/// Who one of keygate's own routes admits, as its function checks it (weakest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Any credential, askers included.
+    AnyKey,
+    /// An admin-type credential.
+    FullKey,
+    /// An admin-type credential that is not a temp token (managing keys).
+    Manager,
+    /// Every right a credential can hold (setting a password).
+    FullRights,
+    /// A tenant admin's manager credential with the `admin` scope.
+    TenantAdmin,
+}
+
 /// One of keygate's own routes and the check its function makes itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeygateRoute {
     pub route: &'static str,
     /// Public at the gateway (the function checks a password or nothing).
     pub public: bool,
-    /// Whether the function admits asker credentials.
-    pub askers: bool,
+    /// Who the function admits (ignored when public).
+    pub needs: Needs,
     /// A scope the function requires of every caller, if one.
     pub scope: Option<Scope>,
 }
@@ -229,26 +244,51 @@ impl KeygateRoute {
         Self {
             route,
             public: true,
-            askers: false,
+            needs: Needs::AnyKey,
             scope: None,
         }
     }
 
     pub const fn full(route: &'static str, scope: Option<Scope>) -> Self {
+        Self::needing(route, Needs::FullKey, scope)
+    }
+
+    pub const fn askers_too(route: &'static str, scope: Option<Scope>) -> Self {
+        Self::needing(route, Needs::AnyKey, scope)
+    }
+
+    pub const fn needing(route: &'static str, needs: Needs, scope: Option<Scope>) -> Self {
         Self {
             route,
             public: false,
-            askers: false,
+            needs,
             scope,
         }
     }
 
-    pub const fn askers_too(route: &'static str, scope: Option<Scope>) -> Self {
-        Self {
-            route,
-            public: false,
-            askers: true,
-            scope,
+    /// Whether the function admits asker credentials.
+    pub const fn admits_askers(&self) -> bool {
+        matches!(self.needs, Needs::AnyKey)
+    }
+
+    /// The route-level check the function makes, made here too so that the authorizer and
+    /// the verify API decide as the function would (object-level checks stay the
+    /// function's: whose key, which dataset).
+    pub fn admits(&self, principal: &Principal) -> Result<(), String> {
+        if self.public {
+            return Ok(());
+        }
+        let checked = match self.needs {
+            Needs::AnyKey => Ok(()),
+            Needs::FullKey => principal.require_full_key(),
+            Needs::Manager => principal.require_manager(),
+            Needs::FullRights => principal.require_full_rights(),
+            Needs::TenantAdmin => principal.require_tenant_admin(),
+        };
+        checked.map_err(|denied| denied.0)?;
+        match self.scope {
+            Some(scope) => principal.require_scope(scope).map_err(|denied| denied.0),
+            None => Ok(()),
         }
     }
 
@@ -264,7 +304,7 @@ impl KeygateRoute {
             }
             Access::Credential { key_types, scopes } => {
                 let mut expected = vec![KeyType::Admin];
-                if self.askers {
+                if self.admits_askers() {
                     expected.push(KeyType::Asker);
                 }
                 let same_types = expected.iter().all(|t| key_types.contains(t))
@@ -326,7 +366,7 @@ impl Matched<'_> {
     pub fn evaluate(&self, principal: &Principal) -> Decision {
         let verdict = match self {
             Matched::Rule(rule) | Matched::Default(rule) => rule.access.admits(principal),
-            Matched::Keygate(_) => Ok(()),
+            Matched::Keygate(route) => route.admits(principal),
         };
         Decision {
             allowed: verdict.is_ok(),
@@ -636,6 +676,7 @@ mod tests {
             temporary: false,
             metering: Default::default(),
             meter_id: Some("k".into()),
+            inherited_budgets: Vec::new(),
         }
     }
 
@@ -694,11 +735,15 @@ mod tests {
             policy.matching("GET", "/v1/platform/a/b").route(),
             "ANY /v1/platform/{proxy+}"
         );
-        // keygate's own routes: the function decides, for nothing.
+        // keygate's own routes cost nothing and are judged as their function judges them:
+        // the verify API and the authorizer agree with the function.
         let own = policy.matching("PATCH", "/v1/api-keys/01K");
         assert_eq!(own, Matched::Keygate(&OWN[2]));
         assert_eq!(own.cost(), 0);
-        assert!(own.evaluate(&principal(KeyType::Asker, &[])).allowed);
+        let refused = own.evaluate(&principal(KeyType::Asker, &[]));
+        assert!(!refused.allowed);
+        assert!(refused.reason.unwrap().contains("asker"));
+        assert!(own.evaluate(&principal(KeyType::Admin, &[])).allowed);
         assert!(policy.matching("POST", "/v1/auth/token").is_public());
         // A rule naming one of keygate's routes applies there (it agrees with the function).
         assert_eq!(
@@ -720,6 +765,39 @@ mod tests {
             "GET /v1/bots/{id}"
         );
         assert!(policy.for_route("FETCH /v1").is_err());
+    }
+
+    #[test]
+    fn keygate_routes_need_what_their_functions_need() {
+        let member = principal(KeyType::Admin, &Scope::ALL);
+        let mut admin = member.clone();
+        admin.user_role = UserRole::Admin;
+        let mut temp = admin.clone();
+        temp.temporary = true;
+        let tenant = KeygateRoute::needing("ANY /v1/users", Needs::TenantAdmin, None);
+        assert!(tenant.admits(&member).is_err());
+        assert!(tenant.admits(&admin).is_ok());
+        assert!(tenant.admits(&temp).is_err());
+        let manager = KeygateRoute::needing("ANY /v1/api-keys", Needs::Manager, None);
+        assert!(manager.admits(&member).is_ok());
+        assert!(manager.admits(&temp).is_err());
+        let scoped = KeygateRoute::askers_too("ANY /v1/chats", Some(Scope::Chat));
+        assert!(
+            scoped
+                .admits(&principal(KeyType::Asker, &[Scope::Chat]))
+                .is_ok()
+        );
+        assert!(
+            scoped
+                .admits(&principal(KeyType::Asker, &[Scope::Read]))
+                .is_err()
+        );
+        let mut expiring = admin.clone();
+        expiring.key_expires_at = Some(1);
+        let password = KeygateRoute::needing("PUT /v1/users/me/password", Needs::FullRights, None);
+        assert!(password.admits(&admin).is_ok());
+        assert!(password.admits(&expiring).is_err());
+        assert!(KeygateRoute::public("GET /").admits(&temp).is_ok());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 
 use crate::dialects;
-use crate::domain::route_policy::KeygateRoute;
+use crate::domain::route_policy::{KeygateRoute, Needs};
 use crate::domain::scope::Scope;
 use crate::http::bare_errors::{Render, reshape};
 use crate::http::json::MAX_BODY_BYTES;
@@ -39,11 +39,13 @@ pub const KEYGATE_ROUTES: &[KeygateRoute] = &[
     KeygateRoute::public("GET /"),
     KeygateRoute::public("GET /dashboard/{asset}"),
     KeygateRoute::full("DELETE /v1/sessions", None),
-    KeygateRoute::full("ANY /v1/users", None),
-    KeygateRoute::full("ANY /v1/users/{proxy+}", None),
-    KeygateRoute::full("ANY /v1/api-keys", None),
-    KeygateRoute::full("ANY /v1/api-keys/{proxy+}", None),
-    KeygateRoute::full("POST /v1/keys/verify", Some(Scope::Verify)),
+    KeygateRoute::needing("ANY /v1/users", Needs::TenantAdmin, None),
+    KeygateRoute::needing("ANY /v1/users/{proxy+}", Needs::TenantAdmin, None),
+    KeygateRoute::needing("PUT /v1/users/me/password", Needs::FullRights, None),
+    KeygateRoute::needing("ANY /v1/api-keys", Needs::Manager, None),
+    KeygateRoute::needing("ANY /v1/api-keys/{proxy+}", Needs::Manager, None),
+    KeygateRoute::full("GET /v1/api-keys/{key_id}/usage", None),
+    KeygateRoute::needing("POST /v1/keys/verify", Needs::Manager, Some(Scope::Verify)),
     // A scanner signs its report instead of presenting a credential.
     KeygateRoute::public("POST /v1/secret-scanning/report"),
     KeygateRoute::full("POST /v1/usage", Some(Scope::Usage)),
