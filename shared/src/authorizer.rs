@@ -173,8 +173,10 @@ pub async fn decide(
                         let mut context = principal.to_context();
                         context.insert("route".into(), Value::String(decision.route));
                         context.insert("cost".into(), Value::String(decision.cost.to_string()));
+                        if let Some(headers) = MeterHeaders::of_admission(&admission) {
+                            headers.write_context(&mut context);
+                        }
                         if let Admission::Admitted(status) = admission {
-                            MeterHeaders::of(&status, None).write_context(&mut context);
                             MeterHeaders::write_credits(&status, &mut context);
                         }
                         Ok(context)

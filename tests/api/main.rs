@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod authorizer;
 mod bounds;
+mod budgets;
 mod chats;
 mod dashboard;
 mod datasets;

@@ -77,6 +77,34 @@ impl Metering {
     }
 }
 
+/// One budget a request is charged against: the meter that counts it and what that meter
+/// is metered by. A request is charged against its key's budget and every budget above it
+/// (the keys the key was created by), and admitted only if all of them admit it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    pub meter_id: String,
+    pub metering: Metering,
+}
+
+/// The budgets a request of a key is charged against, nearest first: the key's own (when it
+/// is metered), then each metered key of its lineage. Two keys sharing a meter (a roll's
+/// successor under its predecessor) count once.
+pub fn budget_chain<'a>(
+    own: Option<(&'a str, &'a Metering)>,
+    ancestors: impl IntoIterator<Item = (&'a str, &'a Metering)>,
+) -> Vec<Budget> {
+    let mut chain: Vec<Budget> = Vec::new();
+    for (meter_id, metering) in own.into_iter().chain(ancestors) {
+        if metering.is_metered() && !chain.iter().any(|b| b.meter_id == meter_id) {
+            chain.push(Budget {
+                meter_id: meter_id.to_owned(),
+                metering: metering.clone(),
+            });
+        }
+    }
+    chain
+}
+
 /// Client input for rate limits, before validation.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -320,6 +348,21 @@ pub struct LimitStatus {
 pub struct MeterStatus {
     pub limits: Vec<LimitStatus>,
     pub credits_remaining: Option<i64>,
+}
+
+impl MeterStatus {
+    /// Where a chain of budgets stands together, nearest first: every limit of each, and
+    /// the smallest balance (the most the chain may still spend).
+    pub fn combined(statuses: Vec<MeterStatus>) -> Option<MeterStatus> {
+        if statuses.is_empty() {
+            return None;
+        }
+        let credits_remaining = statuses.iter().filter_map(|s| s.credits_remaining).min();
+        Some(MeterStatus {
+            limits: statuses.into_iter().flat_map(|s| s.limits).collect(),
+            credits_remaining,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

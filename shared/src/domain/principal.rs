@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::credential::CredentialKind;
-use super::metering::Metering;
+use super::metering::{Budget, Metering, budget_chain};
 use super::scope::{KeyType, Scope, Scopes, UserRole};
 use super::token::ChatRole;
 
@@ -37,6 +37,11 @@ pub struct Principal {
     /// The meter the key behind the credential counts against: the key's own, or for a
     /// rolled key's successor the meter it shares with its predecessors.
     pub meter_id: Option<String>,
+    /// The budgets of the metered keys the key behind the credential was created by,
+    /// nearest first: every request is charged against them too (rights only narrow in
+    /// aggregate). Read with the key at verification; not in the authorizer context, since
+    /// the authorizer admits the request itself.
+    pub inherited_budgets: Vec<Budget>,
 }
 
 /// The version of the authorizer context contract (`context_version`).
@@ -137,6 +142,18 @@ impl Principal {
             ));
         }
         Ok(())
+    }
+
+    /// Every budget a request of this credential is charged against, nearest first: its
+    /// key's own (when metered), then the inherited ones. Empty: nothing is counted.
+    pub fn budgets(&self) -> Vec<Budget> {
+        let own = self.meter_id.as_deref().map(|id| (id, &self.metering));
+        budget_chain(
+            own,
+            self.inherited_budgets
+                .iter()
+                .map(|b| (b.meter_id.as_str(), &b.metering)),
+        )
     }
 
     /// The lineage a key created by this credential records: the key behind it and that
@@ -267,6 +284,7 @@ impl Principal {
                 .and_then(|v| serde_json::from_str(&v).ok())
                 .unwrap_or_default(),
             meter_id: optional("meter_id").or_else(|| optional("key_id")),
+            inherited_budgets: Vec::new(),
         })
     }
 }
@@ -297,6 +315,7 @@ mod tests {
             temporary: true,
             metering: Metering::default(),
             meter_id: Some("k1".into()),
+            inherited_budgets: Vec::new(),
         }
     }
 

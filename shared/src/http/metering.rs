@@ -13,7 +13,7 @@ use axum::response::Response;
 use lambda_http::request::RequestContext;
 use serde_json::{Map, Value};
 
-use crate::domain::metering::{MeterStatus, Refusal};
+use crate::domain::metering::{MeterStatus, RateLimit, Refusal};
 use crate::domain::principal::Principal;
 use crate::services::metering::Admission;
 use crate::services::{Error, Services};
@@ -58,6 +58,29 @@ impl MeterHeaders {
                     .collect(),
             ),
             retry_after,
+        }
+    }
+
+    /// After an admission that moved several budgets at once and saw none of them: the
+    /// nearest budget's policy, without the `RateLimit` state it cannot know.
+    pub fn policy_only(limits: &[RateLimit]) -> Self {
+        let parts: Vec<String> = limits
+            .iter()
+            .map(|l| format!("\"{}\";q={};w={}", l.name, l.limit, l.window_secs))
+            .collect();
+        Self {
+            policy: (!parts.is_empty()).then(|| parts.join(", ")),
+            ratelimit: None,
+            retry_after: None,
+        }
+    }
+
+    /// The headers an admission leaves, if any.
+    pub fn of_admission(admission: &Admission) -> Option<Self> {
+        match admission {
+            Admission::Unmetered => None,
+            Admission::Admitted(status) => Some(Self::of(status, None)),
+            Admission::AdmittedUnseen(limits) => Some(Self::policy_only(limits)),
         }
     }
 
@@ -168,9 +191,8 @@ pub async fn admit_once(
         return decided.map_err(Error::Throttled);
     }
     let decided = match services.admit(principal, cost).await {
-        Ok(Admission::Unmetered) => Ok(()),
-        Ok(Admission::Admitted(status)) => {
-            slot.state().headers = Some(MeterHeaders::of(&status, None));
+        Ok(admission) => {
+            slot.state().headers = MeterHeaders::of_admission(&admission);
             Ok(())
         }
         Err(Error::Throttled(refusal)) => {

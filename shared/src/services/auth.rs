@@ -7,6 +7,7 @@ use crate::domain::api_key::{ApiKey, LAST_USED_JITTER_SECS, last_used_is_stale};
 use crate::domain::audit::{Actor, EventType, Target};
 use crate::domain::clock::now_epoch;
 use crate::domain::credential::{self, CredentialKind, Unusable, same_hash};
+use crate::domain::metering::{Budget, budget_chain};
 use crate::domain::principal::Principal;
 use crate::domain::scope::{KeyType, Scope};
 use crate::domain::token::{self, AccessToken, ChatRole, TokenOrigin};
@@ -47,8 +48,20 @@ struct TokenShape {
     ttl_secs: i64,
 }
 
+/// The budgets of a key's usable ancestors (read with it), for its requests to be charged
+/// against too.
+fn inherited_budgets(ancestors: &[Option<ApiKey>]) -> Vec<Budget> {
+    budget_chain(
+        None,
+        ancestors
+            .iter()
+            .flatten()
+            .map(|a| (a.meter_id.as_str(), &a.metering)),
+    )
+}
+
 /// A key's principal from its effective record (see `effective_key`).
-fn principal_of_key(key: &ApiKey) -> Principal {
+fn principal_of_key(key: &ApiKey, inherited_budgets: Vec<Budget>) -> Principal {
     Principal {
         tenant_id: key.tenant_id.clone(),
         user_id: key.user_id.clone(),
@@ -67,6 +80,7 @@ fn principal_of_key(key: &ApiKey) -> Principal {
         temporary: false,
         metering: key.metering.clone(),
         meter_id: Some(key.meter_id.clone()),
+        inherited_budgets,
     }
 }
 
@@ -94,7 +108,11 @@ fn effective_key(key: &ApiKey, ancestors: &[Option<ApiKey>], now: i64) -> Result
 /// A token's rights, re-derived at every verification from its key's effective record:
 /// the scopes both hold, the weaker key type, the earlier expiry. Narrowing a key (or any
 /// key it was created by) narrows every token it minted at once.
-fn principal_of_token(token: &AccessToken, key: Option<&ApiKey>) -> Principal {
+fn principal_of_token(
+    token: &AccessToken,
+    key: Option<&ApiKey>,
+    inherited_budgets: Vec<Budget>,
+) -> Principal {
     let (scopes, key_type, expires_at) = match key {
         Some(key) => (
             token.scopes.intersection(&key.scopes),
@@ -122,6 +140,7 @@ fn principal_of_token(token: &AccessToken, key: Option<&ApiKey>) -> Principal {
         temporary: token.origin == TokenOrigin::Temp,
         metering: key.map(|k| k.metering.clone()).unwrap_or_default(),
         meter_id: key.map(|k| k.meter_id.clone()),
+        inherited_budgets,
     }
 }
 
@@ -225,7 +244,7 @@ impl Services {
                 }
                 let key = effective_key(&chain.key, &chain.ancestors, now)?;
                 self.note_key_use(&chain.key, now).await;
-                principal_of_key(&key)
+                principal_of_key(&key, inherited_budgets(&chain.ancestors))
             }
             CredentialKind::AccessToken | CredentialKind::Session => {
                 let parent = parsed.parent().map(|p| p.to_string());
@@ -253,7 +272,11 @@ impl Services {
                     // The key behind the token is gone (or is not the one it names).
                     _ => return Err(Refused::unusable(Unusable::Revoked, tenant_id)),
                 };
-                principal_of_token(&found.token, key.as_ref())
+                let budgets = match key {
+                    Some(_) => inherited_budgets(&found.key_ancestors),
+                    None => Vec::new(),
+                };
+                principal_of_token(&found.token, key.as_ref(), budgets)
             }
         };
         self.cache.put(hash, principal.clone());

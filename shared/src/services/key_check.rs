@@ -156,7 +156,11 @@ impl Services {
                 .or(outcome.cost.map(i64::from))
                 .unwrap_or_default();
             match self.admit(&principal, spend).await {
-                Ok(Admission::Unmetered) => {}
+                // A check that spends nothing reports where every budget stands.
+                Ok(Admission::Unmetered) if spend == 0 => {
+                    outcome.meter = MeterStatus::combined(self.budget_status(&principal).await?);
+                }
+                Ok(Admission::Unmetered | Admission::AdmittedUnseen(_)) => {}
                 Ok(Admission::Admitted(status)) => outcome.meter = Some(status),
                 Err(Error::Throttled(refusal)) => {
                     outcome.code = match refusal.reason {

@@ -4,16 +4,18 @@
 use std::collections::BTreeMap;
 
 use super::{Error, Services};
+use crate::domain::api_key::ApiKey;
 use crate::domain::clock::now_epoch;
 use crate::domain::metering::{
-    LimitStatus, MAX_UNITS_PER_REPORT, MeterStatus, Metering, Refusal, RefusalReason,
-    parse_usage_kind, refill_period, window_start,
+    Budget, LimitStatus, MAX_UNITS_PER_REPORT, MeterStatus, Metering, RateLimit, Refusal,
+    RefusalReason, parse_usage_kind, refill_period, window_start,
 };
 use crate::domain::principal::Principal;
 use crate::domain::scope::{Scope, UserRole};
 use crate::store::StoreError;
 use crate::store::meter::{
-    AdmitPlan, CreditsCheck, HourTotals, LimitCheck, MeterSnapshot, Reported, UsagePlan,
+    AdmitPlan, ChainAdmit, CreditsCheck, HourTotals, LimitCheck, MeterSnapshot, Reported,
+    UsageCharge, UsagePlan,
 };
 
 const HOUR_SECS: i64 = 3600;
@@ -28,6 +30,50 @@ pub enum Admission {
     Unmetered,
     /// Every counter moved; where they stand now.
     Admitted(MeterStatus),
+    /// Every counter of several budgets moved in one transaction, which says nothing of
+    /// where they stand; the nearest budget's limits, for the `RateLimit-Policy` header.
+    AdmittedUnseen(Vec<RateLimit>),
+}
+
+fn contention() -> Error {
+    Error::Unavailable(StoreError::Unavailable(
+        "metering contention: too many concurrent rolls or transactions".into(),
+    ))
+}
+
+/// A short, growing, jittered pause after a transaction conflict, so that the requests
+/// contending for one meter do not retry in step.
+async fn conflict_pause(attempt: usize) {
+    let mut byte = [0u8; 1];
+    let jitter = if getrandom::fill(&mut byte).is_ok() {
+        u64::from(byte[0] % 8)
+    } else {
+        4
+    };
+    let millis = (2u64 << attempt.min(4)) + jitter;
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}
+
+fn admit_plan(budget: &Budget, cost: i64, now: i64) -> AdmitPlan<'_> {
+    AdmitPlan {
+        meter_id: &budget.meter_id,
+        hour: current_hour(now),
+        limits: limit_checks(&budget.metering, now),
+        cost,
+        credits: credits_check(&budget.metering, now),
+    }
+}
+
+/// Where a meter stands now as read: a window or refill period that has ended counts as
+/// reset (the next admission rolls it), so nothing is reported as used up that is not.
+fn current_status(metering: &Metering, seen: &MeterSnapshot, now: i64) -> MeterStatus {
+    let mut status = status_of(metering, seen, now);
+    if let Some((period, amount)) = credits_check(metering, now).and_then(|c| c.period)
+        && seen.period != Some(period)
+    {
+        status.credits_remaining = Some(amount);
+    }
+    status
 }
 
 fn current_hour(now: i64) -> i64 {
@@ -136,58 +182,133 @@ pub struct ReportOutcome {
 }
 
 impl Services {
-    /// Admits one request of `cost` against the key behind `principal`: ONE conditional write
-    /// checks every limit and the balance and moves every counter, or nothing moves and the
-    /// request is refused (`Error::Throttled`). A key without limits or credits, a session,
-    /// or a free route costs no read and no write.
+    /// Admits one request of `cost` against every budget of `principal`'s chain (its key's
+    /// and those of the keys it was created by): one conditional write checks every limit
+    /// and balance and moves every counter, or nothing moves and the request is refused
+    /// (`Error::Throttled`). One budget is one UpdateItem; several are one
+    /// TransactWriteItems. A chain with no budget, a session, or a free route costs no read
+    /// and no write.
     pub async fn admit(&self, principal: &Principal, cost: i64) -> Result<Admission, Error> {
-        let metering = &principal.metering;
-        // A successor and its predecessors in grace share one meter (one balance).
-        let Some(meter_id) = principal.meter_id.as_deref() else {
-            return Ok(Admission::Unmetered);
-        };
-        if !metering.is_metered() || cost <= 0 {
+        if cost <= 0 {
             return Ok(Admission::Unmetered);
         }
+        match principal.budgets().as_slice() {
+            [] => Ok(Admission::Unmetered),
+            [budget] => self.admit_one(budget, cost).await,
+            chain => self.admit_chain(chain, cost).await,
+        }
+    }
+
+    async fn admit_one(&self, budget: &Budget, cost: i64) -> Result<Admission, Error> {
+        let metering = &budget.metering;
         let now = now_epoch();
-        let hour = current_hour(now);
-        let limits = limit_checks(metering, now);
-        let credits = credits_check(metering, now);
-        let plan = AdmitPlan {
-            meter_id,
-            hour,
-            limits,
-            cost,
-            credits,
-        };
+        let plan = admit_plan(budget, cost, now);
         for _ in 0..MAX_ATTEMPTS {
             let seen = match self.store.try_admit(&plan).await? {
                 Ok(after) => return Ok(Admission::Admitted(status_of(metering, &after, now))),
                 Err(seen) => seen,
             };
-            if !is_current(&seen, hour, &plan.limits, plan.credits.as_ref()) {
-                self.store
-                    .roll_meter(meter_id, &seen, hour, &plan.limits, plan.credits.as_ref())
-                    .await?;
+            if !is_current(&seen, plan.hour, &plan.limits, plan.credits.as_ref()) {
+                self.roll(&plan, &seen).await?;
                 continue;
             }
-            let status = status_of(metering, &seen, now);
-            let Some(refusal) = refusal(metering, &status, cost, now) else {
-                // The state moved between the write and the read (a refill, a patch): retry.
-                continue;
-            };
-            if let Err(error) = self
-                .store
-                .count_refusal(meter_id, hour, refusal.reason.counter())
-                .await
-            {
-                tracing::warn!(%error, "could not count a refusal");
+            if let Some(refusal) = self.refusal_at(budget, &seen, cost, now).await {
+                return Err(Error::Throttled(Box::new(refusal)));
             }
-            return Err(Error::Throttled(Box::new(refusal)));
+            // The state moved between the write and the read (a refill, a patch): retry.
         }
-        Err(Error::Unavailable(StoreError::Unavailable(
-            "metering contention: too many concurrent rolls".into(),
-        )))
+        Err(contention())
+    }
+
+    /// Several budgets: admitted only if every one admits, in one transaction.
+    async fn admit_chain(&self, chain: &[Budget], cost: i64) -> Result<Admission, Error> {
+        let now = now_epoch();
+        let plans: Vec<AdmitPlan<'_>> = chain.iter().map(|b| admit_plan(b, cost, now)).collect();
+        for attempt in 0..MAX_ATTEMPTS {
+            let failed = match self.store.try_admit_all(&plans).await? {
+                ChainAdmit::Admitted => {
+                    return Ok(Admission::AdmittedUnseen(
+                        chain[0].metering.ratelimits.clone(),
+                    ));
+                }
+                ChainAdmit::Conflict => {
+                    conflict_pause(attempt).await;
+                    continue;
+                }
+                ChainAdmit::Refused(failed) => failed,
+            };
+            let mut rolled = false;
+            for (index, seen) in &failed {
+                let plan = &plans[*index];
+                if !is_current(seen, plan.hour, &plan.limits, plan.credits.as_ref()) {
+                    self.roll(plan, seen).await?;
+                    rolled = true;
+                }
+            }
+            if rolled {
+                continue;
+            }
+            for (index, seen) in &failed {
+                if let Some(refusal) = self.refusal_at(&chain[*index], seen, cost, now).await {
+                    return Err(Error::Throttled(Box::new(refusal)));
+                }
+            }
+        }
+        Err(contention())
+    }
+
+    async fn roll(&self, plan: &AdmitPlan<'_>, seen: &MeterSnapshot) -> Result<(), Error> {
+        self.store
+            .roll_meter(
+                plan.meter_id,
+                seen,
+                plan.hour,
+                &plan.limits,
+                plan.credits.as_ref(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The refusal `budget` makes at `seen` (current stamps), counted in its hour's totals.
+    async fn refusal_at(
+        &self,
+        budget: &Budget,
+        seen: &MeterSnapshot,
+        cost: i64,
+        now: i64,
+    ) -> Option<Refusal> {
+        let status = status_of(&budget.metering, seen, now);
+        let refusal = refusal(&budget.metering, &status, cost, now)?;
+        if let Err(error) = self
+            .store
+            .count_refusal(
+                &budget.meter_id,
+                current_hour(now),
+                refusal.reason.counter(),
+            )
+            .await
+        {
+            tracing::warn!(%error, "could not count a refusal");
+        }
+        Some(refusal)
+    }
+
+    /// Where every budget of `principal`'s chain stands, without spending: one strongly
+    /// consistent read of their meters. Nearest first; empty when nothing is metered.
+    pub async fn budget_status(&self, principal: &Principal) -> Result<Vec<MeterStatus>, Error> {
+        let chain = principal.budgets();
+        if chain.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_epoch();
+        let ids: Vec<&str> = chain.iter().map(|b| b.meter_id.as_str()).collect();
+        let meters = self.store.read_meters(&ids).await?;
+        Ok(chain
+            .iter()
+            .zip(meters)
+            .map(|(budget, seen)| current_status(&budget.metering, &seen, now))
+            .collect())
     }
 
     /// The live credits balance of the meter `meter_id` (`ApiKey::meter_id`), when the key
@@ -284,17 +405,39 @@ impl Services {
             Some((key, _)) if key.tenant_id == caller.tenant_id => key,
             _ => return Err(Error::NotFound("API key")),
         };
+        // The report is charged against every budget above the key too.
+        let lineage = match key.lineage.is_empty() {
+            true => None,
+            false => self.store.get_api_key_chain(&key.id, &key.lineage).await?,
+        };
+        let ancestors: Vec<&ApiKey> = lineage
+            .iter()
+            .flat_map(|chain| chain.ancestors.iter().flatten())
+            .collect();
         let now = now_epoch();
         let hour = current_hour(now);
-        let credits = credits_check(&key.metering, now);
-        // Reported against the key's meter: a request id reported through a successor and
-        // again through its predecessor is still charged once.
-        let plan = UsagePlan {
+        // The key's own meter always records the units (its usage totals), metered or not;
+        // a request id reported through a successor and again through its predecessor is
+        // still charged once (they share the meter).
+        let mut charges = vec![UsageCharge {
             meter_id: &key.meter_id,
+            credits: credits_check(&key.metering, now),
+        }];
+        for ancestor in &ancestors {
+            if ancestor.metering.is_metered()
+                && !charges.iter().any(|c| c.meter_id == ancestor.meter_id)
+            {
+                charges.push(UsageCharge {
+                    meter_id: &ancestor.meter_id,
+                    credits: credits_check(&ancestor.metering, now),
+                });
+            }
+        }
+        let plan = UsagePlan {
+            charges,
             hour,
             kind: &kind,
             units,
-            credits,
             request_id,
             now,
         };
@@ -308,17 +451,16 @@ impl Services {
                         credits_remaining: remaining,
                     });
                 }
-                Reported::Stale => {
-                    let seen = self.store.read_meter(&key.meter_id).await?;
+                Reported::Stale(index) => {
+                    let charge = &plan.charges[index];
+                    let seen = self.store.read_meter(charge.meter_id).await?;
                     self.store
-                        .roll_meter(&key.meter_id, &seen, hour, &[], plan.credits.as_ref())
+                        .roll_meter(charge.meter_id, &seen, hour, &[], charge.credits.as_ref())
                         .await?;
                 }
             }
         }
-        Err(Error::Unavailable(StoreError::Unavailable(
-            "metering contention: too many concurrent rolls".into(),
-        )))
+        Err(contention())
     }
 
     /// `GET /v1/api-keys/{id}/usage`: a key's usage per hour or day between `from` and `to`

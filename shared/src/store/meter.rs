@@ -17,8 +17,11 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 
 use super::item::{Item, Reader, n, s};
 use super::keys::{self, PK, PURGE_AT, SK};
@@ -93,21 +96,28 @@ pub struct CreditsCheck {
     pub period: Option<(i64, i64)>,
 }
 
-/// A usage report: debit the balance (when there is one) and add to the hour's totals.
+/// A usage report: debit each balance (where there is one) and add to each hour's totals,
+/// on the reporting key's meter and every budget above it.
 pub struct UsagePlan<'a> {
-    pub meter_id: &'a str,
+    /// The meters charged, the reporting key's first (its partition holds the marker).
+    pub charges: Vec<UsageCharge<'a>>,
     pub hour: i64,
     pub kind: &'a str,
     pub units: i64,
-    pub credits: Option<CreditsCheck>,
     pub request_id: Option<&'a str>,
     pub now: i64,
 }
 
+/// One meter a usage report charges, with its balance's refill period when it has credits.
+pub struct UsageCharge<'a> {
+    pub meter_id: &'a str,
+    pub credits: Option<CreditsCheck>,
+}
+
 pub enum Reported {
     Recorded,
-    /// The stamps were stale; roll and try again.
-    Stale,
+    /// The stamps of `charges[index]` were stale; roll it and try again.
+    Stale(usize),
     /// This request id was reported before: nothing was charged again.
     Duplicate,
 }
@@ -190,11 +200,102 @@ impl Expr {
     }
 }
 
+/// How a multi-meter admission ended.
+pub enum ChainAdmit {
+    /// Every meter admitted the request and every counter moved.
+    Admitted,
+    /// Nothing moved: these meters' conditions failed (by position in the plans), each with
+    /// the item as its check saw it.
+    Refused(Vec<(usize, MeterSnapshot)>),
+    /// Nothing moved: another transaction held one of the meters meanwhile.
+    Conflict,
+}
+
+/// The conditional update one admission makes on one meter.
+struct Admission {
+    expr: Expr,
+    update: String,
+    condition: String,
+}
+
+impl Admission {
+    /// The condition checks the hour, each limit's window and count, and the balance (with
+    /// its refill period); the update moves every count, the balance and the hour's totals.
+    fn of(plan: &AdmitPlan<'_>) -> Self {
+        let mut expr = Expr::default();
+        let mut sets = Vec::new();
+        let mut conditions = Vec::new();
+        let one = expr.value(n(1));
+        let hour_name = expr.name(HOUR);
+        let hour_value = expr.value(n(plan.hour));
+        conditions.push(format!("{hour_name} = {hour_value}"));
+        for limit in &plan.limits {
+            let start = expr.name(&format!("{WINDOW_START_PREFIX}{}", limit.name));
+            let count = expr.name(&format!("{WINDOW_COUNT_PREFIX}{}", limit.name));
+            let start_value = expr.value(n(limit.window_start));
+            let limit_value = expr.value(n(i64::from(limit.limit)));
+            conditions.push(format!(
+                "{start} = {start_value} AND {count} < {limit_value}"
+            ));
+            sets.push(format!("{count} = {count} + {one}"));
+        }
+        let cost = expr.value(n(plan.cost));
+        if let Some(credits) = &plan.credits {
+            let remaining = expr.name(REMAINING);
+            conditions.push(format!("{remaining} >= {cost}"));
+            sets.push(format!("{remaining} = {remaining} - {cost}"));
+            if let Some((period, _)) = credits.period {
+                let period_name = expr.name(PERIOD);
+                let period_value = expr.value(n(period));
+                conditions.push(format!("{period_name} = {period_value}"));
+            }
+        }
+        let admitted = expr.name(ADMITTED);
+        let spent = expr.name(SPENT);
+        let mut update = format!("ADD {admitted} {one}, {spent} {cost}");
+        if !sets.is_empty() {
+            update = format!("SET {} {update}", sets.join(", "));
+        }
+        Self {
+            expr,
+            update,
+            condition: conditions.join(" AND "),
+        }
+    }
+}
+
+/// Admission writes are sent once: a retry after a lost answer could count a request twice.
+fn no_retries() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Config::builder().retry_config(RetryConfig::disabled())
+}
+
 impl Store {
     /// The key's meter item (strongly consistent: it decides refusals and rolls).
     pub async fn read_meter(&self, meter_id: &str) -> Result<MeterSnapshot, StoreError> {
         let item = self.get(meter_key(meter_id), true).await?;
         Ok(item.as_ref().map(snapshot).unwrap_or_default())
+    }
+
+    /// Several meters in one strongly consistent BatchGetItem, in the order asked (an absent
+    /// meter reads as empty).
+    pub async fn read_meters(&self, meter_ids: &[&str]) -> Result<Vec<MeterSnapshot>, StoreError> {
+        let mut distinct: Vec<&str> = meter_ids.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let found = self
+            .get_consistent_batch(distinct.iter().map(|id| meter_key(id)).collect())
+            .await?;
+        Ok(meter_ids
+            .iter()
+            .map(|id| {
+                let pk = keys::api_key(id);
+                found
+                    .iter()
+                    .find(|item| item.get(PK).and_then(|v| v.as_s().ok()) == Some(&pk))
+                    .map(snapshot)
+                    .unwrap_or_default()
+            })
+            .collect())
     }
 
     /// The meter of a new key, for the transaction that creates it: its balance and every
@@ -266,55 +367,20 @@ impl Store {
         &self,
         plan: &AdmitPlan<'_>,
     ) -> Result<Result<MeterSnapshot, MeterSnapshot>, StoreError> {
-        let mut expr = Expr::default();
-        let mut sets = Vec::new();
-        let mut conditions = Vec::new();
-        let one = expr.value(n(1));
-        let hour_name = expr.name(HOUR);
-        let hour_value = expr.value(n(plan.hour));
-        conditions.push(format!("{hour_name} = {hour_value}"));
-        for limit in &plan.limits {
-            let start = expr.name(&format!("{WINDOW_START_PREFIX}{}", limit.name));
-            let count = expr.name(&format!("{WINDOW_COUNT_PREFIX}{}", limit.name));
-            let start_value = expr.value(n(limit.window_start));
-            let limit_value = expr.value(n(i64::from(limit.limit)));
-            conditions.push(format!(
-                "{start} = {start_value} AND {count} < {limit_value}"
-            ));
-            sets.push(format!("{count} = {count} + {one}"));
-        }
-        let cost = expr.value(n(plan.cost));
-        if let Some(credits) = &plan.credits {
-            let remaining = expr.name(REMAINING);
-            conditions.push(format!("{remaining} >= {cost}"));
-            sets.push(format!("{remaining} = {remaining} - {cost}"));
-            if let Some((period, _)) = credits.period {
-                let period_name = expr.name(PERIOD);
-                let period_value = expr.value(n(period));
-                conditions.push(format!("{period_name} = {period_value}"));
-            }
-        }
-        let admitted = expr.name(ADMITTED);
-        let spent = expr.name(SPENT);
-        let mut update = format!("ADD {admitted} {one}, {spent} {cost}");
-        if !sets.is_empty() {
-            update = format!("SET {} {update}", sets.join(", "));
-        }
+        let admission = Admission::of(plan);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(meter_key(plan.meter_id)))
-            .update_expression(update)
-            .condition_expression(conditions.join(" AND "))
-            .set_expression_attribute_names(Some(expr.names))
-            .set_expression_attribute_values(Some(expr.values))
+            .update_expression(admission.update)
+            .condition_expression(admission.condition)
+            .set_expression_attribute_names(Some(admission.expr.names))
+            .set_expression_attribute_values(Some(admission.expr.values))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .customize()
-            .config_override(
-                aws_sdk_dynamodb::config::Config::builder().retry_config(RetryConfig::disabled()),
-            )
+            .config_override(no_retries())
             .send()
             .await;
         match result {
@@ -326,6 +392,72 @@ impl Store {
                 _ => Err(error.into()),
             },
         }
+    }
+
+    /// One admission against several meters at once (a key and the keys above it): ONE
+    /// TransactWriteItems of one conditional update per meter, so every counter of every
+    /// meter moves, or none does. A transaction returns no values when it commits, so an
+    /// admitted request learns nothing of where the counters stand.
+    ///
+    /// Not retried by the SDK, for the same reason as [`Store::try_admit`].
+    pub async fn try_admit_all(&self, plans: &[AdmitPlan<'_>]) -> Result<ChainAdmit, StoreError> {
+        let items = plans
+            .iter()
+            .map(|plan| {
+                let admission = Admission::of(plan);
+                TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(meter_key(plan.meter_id)))
+                            .update_expression(admission.update)
+                            .condition_expression(admission.condition)
+                            .set_expression_attribute_names(Some(admission.expr.names))
+                            .set_expression_attribute_values(Some(admission.expr.values))
+                            .return_values_on_condition_check_failure(
+                                ReturnValuesOnConditionCheckFailure::AllOld,
+                            )
+                            .build()
+                            .expect("key, table and update expression are set"),
+                    )
+                    .build()
+            })
+            .collect();
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .customize()
+            .config_override(no_retries())
+            .send()
+            .await;
+        let error = match result {
+            Ok(_) => return Ok(ChainAdmit::Admitted),
+            Err(error) => error,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            error.as_service_error()
+        else {
+            return Err(error.into());
+        };
+        let reasons = cancelled.cancellation_reasons();
+        let failed: Vec<(usize, MeterSnapshot)> = reasons
+            .iter()
+            .enumerate()
+            .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
+            .map(|(index, reason)| (index, reason.item().map(snapshot).unwrap_or_default()))
+            .collect();
+        if !failed.is_empty() {
+            return Ok(ChainAdmit::Refused(failed));
+        }
+        if reasons
+            .iter()
+            .any(|reason| reason.code() == Some("TransactionConflict"))
+        {
+            // Another transaction held one of the meters: nothing moved, try again.
+            return Ok(ChainAdmit::Conflict);
+        }
+        Err(error.into())
     }
 
     /// Brings every stale stamp of `seen` up to `plan`'s: resets the counts of limits whose
@@ -466,41 +598,16 @@ impl Store {
         Ok(())
     }
 
-    /// Records reported usage: debits the balance by `units` (it may go below zero: the
-    /// call already happened) and adds them to the hour's totals. With a request id, a
-    /// marker item is put in the same transaction, so a retry never charges twice.
+    /// Records reported usage: debits each balance by `units` (it may go below zero: the
+    /// call already happened) and adds them to each hour's totals, in one transaction. With
+    /// a request id, a marker item is put in the same transaction, so a retry never charges
+    /// twice.
     pub async fn report_usage(&self, plan: &UsagePlan<'_>) -> Result<Reported, StoreError> {
-        let mut expr = Expr::default();
-        let mut conditions = Vec::new();
-        let hour_name = expr.name(HOUR);
-        let hour_value = expr.value(n(plan.hour));
-        conditions.push(format!("{hour_name} = {hour_value}"));
-        let units_name = expr.name(&format!("{UNITS_PREFIX}{}", plan.kind));
-        let units = expr.value(n(plan.units));
-        let mut update = format!("ADD {units_name} {units}");
-        if let Some(credits) = &plan.credits {
-            let remaining = expr.name(REMAINING);
-            let spent = expr.name(SPENT);
-            conditions.push(format!("attribute_exists({remaining})"));
-            update = format!("SET {remaining} = {remaining} - {units} {update}, {spent} {units}");
-            if let Some((period, _)) = credits.period {
-                let period_name = expr.name(PERIOD);
-                let period_value = expr.value(n(period));
-                conditions.push(format!("{period_name} = {period_value}"));
-            }
-        }
-        let meter = self.update_named_if(
-            meter_key(plan.meter_id),
-            &update,
-            &conditions.join(" AND "),
-            expr.names,
-            expr.values,
-        );
         let mut transaction = self.client.transact_write_items();
-        let meter_index = match plan.request_id {
+        let first_charge = match plan.request_id {
             Some(request_id) => {
                 let mut marker = primary_key(
-                    keys::api_key(plan.meter_id),
+                    keys::api_key(plan.charges[0].meter_id),
                     keys::usage_report_sk(request_id),
                 );
                 marker.insert("type".into(), s("UsageReport"));
@@ -512,14 +619,51 @@ impl Store {
             }
             None => 0,
         };
-        match transaction.transact_items(meter).send().await {
+        for charge in &plan.charges {
+            transaction = transaction.transact_items(self.usage_charge(plan, charge));
+        }
+        match transaction.send().await {
             Ok(_) => Ok(Reported::Recorded),
-            Err(error) if meter_index == 1 && condition_failed_at(&error, 0) => {
+            Err(error) if first_charge == 1 && condition_failed_at(&error, 0) => {
                 Ok(Reported::Duplicate)
             }
-            Err(error) if condition_failed_at(&error, meter_index) => Ok(Reported::Stale),
-            Err(error) => Err(error.into()),
+            Err(error) => match (0..plan.charges.len())
+                .find(|index| condition_failed_at(&error, first_charge + index))
+            {
+                Some(index) => Ok(Reported::Stale(index)),
+                None => Err(error.into()),
+            },
         }
+    }
+
+    /// The update one usage report makes on one meter.
+    fn usage_charge(&self, plan: &UsagePlan<'_>, charge: &UsageCharge<'_>) -> TransactWriteItem {
+        let mut expr = Expr::default();
+        let mut conditions = Vec::new();
+        let hour_name = expr.name(HOUR);
+        let hour_value = expr.value(n(plan.hour));
+        conditions.push(format!("{hour_name} = {hour_value}"));
+        let units_name = expr.name(&format!("{UNITS_PREFIX}{}", plan.kind));
+        let units = expr.value(n(plan.units));
+        let mut update = format!("ADD {units_name} {units}");
+        if let Some(credits) = &charge.credits {
+            let remaining = expr.name(REMAINING);
+            let spent = expr.name(SPENT);
+            conditions.push(format!("attribute_exists({remaining})"));
+            update = format!("SET {remaining} = {remaining} - {units} {update}, {spent} {units}");
+            if let Some((period, _)) = credits.period {
+                let period_name = expr.name(PERIOD);
+                let period_value = expr.value(n(period));
+                conditions.push(format!("{period_name} = {period_value}"));
+            }
+        }
+        self.update_named_if(
+            meter_key(charge.meter_id),
+            &update,
+            &conditions.join(" AND "),
+            expr.names,
+            expr.values,
+        )
     }
 
     /// The finished hours of a key between two hour starts (inclusive), oldest first.
