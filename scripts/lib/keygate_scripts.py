@@ -2,8 +2,8 @@
 Lambda gives a function, a release binary run under that API, small loopback servers (a
 keep-alive front of the DynamoDB emulator) and the sample events of events/.
 
-Import it from a script in scripts/ or scripts/bench/ with
-`sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[N] / "scripts/lib"))`."""
+A script in scripts/bench/ imports it after
+`sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))`."""
 
 import http.client
 import http.server
