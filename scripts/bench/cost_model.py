@@ -32,22 +32,25 @@ of each invocation's CPU time and billed ms within a round, then over rounds.
 Usage: scripts/cost-model [--requests N] [--rounds R] [--dynamodb-ms MS] [--cpu-period-ms MS]"""
 
 import argparse
-import http.client
-import http.server
 import json
 import math
 import os
 import pathlib
-import queue
 import statistics
-import subprocess
+import sys
 import threading
 import time
 import uuid
 
-from cold_start import runtime_env
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
+from keygate_scripts import (
+    Function,
+    authorizer_event,
+    emulator_call,
+    forwarding_handler,
+    http_event,
+    serve,
+)
 
 # us-east-1 list prices (first tiers), USD.
 PRICES = {
@@ -61,70 +64,6 @@ PRICES = {
 LOG_EVENT_OVERHEAD = 26  # bytes CloudWatch Logs adds to each event's size
 MEMORY_GB = 256 / 1024
 VCPU_SHARE = 256 / 1769  # Lambda: 1769 MB = 1 vCPU, CPU proportional to memory
-
-
-class QuietServer(http.server.ThreadingHTTPServer):
-    """Killing a measured process resets its keep-alive connections: not worth a traceback."""
-
-    def handle_error(self, request, client_address):
-        pass
-
-
-# --- A keep-alive front of the emulator (shared with scripts/first_request.py) -----------
-
-def emulator_call(upstream, path, headers, body):
-    """One request to the emulator at `upstream` (it closes every connection): status,
-    headers and body of its reply."""
-    host, port = upstream.removeprefix("http://").split(":")
-    emulator = http.client.HTTPConnection(host, int(port))
-    try:
-        emulator.request("POST", path, body, headers)
-        reply = emulator.getresponse()
-        return reply.status, reply.getheaders(), reply.read()
-    finally:
-        emulator.close()
-
-
-def forwarding_handler(upstream, watch=None):
-    """A request handler that forwards every POST to the emulator at `upstream` and answers
-    with its reply over a kept-alive connection, as DynamoDB's endpoint does. `watch`, if
-    given, is called as watch(operation, request body, send) and must return send()'s
-    (status, headers, body): it sees both sides of each call."""
-
-    class Forwarder(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-
-            def send():
-                return emulator_call(upstream, self.path, headers, body)
-
-            operation = self.headers.get("x-amz-target", "").rsplit(".", 1)[-1]
-            status, reply_headers, answer = watch(operation, body, send) if watch else send()
-            self.send_response(status)
-            for name, value in reply_headers:
-                if name.lower() not in ("content-length", "connection", "server", "date"):
-                    self.send_header(name, value)
-            self.send_header("content-length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *args):
-            pass
-
-    return Forwarder
-
-
-def serve(handler, wrap=None):
-    """`handler` on a free loopback port, in a thread; `wrap` may wrap its socket (TLS)."""
-    server = QuietServer(("127.0.0.1", 0), handler)
-    if wrap:
-        server.socket = wrap(server.socket)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 # --- DynamoDB request units, counted at a proxy -------------------------------------------
@@ -249,7 +188,7 @@ def counting_proxy(upstream, meter):
         failure = response.get("__type", "").rsplit("#", 1)[-1]
         if status == 200 or failure in BILLED_FAILURES:
             after = [stored_size(upstream, table, key) for table, key in items]
-            units = [write_units(max(b, a)) for b, a in zip(before, after)]
+            units = [write_units(max(b, a)) for b, a in zip(before, after, strict=True)]
             if operation == "TransactWriteItems":
                 units = [2 * u for u in units]
             reads = consumed_reads(operation, request, response) if status == 200 else 0.0
@@ -259,60 +198,6 @@ def counting_proxy(upstream, meter):
 
     server = serve(forwarding_handler(upstream, watch))
     return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
-# --- A fake Lambda Runtime API that hands out events one at a time ------------------------
-
-class Runtime:
-    def __init__(self):
-        self.events = queue.Queue()
-        self.answers = queue.Queue()
-        self.polls = []
-        runtime = self
-
-        class Api(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_GET(self):
-                runtime.polls.append(time.perf_counter())
-                event = runtime.events.get()
-                body = json.dumps(event).encode()
-                self.send_response(200)
-                self.send_header("Lambda-Runtime-Aws-Request-Id", str(uuid.uuid4()))
-                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 10_000))
-                self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
-                self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                runtime.sent = time.perf_counter()
-
-            def do_POST(self):
-                answer = self.rfile.read(int(self.headers.get("content-length", 0)))
-                elapsed = time.perf_counter() - runtime.sent
-                self.send_response(202)
-                self.send_header("content-length", "0")
-                self.end_headers()
-                runtime.answers.put((self.path, elapsed, answer))
-
-            def log_message(self, *args):
-                pass
-
-        self.server = QuietServer(("127.0.0.1", 0), Api)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-
-    def invoke(self, event):
-        self.events.put(event)
-        return self.answer()
-
-    def answer(self):
-        """The next invocation's duration (event handed out → answer) and answer."""
-        path, elapsed, answer = self.answers.get(timeout=30)
-        if not path.endswith("/response"):
-            raise SystemExit(f"invocation failed: {path} {answer[:300]!r}")
-        return elapsed, json.loads(answer)
 
 
 class LambdaCpuShare:
@@ -372,62 +257,6 @@ def cpu_seconds(pid):
     for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
         total += int((task / "schedstat").read_text().split()[0])
     return total / 1e9
-
-
-class Function:
-    """A release binary running under its own fake Runtime API. With `count_output`, what it
-    writes to stdout (its logs, each line one CloudWatch log event) is counted, not kept."""
-
-    def __init__(self, name, endpoint, extra_env, queued=(), count_output=False, cpu_share=None):
-        self.runtime = Runtime()
-        for event in queued:  # waiting before the process starts, as on a Lambda cold start
-            self.runtime.events.put(event)
-        port = int(self.runtime.address.rsplit(":", 1)[1])
-        env = runtime_env(port, name, KEYGATE_DYNAMODB_ENDPOINT=endpoint, **extra_env)
-        self.output_lines, self.output_bytes = 0, 0
-        self.process = subprocess.Popen([str(ROOT / "target/release" / name)], env=env,
-                                        stdout=subprocess.PIPE if count_output else subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL,
-                                        preexec_fn=cpu_share.join if cpu_share else None)
-        if count_output:
-            threading.Thread(target=self._count_output, daemon=True).start()
-
-    def _count_output(self):
-        for line in self.process.stdout:
-            self.output_lines += 1
-            self.output_bytes += len(line.rstrip(b"\n"))
-
-    def output(self):
-        """(lines, bytes) written so far, once the pipe has been quiet for 50 ms (the last
-        invocation's lines are written before its answer, but read here a little later)."""
-        while True:
-            seen = (self.output_lines, self.output_bytes)
-            time.sleep(0.05)
-            if seen == (self.output_lines, self.output_bytes):
-                return seen
-
-    def stop(self):
-        self.process.kill()
-        self.process.wait()
-        self.runtime.server.shutdown()
-
-
-def http_event(path_file, credential=None, context=None, body=None):
-    event = json.loads((ROOT / "events" / path_file).read_text())
-    event["headers"].pop("x-api-key", None)
-    if credential:
-        event["headers"]["x-api-key"] = credential
-    if context is not None:
-        event["requestContext"]["authorizer"] = {"lambda": context}
-    if body is not None:
-        event["body"] = json.dumps(body)
-    return event
-
-
-def authorizer_event(credential):
-    event = json.loads((ROOT / "events/authorizer/request.json").read_text())
-    event["headers"]["x-api-key"] = credential
-    return event
 
 
 def measure(meter, function, events, dynamodb_ms, warmup=1):
@@ -564,7 +393,8 @@ def measure_case(endpoint, meter, env, label, credential, depth, requests, dynam
     asked, served_event, served_by = authorizer_event(credential), me_event, "auth"
     if label.startswith("metered"):
         (asked, served_event), served_by = product_events(credential), "platform-function"
-    authorizer = Function("authorizer", endpoint, env, count_output=True, cpu_share=cpu_share)
+    authorizer = Function("authorizer", endpoint, env, count_output=True,
+                          preexec_fn=cpu_share.join if cpu_share else None)
     verified = measure(meter, authorizer, [asked] * requests, dynamodb_ms)
     authorizer.stop()
     context = verified["answer"]["context"]
@@ -574,7 +404,8 @@ def measure_case(endpoint, meter, env, label, credential, depth, requests, dynam
         raise SystemExit(f"the {label} has lineage {context.get('key_lineage')!r}")
     if label.startswith("metered") and "keygate_ratelimit" not in context:
         raise SystemExit(f"the {label} was not metered: {context}")
-    function = Function(served_by, endpoint, env, count_output=True, cpu_share=cpu_share)
+    function = Function(served_by, endpoint, env, count_output=True,
+                        preexec_fn=cpu_share.join if cpu_share else None)
     served = measure(meter, function, [served_event(context)] * requests, dynamodb_ms)
     function.stop()
     if served["answer"].get("statusCode") != 200:

@@ -14,13 +14,13 @@ import copy
 import threading
 import types
 
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
     create_backend_app,
 )
-from moto.dynamodb import models as dynamodb_models
-from moto.dynamodb.models.table import Table
 from werkzeug.serving import run_simple
 
 

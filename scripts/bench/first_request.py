@@ -17,8 +17,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from cost_model import Function, authorizer_event, forwarding_handler, serve  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
+from keygate_scripts import Function, authorizer_event, forwarding_handler, serve
 
 # Opening the connection during init (a background DescribeEndpoints spawned after the client
 # was built, overlapping the runtime's first poll) was measured as a second variant and lost:

@@ -1,4 +1,4 @@
-"""Measures Lambda init of release binaries against a fake Runtime API.
+"""Measures Lambda init of release binaries against a fake Runtime API (scripts/lib/keygate_scripts.py).
 
 Init = from spawning the process to its first `GET /runtime/invocation/next`, which the Lambda
 runtime sends once main() has built its state. Rows: `hello-pure` (the floor: a lambda_http
@@ -13,7 +13,6 @@ median wall time ≤ 1.5× the floor, instructions ≤ 1.5× `hello-sdk` (the SD
 constructor is already 1.5× the floor in instructions: README, "Cold start"), package ≤ 3 MB
 zipped."""
 
-import http.server
 import io
 import os
 import pathlib
@@ -23,12 +22,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-first_poll = threading.Event()
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
+from keygate_scripts import ROOT, Runtime, runtime_env
+
 MAX_RATIO = 1.5
 MAX_ZIP_BYTES = 3_000_000
 # Bench binaries: the floor, the floor with keygate's SDK client, the naive SDK yardstick;
@@ -37,42 +36,12 @@ FLOOR, SDK_FLOOR = "hello-pure", "hello-sdk"
 BENCHES = (FLOOR, SDK_FLOOR, "hello-baseline")
 
 
-class RuntimeApi(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path.endswith("/invocation/next"):
-            first_poll.set()
-            time.sleep(0.5)  # hold the poll; the process is killed meanwhile
-        self.send_response(404)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-def runtime_env(port, function_name="bench", **extra):
-    """The environment Lambda gives a function (256 MB, us-east-1), its Runtime API on
-    `port`; scripts/cost_model.py starts its functions with it too."""
-    return dict(
-        os.environ,
-        AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}",
-        AWS_LAMBDA_FUNCTION_NAME=function_name,
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
-        AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
-        AWS_LAMBDA_LOG_STREAM_NAME="bench",
-        AWS_LAMBDA_LOG_GROUP_NAME="bench",
-        AWS_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        **({"KEYGATE_TABLE": "bench"} | extra),
-    )
-
-
-def init_time(binary, env):
+def init_time(runtime, binary, env):
     """Seconds from spawn to the first poll, one run."""
-    first_poll.clear()
+    runtime.polled.clear()
     start = time.perf_counter()
     process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if not first_poll.wait(10):
+    if not runtime.polled.wait(10):
         process.kill()
         raise SystemExit(f"{binary} never polled for an event")
     elapsed = time.perf_counter() - start
@@ -81,23 +50,23 @@ def init_time(binary, env):
     return elapsed
 
 
-def instructions(binary, env):
+def instructions(runtime, binary, env):
     """Instructions executed from exec to the first poll, counted by callgrind."""
     with tempfile.TemporaryDirectory() as scratch:
         out = os.path.join(scratch, "callgrind.out")
-        first_poll.clear()
+        runtime.polled.clear()
         process = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        if not first_poll.wait(120):
+        if not runtime.polled.wait(120):
             process.kill()
             raise SystemExit(f"{binary} never polled for an event under callgrind")
         process.send_signal(signal.SIGTERM)  # callgrind writes its counts as the process ends
         process.wait()
         with open(out) as counts:
             for line in counts:
-                if line.startswith("totals:") or line.startswith("summary:"):
+                if line.startswith(("totals:", "summary:")):
                     return int(line.split()[1])
     raise SystemExit(f"no callgrind totals for {binary}")
 
@@ -112,19 +81,19 @@ def zipped_size(binary):
 def main():
     runs = int(sys.argv[1])
     names = sys.argv[2:]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = runtime_env(server.server_address[1])
+    # No event is ever queued: each poll is held (the process is killed meanwhile), then 404.
+    runtime = Runtime(hold=0.5)
+    env = runtime_env(runtime.port)
     binaries = {name: str(ROOT / "target/release" / name) for name in names}
     times = {name: [] for name in names}
     for _ in range(runs):
         for name in names:
-            times[name].append(init_time(binaries[name], env))
+            times[name].append(init_time(runtime, binaries[name], env))
     counted = {}
     if shutil.which("valgrind"):
         for name in names:
-            counted[name] = instructions(binaries[name], env)
-    server.shutdown()
+            counted[name] = instructions(runtime, binaries[name], env)
+    runtime.shutdown()
 
     floor_median = statistics.median(times[FLOOR])
     print(f"{runs} interleaved runs each; ratios are to {FLOOR} (the floor) and, for instructions, "
