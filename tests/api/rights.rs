@@ -785,13 +785,18 @@ async fn check_following(
 }
 
 /// Runs the whole table for one parent key: `scopes`, `key_type`, `expires`.
-async fn invariant_holds_for(scopes: &[&str], key_type: &str, expires: bool) {
-    let app = spawn_app_with(&[
+async fn rights_app() -> TestApp {
+    spawn_app_with(&[
         // Passwords are hashed many times here; the cost is not what is tested.
         ("KEYGATE_PASSWORD_MEMORY_KIB", "64"),
         ("KEYGATE_PASSWORD_ITERATIONS", "1"),
     ])
-    .await;
+    .await
+}
+
+/// A tenant admin user with an all-scope owner key and the parent key `body` describes, both
+/// made by the bootstrap admin's key.
+async fn new_parent(app: &TestApp, body: Value) -> Parent {
     let email = "parent@example.com";
     let created = app
         .call(
@@ -803,7 +808,7 @@ async fn invariant_holds_for(scopes: &[&str], key_type: &str, expires: bool) {
         .await;
     let user_id = created.body["id"].as_str().unwrap().to_owned();
     let make_key = |body: Value| {
-        let (app, user_id) = (&app, &user_id);
+        let user_id = &user_id;
         async move {
             let reply = app
                 .call(
@@ -821,12 +826,8 @@ async fn invariant_holds_for(scopes: &[&str], key_type: &str, expires: bool) {
         }
     };
     let (_, owner) = make_key(json!({"name": "owner", "scopes": ALL})).await;
-    let mut body = json!({"name": "parent", "scopes": scopes, "type": key_type});
-    if expires {
-        body["expires_at"] = json!(to_rfc3339(now_epoch() + 30 * 24 * 3600));
-    }
     let (key_id, secret) = make_key(body).await;
-    let parent = Parent {
+    Parent {
         user_id,
         email: email.to_owned(),
         key_id,
@@ -836,7 +837,16 @@ async fn invariant_holds_for(scopes: &[&str], key_type: &str, expires: bool) {
         serial: AtomicU32::new(0),
         paused_target: Mutex::new(None),
         dataset: Mutex::new(None),
-    };
+    }
+}
+
+async fn invariant_holds_for(scopes: &[&str], key_type: &str, expires: bool) {
+    let app = rights_app().await;
+    let mut body = json!({"name": "parent", "scopes": scopes, "type": key_type});
+    if expires {
+        body["expires_at"] = json!(to_rfc3339(now_epoch() + 30 * 24 * 3600));
+    }
+    let parent = new_parent(&app, body).await;
     let parent_path = format!("/v1/api-keys/{}", parent.key_id);
     let change = |body: Value| {
         let (app, path, owner) = (&app, &parent_path, &parent.owner);
@@ -897,4 +907,53 @@ async fn read_write_admin_key_with_expiry() {
 #[tokio::test]
 async fn every_scope_asker_key_with_expiry() {
     invariant_holds_for(&ALL, "asker", true).await;
+}
+
+/// Budgets only narrow in aggregate: a metered parent and everything derived from it through
+/// every row whose credential follows the parent, spending all at once, admit no more than the
+/// parent's own limit and balance together.
+#[tokio::test]
+async fn what_every_following_row_derives_spends_within_the_parents_budget() {
+    let app = rights_app().await;
+    crate::metering::clear_of_boundary(86_400, 600);
+    let limit = 12;
+    let parent = new_parent(
+        &app,
+        json!({"name": "metered parent", "scopes": ALL, "type": "admin",
+               "ratelimits": [{"name": "requests", "limit": limit, "window_secs": 86_400}]}),
+    )
+    .await;
+    let mut spenders = vec![parent.secret.clone()];
+    let mut derived_by = Vec::new();
+    for row in ROWS.iter().filter(|row| row.follows_parent) {
+        if let Derived::Credential(secret) = (row.derive)(&app, &parent).await {
+            spenders.push(secret);
+            derived_by.push(row.path);
+        }
+    }
+    // The rows that derive a spending credential from a metered parent (keys on every
+    // surface carry its limits; tokens follow it): none of them may pass by refusing.
+    assert!(derived_by.len() >= 8, "derived only through {derived_by:?}");
+    let replies = futures::future::join_all(
+        spenders
+            .iter()
+            .flat_map(|secret| std::iter::repeat_n(secret, 4))
+            .map(|secret| app.call("GET", crate::metering::METERED, Some(secret), None)),
+    )
+    .await;
+    let admitted = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert_eq!(
+        admitted,
+        limit,
+        "{} credentials ({derived_by:?}) together",
+        spenders.len()
+    );
+    assert!(
+        replies
+            .iter()
+            .all(|r| r.status == StatusCode::OK || r.status == StatusCode::TOO_MANY_REQUESTS)
+    );
 }
