@@ -5,8 +5,9 @@ DynamoDB endpoint a counting proxy in front of the emulator, and sends each warm
 same authenticated request (`GET /v1/auth/me`) many times: first through the authorizer, then
 the function with the authorizer's context, as API Gateway does. Credentials: the bootstrap
 API key, a key that key created (one ancestor in its lineage), an access token exchanged for
-the bootstrap key, and a metered key (a rate limit and credits, made from a session so it has
-no ancestor). `GET /v1/auth/me` costs 0 in the shipped policy (not metered), so the metered key
+the bootstrap key, a metered key (a rate limit and credits, made from a session so it has
+no ancestor), and a metered key that metered key made (each request charged to both budgets in
+one transaction). `GET /v1/auth/me` costs 0 in the shipped policy (not metered), so the metered key
 calls a platform's product route instead: `POST /v1/single-turn/q2a` (cost 1, shipped policy),
 served by the release `platform-function` (examples/), which reads only the context.
 
@@ -377,14 +378,21 @@ def credentials(endpoint, env, made):
     password = "cost model passphrase " + uuid.uuid4().hex
     call(auth, "auth/set-password.json", made["api_key"], {"new_password": password})
     session = call(auth, "auth/sign-in.json", body={"email": made["email"], "password": password})["session"]
-    metered = call(auth, "auth/create-user-key.json", body={
-        "name": "metered",
+    budget = {
         "ratelimits": [{"name": "requests", "limit": 1_000_000, "window_secs": 3600}],
         "credits": {"remaining": 1_000_000},
+    }
+    metered = call(auth, "auth/create-user-key.json", body={
+        "name": "metered", "scopes": ["chat", "read", "write", "admin"], **budget,
     }, bearer=session, raw_path=user_path)["key"]
+    # A metered key made by that metered key: every request is charged to both budgets
+    # (one TransactWriteItems of two updates).
+    metered_child = call(auth, "auth/create-user-key.json", metered,
+                         {"name": "metered child", **budget}, raw_path=user_path)["key"]
     auth.stop()
     return [("API key", made["api_key"], 0), ("API key, 1 ancestor", child, 1),
-            ("access token", token, 0), ("metered API key (q2a, cost 1)", metered, 0)]
+            ("access token", token, 0), ("metered API key (q2a, cost 1)", metered, 0),
+            ("metered API key under a metered key (q2a, cost 1)", metered_child, 1)]
 
 
 def measure_case(endpoint, meter, env, label, credential, depth, requests, dynamodb_ms, cpu_share):
@@ -402,7 +410,7 @@ def measure_case(endpoint, meter, env, label, credential, depth, requests, dynam
         raise SystemExit(f"the authorizer refused the {label}: {verified['answer']}")
     if len(context.get("key_lineage", "").split()) != depth:
         raise SystemExit(f"the {label} has lineage {context.get('key_lineage')!r}")
-    if label.startswith("metered") and "keygate_ratelimit" not in context:
+    if label.startswith("metered") and "keygate_ratelimit_policy" not in context:
         raise SystemExit(f"the {label} was not metered: {context}")
     function = Function(served_by, endpoint, env, count_output=True,
                         preexec_fn=cpu_share.join if cpu_share else None)
