@@ -360,3 +360,107 @@ async fn a_throttled_admission_is_a_503_to_retry_and_moves_no_counter() {
     assert_eq!(after.status, StatusCode::OK, "{}", after.body);
     assert_eq!(window_count(&app, &parent_id).await, 1);
 }
+
+#[tokio::test]
+async fn a_token_window_refuses_once_reported_units_reach_it_at_every_level() {
+    let app = spawn_app().await;
+    clear_of_boundary(3600, 300);
+    let tpm = json!([{"name": "tpm", "limit": 100, "window_secs": 3600, "unit": "tokens_out"}]);
+    let (parent_id, parent) = app
+        .new_key(&app.admin_key, json!({"name": "parent", "ratelimits": tpm}))
+        .await;
+    let (child_id, child) = app
+        .new_key(&parent, json!({"name": "child", "ratelimits": tpm}))
+        .await;
+    let (_, reporter) = app
+        .new_key(
+            &app.admin_key,
+            json!({"name": "platform", "scopes": ["usage"]}),
+        )
+        .await;
+    let shown = app.read_key(&parent, &child_id).await;
+    assert_eq!(
+        shown.body["ratelimits"][0]["unit"], "tokens_out",
+        "{}",
+        shown.body
+    );
+    let tpm_count = |meter: String| {
+        let app = &app;
+        async move {
+            let meter = app.services.store.read_meter(&meter).await.unwrap();
+            meter.windows.get("tpm").map_or(0, |(_, count)| *count)
+        }
+    };
+    // Admission checks a unit window but does not count requests in it.
+    assert_eq!(
+        admitted(&burst(&app, std::slice::from_ref(&child), 3).await),
+        3
+    );
+    assert_eq!(tpm_count(child_id.clone()).await, 0);
+    let report = |units: i64, kind: &str| {
+        let body = json!({"key_id": child_id, "units": units, "kind": kind});
+        let (app, reporter) = (&app, &reporter);
+        async move {
+            let reply = app
+                .call("POST", "/v1/usage", Some(reporter), Some(body))
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        }
+    };
+    report(60, "tokens_out").await;
+    report(500, "tokens_in").await;
+    assert_eq!(tpm_count(child_id.clone()).await, 60);
+    assert_eq!(tpm_count(parent_id.clone()).await, 60);
+    assert_eq!(
+        app.call("GET", METERED, Some(&child), None).await.status,
+        StatusCode::OK
+    );
+    report(50, "tokens_out").await;
+    for credential in [&child, &parent] {
+        let refused = app.call("GET", METERED, Some(credential), None).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            refused.body
+        );
+        assert_eq!(refused.body["code"], "RATE_LIMITED", "{}", refused.body);
+        assert!(
+            refused.body["detail"].as_str().unwrap().contains("\"tpm\""),
+            "{}",
+            refused.body
+        );
+        assert!(refused.headers.contains_key("retry-after"));
+    }
+    assert_eq!(tpm_count(parent_id).await, 110);
+    // A unit limit is no requests limit: it cannot stand in for one on a derived key.
+    let (_, requests_limited) = app
+        .new_key(
+            &app.admin_key,
+            json!({"name": "r", "ratelimits": limit(100)}),
+        )
+        .await;
+    let refused = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&requests_limited),
+            Some(json!({"name": "x", "ratelimits": [{"name": "t", "limit": 1, "window_secs": 60, "unit": "tokens_out"}]})),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let bad = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&app.admin_key),
+            Some(json!({"name": "x", "ratelimits": [{"name": "t", "limit": 1, "window_secs": 60, "unit": "Tokens!"}]})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert!(
+        bad.body.to_string().contains("ratelimits[0].unit"),
+        "{}",
+        bad.body
+    );
+}

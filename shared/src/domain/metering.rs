@@ -13,12 +13,35 @@ pub const MAX_LIMIT: u32 = 1_000_000_000;
 pub const MAX_CREDITS: i64 = 1_000_000_000_000;
 const DAY_SECS: i64 = 86_400;
 
-/// At most `limit` requests per fixed window of `window_secs`, windows aligned on the epoch.
+/// What a limit counts when it names no unit: admitted requests.
+pub const REQUESTS: &str = "requests";
+
+/// At most `limit` of `unit` per fixed window of `window_secs`, windows aligned on the epoch.
+/// The unit `requests` counts admitted requests; any other unit (`tokens_out` ...) counts
+/// what usage reports of that kind record, and admission refuses while the window is at or
+/// over its limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimit {
     pub name: String,
     pub limit: u32,
     pub window_secs: u32,
+    #[serde(default = "requests_unit", skip_serializing_if = "is_requests")]
+    pub unit: String,
+}
+
+fn requests_unit() -> String {
+    REQUESTS.to_owned()
+}
+
+fn is_requests(unit: &str) -> bool {
+    unit == REQUESTS
+}
+
+impl RateLimit {
+    /// Whether admission counts this limit (else usage reports of its unit do).
+    pub fn counts_requests(&self) -> bool {
+        is_requests(&self.unit)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +135,9 @@ pub struct RateLimitInput {
     pub name: String,
     pub limit: i64,
     pub window_secs: i64,
+    /// `requests` (the default) or a usage kind (`tokens_out` ...).
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 /// Client input for credits, before validation.
@@ -168,10 +194,15 @@ pub fn parse_ratelimits(field: &str, raw: &[RateLimitInput]) -> Result<Vec<RateL
                 format!("must be an integer from 1 to {MAX_WINDOW_SECS} (one day)"),
             ));
         }
+        let unit = match input.unit.as_deref() {
+            None | Some(REQUESTS) => REQUESTS.to_owned(),
+            Some(kind) => parse_usage_kind(&at("unit"), kind)?,
+        };
         limits.push(RateLimit {
             name: name.to_owned(),
             limit: input.limit as u32,
             window_secs: input.window_secs as u32,
+            unit,
         });
     }
     Ok(limits)
@@ -299,14 +330,15 @@ pub fn within(
     caller_balance: Option<i64>,
 ) -> Result<(), String> {
     for own in &caller.ratelimits {
-        let covered = wanted
-            .ratelimits
-            .iter()
-            .any(|limit| limit.window_secs % own.window_secs == 0 && limit.limit <= own.limit);
+        let covered = wanted.ratelimits.iter().any(|limit| {
+            limit.unit == own.unit
+                && limit.window_secs % own.window_secs == 0
+                && limit.limit <= own.limit
+        });
         if !covered {
             return Err(format!(
-                "this credential is limited to {} per {} s (\"{}\"); it may set only limits at least as tight",
-                own.limit, own.window_secs, own.name
+                "this credential is limited to {} {} per {} s (\"{}\"); it may set only limits at least as tight",
+                own.limit, own.unit, own.window_secs, own.name
             ));
         }
     }
@@ -439,7 +471,48 @@ mod tests {
             name: name.into(),
             limit,
             window_secs,
+            unit: None,
         }
+    }
+
+    #[test]
+    fn a_limit_counts_requests_unless_it_names_a_unit() {
+        let requests = parse_ratelimits("ratelimits", &[limit("r", 5, 60)]).unwrap();
+        assert!(requests[0].counts_requests());
+        let tpm = RateLimitInput {
+            unit: Some("tokens_out".into()),
+            ..limit("tpm", 100_000, 60)
+        };
+        let parsed = parse_ratelimits("ratelimits", &[tpm.clone()]).unwrap();
+        assert_eq!(parsed[0].unit, "tokens_out");
+        assert!(!parsed[0].counts_requests());
+        let bad = RateLimitInput {
+            unit: Some("Tokens Out".into()),
+            ..tpm
+        };
+        assert_eq!(
+            parse_ratelimits("ratelimits", &[bad]).unwrap_err().field,
+            "ratelimits[0].unit"
+        );
+        // Stored without a unit (every key before units existed) reads as requests.
+        let stored: RateLimit =
+            serde_json::from_str(r#"{"name":"r","limit":1,"window_secs":1}"#).unwrap();
+        assert!(stored.counts_requests());
+        assert_eq!(
+            serde_json::to_string(&stored).unwrap(),
+            r#"{"name":"r","limit":1,"window_secs":1}"#
+        );
+        // A unit limit is covered only by a limit of the same unit.
+        let caller = Metering {
+            ratelimits: parsed,
+            credits: None,
+        };
+        let by_requests = Metering {
+            ratelimits: parse_ratelimits("ratelimits", &[limit("x", 10, 60)]).unwrap(),
+            credits: None,
+        };
+        assert!(within(&by_requests, None, &caller, None).is_err());
+        assert!(within(&caller, None, &caller, None).is_ok());
     }
 
     #[test]
@@ -525,6 +598,7 @@ mod tests {
                 name: "requests".into(),
                 limit: 10,
                 window_secs: 1,
+                unit: REQUESTS.into(),
             }],
             credits: Some(CreditsPolicy::default()),
         };
@@ -533,6 +607,7 @@ mod tests {
                 name: "x".into(),
                 limit: 5,
                 window_secs: 2,
+                unit: REQUESTS.into(),
             }],
             credits: Some(CreditsPolicy::default()),
         };
@@ -544,6 +619,7 @@ mod tests {
                 name: "x".into(),
                 limit: 50,
                 window_secs: 1,
+                unit: REQUESTS.into(),
             }],
             ..tighter
         };

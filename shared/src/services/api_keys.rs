@@ -58,6 +58,7 @@ impl NewKeyInput {
                         name: l.name.clone(),
                         limit: i64::from(l.limit),
                         window_secs: i64::from(l.window_secs),
+                        unit: Some(l.unit.clone()),
                     })
                     .collect()
             }),

@@ -88,7 +88,18 @@ fn limit_checks(metering: &Metering, now: i64) -> Vec<LimitCheck<'_>> {
             name: &limit.name,
             limit: limit.limit,
             window_start: window_start(now, limit.window_secs),
+            counts_requests: limit.counts_requests(),
         })
+        .collect()
+}
+
+/// The windows a usage report of `kind` counts in: the limits of that unit.
+fn unit_windows<'a>(metering: &'a Metering, kind: &str, now: i64) -> Vec<LimitCheck<'a>> {
+    limit_checks(metering, now)
+        .into_iter()
+        .zip(&metering.ratelimits)
+        .filter(|(_, limit)| limit.unit == kind)
+        .map(|(check, _)| check)
         .collect()
 }
 
@@ -422,6 +433,7 @@ impl Services {
         let mut charges = vec![UsageCharge {
             meter_id: &key.meter_id,
             credits: credits_check(&key.metering, now),
+            windows: unit_windows(&key.metering, &kind, now),
         }];
         for ancestor in &ancestors {
             if ancestor.metering.is_metered()
@@ -430,6 +442,7 @@ impl Services {
                 charges.push(UsageCharge {
                     meter_id: &ancestor.meter_id,
                     credits: credits_check(&ancestor.metering, now),
+                    windows: unit_windows(&ancestor.metering, &kind, now),
                 });
             }
         }
@@ -455,7 +468,13 @@ impl Services {
                     let charge = &plan.charges[index];
                     let seen = self.store.read_meter(charge.meter_id).await?;
                     self.store
-                        .roll_meter(charge.meter_id, &seen, hour, &[], charge.credits.as_ref())
+                        .roll_meter(
+                            charge.meter_id,
+                            &seen,
+                            hour,
+                            &charge.windows,
+                            charge.credits.as_ref(),
+                        )
                         .await?;
                 }
             }

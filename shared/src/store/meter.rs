@@ -79,6 +79,9 @@ pub struct LimitCheck<'a> {
     pub name: &'a str,
     pub limit: u32,
     pub window_start: i64,
+    /// Admission moves the count (a `requests` limit); else only usage reports do, and
+    /// admission only checks it.
+    pub counts_requests: bool,
 }
 
 /// What an admission expects and moves.
@@ -108,10 +111,12 @@ pub struct UsagePlan<'a> {
     pub now: i64,
 }
 
-/// One meter a usage report charges, with its balance's refill period when it has credits.
+/// One meter a usage report charges, with its balance's refill period when it has credits
+/// and the windows of its limits counting the report's unit.
 pub struct UsageCharge<'a> {
     pub meter_id: &'a str,
     pub credits: Option<CreditsCheck>,
+    pub windows: Vec<LimitCheck<'a>>,
 }
 
 pub enum Reported {
@@ -237,7 +242,9 @@ impl Admission {
             conditions.push(format!(
                 "{start} = {start_value} AND {count} < {limit_value}"
             ));
-            sets.push(format!("{count} = {count} + {one}"));
+            if limit.counts_requests {
+                sets.push(format!("{count} = {count} + {one}"));
+            }
         }
         let cost = expr.value(n(plan.cost));
         if let Some(credits) = &plan.credits {
@@ -646,6 +653,13 @@ impl Store {
         let units_name = expr.name(&format!("{UNITS_PREFIX}{}", plan.kind));
         let units = expr.value(n(plan.units));
         let mut update = format!("ADD {units_name} {units}");
+        for window in &charge.windows {
+            let start = expr.name(&format!("{WINDOW_START_PREFIX}{}", window.name));
+            let count = expr.name(&format!("{WINDOW_COUNT_PREFIX}{}", window.name));
+            let start_value = expr.value(n(window.window_start));
+            conditions.push(format!("{start} = {start_value}"));
+            update.push_str(&format!(", {count} {units}"));
+        }
         if let Some(credits) = &charge.credits {
             let remaining = expr.name(REMAINING);
             let spent = expr.name(SPENT);
