@@ -483,7 +483,7 @@ mod tests {
             unit: Some("tokens_out".into()),
             ..limit("tpm", 100_000, 60)
         };
-        let parsed = parse_ratelimits("ratelimits", &[tpm.clone()]).unwrap();
+        let parsed = parse_ratelimits("ratelimits", std::slice::from_ref(&tpm)).unwrap();
         assert_eq!(parsed[0].unit, "tokens_out");
         assert!(!parsed[0].counts_requests());
         let bad = RateLimitInput {
