@@ -36,6 +36,18 @@ async fn balance(app: &TestApp, meter_id: &str) -> Option<i64> {
         .remaining
 }
 
+/// A key made by the bootstrap admin's key with `parent`, and a key it made with `child`:
+/// (parent id, parent secret, child id, child secret).
+async fn parent_and_child(
+    app: &TestApp,
+    parent: Value,
+    child: Value,
+) -> (String, String, String, String) {
+    let (parent_id, parent) = app.new_key(&app.admin_key, parent).await;
+    let (child_id, child) = app.new_key(&parent, child).await;
+    (parent_id, parent, child_id, child)
+}
+
 /// `per` concurrent metered requests with each credential, all at once.
 async fn burst(app: &TestApp, credentials: &[String], per: usize) -> Vec<Reply> {
     join_all(
@@ -191,18 +203,12 @@ async fn a_refused_request_moves_no_counter_at_any_level() {
     let app = spawn_app().await;
     clear_of_boundary(DAY, 300);
     // The child's own limit refuses: the parent counts only what the child was admitted.
-    let (parent_id, parent) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "wide parent", "ratelimits": limit(100)}),
-        )
-        .await;
-    let (child_id, child) = app
-        .new_key(
-            &parent,
-            json!({"name": "tight child", "ratelimits": limit(3)}),
-        )
-        .await;
+    let (parent_id, _, child_id, child) = parent_and_child(
+        &app,
+        json!({"name": "wide parent", "ratelimits": limit(100)}),
+        json!({"name": "tight child", "ratelimits": limit(3)}),
+    )
+    .await;
     assert_eq!(
         admitted(&burst(&app, std::slice::from_ref(&child), 10).await),
         3
@@ -210,15 +216,12 @@ async fn a_refused_request_moves_no_counter_at_any_level() {
     assert_eq!(window_count(&app, &child_id).await, 3);
     assert_eq!(window_count(&app, &parent_id).await, 3);
     // The parent's limit refuses: the child counts only what the parent admitted.
-    let (parent_id, parent) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "tight parent", "ratelimits": limit(3)}),
-        )
-        .await;
-    let (child_id, child) = app
-        .new_key(&parent, json!({"name": "child", "ratelimits": limit(3)}))
-        .await;
+    let (parent_id, _, child_id, child) = parent_and_child(
+        &app,
+        json!({"name": "tight parent", "ratelimits": limit(3)}),
+        json!({"name": "child", "ratelimits": limit(3)}),
+    )
+    .await;
     let (grandchild_id, grandchild) = app
         .new_key(
             &child,
@@ -240,18 +243,12 @@ async fn a_refused_request_moves_no_counter_at_any_level() {
 #[tokio::test]
 async fn reported_usage_is_charged_against_every_budget_above_the_key() {
     let app = spawn_app().await;
-    let (parent_id, parent) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "parent", "credits": {"remaining": 100}}),
-        )
-        .await;
-    let (child_id, _) = app
-        .new_key(
-            &parent,
-            json!({"name": "child", "credits": {"remaining": 50}}),
-        )
-        .await;
+    let (parent_id, _, child_id, _) = parent_and_child(
+        &app,
+        json!({"name": "parent", "credits": {"remaining": 100}}),
+        json!({"name": "child", "credits": {"remaining": 50}}),
+    )
+    .await;
     let (_, reporter) = app
         .new_key(
             &app.admin_key,
@@ -281,18 +278,12 @@ async fn a_check_that_spends_nothing_reports_every_budget_and_moves_nothing() {
             json!({"name": "service", "scopes": ["verify"]}),
         )
         .await;
-    let (parent_id, parent) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "parent", "ratelimits": limit(10), "credits": {"remaining": 7}}),
-        )
-        .await;
-    let (child_id, child) = app
-        .new_key(
-            &parent,
-            json!({"name": "child", "ratelimits": limit(5), "credits": {"remaining": 7}}),
-        )
-        .await;
+    let (parent_id, parent, child_id, child) = parent_and_child(
+        &app,
+        json!({"name": "parent", "ratelimits": limit(10), "credits": {"remaining": 7}}),
+        json!({"name": "child", "ratelimits": limit(5), "credits": {"remaining": 7}}),
+    )
+    .await;
     assert_eq!(
         admitted(&burst(&app, std::slice::from_ref(&parent), 2).await),
         2
@@ -328,15 +319,12 @@ async fn a_check_that_spends_nothing_reports_every_budget_and_moves_nothing() {
 async fn a_throttled_admission_is_a_503_to_retry_and_moves_no_counter() {
     let (app, faults) = spawn_app_with_faults().await;
     clear_of_boundary(DAY, 300);
-    let (parent_id, parent) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "parent", "ratelimits": limit(10)}),
-        )
-        .await;
-    let (child_id, child) = app
-        .new_key(&parent, json!({"name": "child", "ratelimits": limit(10)}))
-        .await;
+    let (parent_id, parent, child_id, child) = parent_and_child(
+        &app,
+        json!({"name": "parent", "ratelimits": limit(10)}),
+        json!({"name": "child", "ratelimits": limit(10)}),
+    )
+    .await;
     // One budget is one UpdateItem; a chain is one TransactWriteItems.
     for (operation, credential) in [("UpdateItem", &parent), ("TransactWriteItems", &child)] {
         faults.throttle(operation);
@@ -366,12 +354,12 @@ async fn a_token_window_refuses_once_reported_units_reach_it_at_every_level() {
     let app = spawn_app().await;
     clear_of_boundary(3600, 300);
     let tpm = json!([{"name": "tpm", "limit": 100, "window_secs": 3600, "unit": "tokens_out"}]);
-    let (parent_id, parent) = app
-        .new_key(&app.admin_key, json!({"name": "parent", "ratelimits": tpm}))
-        .await;
-    let (child_id, child) = app
-        .new_key(&parent, json!({"name": "child", "ratelimits": tpm}))
-        .await;
+    let (parent_id, parent, child_id, child) = parent_and_child(
+        &app,
+        json!({"name": "parent", "ratelimits": tpm}),
+        json!({"name": "child", "ratelimits": tpm}),
+    )
+    .await;
     let (_, reporter) = app
         .new_key(
             &app.admin_key,
