@@ -365,7 +365,10 @@ mod tests {
 
     #[test]
     fn an_idempotency_key_may_be_255_characters() {
-        assert_eq!(parse_idempotency_key(&"x".repeat(255)).map(str::len), Some(255));
+        assert_eq!(
+            parse_idempotency_key(&"x".repeat(255)).map(str::len),
+            Some(255)
+        );
     }
 
     #[test]
