@@ -213,10 +213,12 @@ async fn a_key_gets_a_token_and_last_auth() {
         .await;
     assert!(one.body["last_auth"].is_i64(), "{}", one.body);
 
+    // A tenant that exists in the same table, not the key's.
+    let other = app.other_tenant("admin@other.example").await;
     let other_tenant = app
         .send(
             "GET",
-            "/1/token?tenant_id=01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            &format!("/1/token?tenant_id={}", other.tenant_id),
             &[("authorization", &format!("Key {api_key}"))],
             None,
         )

@@ -94,6 +94,18 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     }
 }
 
+/// A second tenant bootstrapped in the same table as a [`TestApp`]'s own, with its own
+/// admin and all-scope key. Tenant isolation is only tested across two tenants of one table:
+/// a second `spawn_app()` is a second table, where nothing of the first exists to be
+/// reached, so its 404s prove nothing about isolation.
+pub struct OtherTenant {
+    pub tenant_id: String,
+    pub admin_id: String,
+    pub admin_email: String,
+    /// The other tenant admin's bootstrap key (all scopes).
+    pub admin_key: String,
+}
+
 /// A response's status and JSON body (Null when the body is empty or not JSON).
 pub struct Reply {
     pub status: StatusCode,
@@ -235,6 +247,23 @@ impl TestApp {
             Some(serde_json::json!({"role": role, "content": {"text": text}})),
         )
         .await
+    }
+
+    /// Bootstraps another tenant (admin `admin_email`) in this app's table, served by the
+    /// same server: the second tenant every tenant-isolation test needs.
+    pub async fn other_tenant(&self, admin_email: &str) -> OtherTenant {
+        let made = self
+            .services
+            .bootstrap("other tenant", admin_email)
+            .await
+            .expect("the second tenant is bootstrapped");
+        assert_ne!(made.tenant.id, self.tenant_id);
+        OtherTenant {
+            tenant_id: made.tenant.id,
+            admin_id: made.admin.id,
+            admin_email: made.admin.email,
+            admin_key: made.key.secret,
+        }
     }
 
     /// Another keygate instance on this app's table, with its own DynamoDB client and its

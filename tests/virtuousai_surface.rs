@@ -205,24 +205,55 @@ async fn expiry_filters_paging_and_revoke_all() {
             )
             .await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-        assert!(created.body["token"]["expiresAt"].is_string());
-        ids.push(created.body["token"]["id"].as_str().unwrap().to_owned());
+        let token = &created.body["token"];
+        let at = |field: &str| {
+            keygate::domain::clock::parse_rfc3339(field, token[field].as_str().unwrap()).unwrap()
+        };
+        assert_eq!(
+            at("expiresAt") - at("createdAt"),
+            30 * 24 * 3600,
+            "expiresInDays: 30 is thirty days from creation: {token}"
+        );
+        ids.push(token["id"].as_str().unwrap().to_owned());
     }
-    // Pages of two: four tokens in all (the caller's own key among them).
-    let first = app
-        .send("GET", "/api/v1/access-tokens?limit=2", &auth, None)
-        .await;
-    assert_eq!(first.body["items"].as_array().unwrap().len(), 2);
-    let cursor = first.body["nextCursor"].as_str().expect("a next page");
-    let second = app
-        .send(
-            "GET",
-            &format!("/api/v1/access-tokens?limit=2&cursor={cursor}"),
-            &auth,
-            None,
-        )
-        .await;
-    assert_eq!(second.body["items"].as_array().unwrap().len(), 2);
+    // Pages of two: four tokens in all (the caller's own key among them), each on exactly
+    // one page.
+    let page = |query: String| {
+        let (app, auth) = (&app, &auth);
+        async move {
+            let reply = app
+                .send("GET", &format!("/api/v1/access-tokens?{query}"), auth, None)
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            let ids: Vec<String> = reply.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_str().unwrap().to_owned())
+                .collect();
+            (ids, reply.body["nextCursor"].clone())
+        }
+    };
+    let (first, cursor) = page("limit=2".into()).await;
+    assert_eq!(first.len(), 2);
+    let cursor = cursor.as_str().expect("a next page").to_owned();
+    let (second, last) = page(format!("limit=2&cursor={cursor}")).await;
+    assert_eq!(second.len(), 2);
+    assert!(
+        first.iter().all(|id| !second.contains(id)),
+        "page two follows page one: {first:?} then {second:?}"
+    );
+    let (everything, _) = page("limit=10".into()).await;
+    assert_eq!(
+        [first, second].concat(),
+        everything,
+        "the pages are the list, in order"
+    );
+    assert!(ids.iter().all(|id| everything.contains(id)));
+    if let Some(cursor) = last.as_str() {
+        let (beyond, _) = page(format!("limit=2&cursor={cursor}")).await;
+        assert!(beyond.is_empty(), "nothing after the last page: {beyond:?}");
+    }
 
     let sessions = app
         .send(

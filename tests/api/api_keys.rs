@@ -391,7 +391,7 @@ async fn no_secret_is_stored_in_plain_text() {
 
 #[tokio::test]
 async fn last_used_is_written_at_most_once_a_minute() {
-    let app = spawn_app().await;
+    let (app, faults) = keygate_tests::spawn_app_with_faults().await;
     let created = app
         .call(
             "POST",
@@ -403,12 +403,29 @@ async fn last_used_is_written_at_most_once_a_minute() {
     let id = created.body["id"].as_str().unwrap();
     let secret = created.body["key"].as_str().unwrap();
     assert!(created.body["last_used_at"].is_null());
-    app.call("GET", "/v1/auth/me", Some(secret), None).await;
+    // The stamp writes sent to the store (each is billed, even when its condition fails).
+    let stamps = || {
+        faults
+            .take_seen()
+            .iter()
+            .filter(|(operation, body)| {
+                operation == "UpdateItem" && body.to_string().contains("last_used_at")
+            })
+            .count()
+    };
+    faults.forget();
+    for _ in 0..4 {
+        let me = app.call("GET", "/v1/auth/me", Some(secret), None).await;
+        assert_eq!(me.status, StatusCode::OK);
+    }
+    assert_eq!(stamps(), 1, "four uses in a row: one stamp write");
     let first = app.read_key(&app.admin_key, id).await.body["last_used_at"].clone();
     assert!(first.is_string());
+    faults.forget();
     for _ in 0..3 {
         app.call("GET", "/v1/auth/me", Some(secret), None).await;
     }
+    assert_eq!(stamps(), 0, "used again within the minute: no write");
     let later = app.read_key(&app.admin_key, id).await.body["last_used_at"].clone();
     assert_eq!(first, later);
 }

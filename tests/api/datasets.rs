@@ -470,12 +470,8 @@ async fn delete_needs_a_dataset_name() {
 #[tokio::test]
 async fn another_tenant_neither_sees_nor_receives_a_dataset() {
     let app = spawn_app().await;
-    let other = app
-        .services
-        .bootstrap("other tenant", "outsider@other.example.com")
-        .await
-        .unwrap();
-    let outsider = other.key.secret;
+    let other = app.other_tenant("outsider@other.example.com").await;
+    let outsider = other.admin_key;
     let created = create(&app, &app.admin_key, json!({"name": "Internal"})).await;
     let full_name = created.body["full_name"].as_str().unwrap().to_owned();
 

@@ -207,7 +207,7 @@ async fn a_replayed_idempotency_key_answers_the_same_successor() {
 }
 
 #[tokio::test]
-async fn only_a_credential_holding_every_scope_may_roll() {
+async fn only_a_credential_holding_every_scope_of_the_key_may_roll() {
     let app = spawn_app().await;
     let (_, narrow) = app
         .new_key(
@@ -215,22 +215,38 @@ async fn only_a_credential_holding_every_scope_may_roll() {
             json!({"name": "narrow", "scopes": ["chat", "read"]}),
         )
         .await;
-    let (wide_id, _) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "wide", "scopes": ["chat", "read", "write"]}),
-        )
-        .await;
-    let refused = roll(&app, &narrow, &wide_id, json!({})).await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
-    let (own_id, _) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "chatty", "scopes": ["chat"]}),
-        )
-        .await;
-    let allowed = roll(&app, &narrow, &own_id, json!({})).await;
-    assert_eq!(allowed.status, StatusCode::CREATED, "{}", allowed.body);
+    // A key with a scope the roller lacks: more scopes, or as many but another one.
+    for scopes in [json!(["chat", "read", "write"]), json!(["chat", "write"])] {
+        let (id, _) = app
+            .new_key(&app.admin_key, json!({"name": "wider", "scopes": scopes}))
+            .await;
+        let refused = roll(&app, &narrow, &id, json!({})).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::FORBIDDEN,
+            "{scopes}: {}",
+            refused.body
+        );
+        let key = app.read_key(&app.admin_key, &id).await;
+        assert!(key.body["expires_at"].is_null(), "not rolled: {}", key.body);
+    }
+    // Every scope of the key held: fewer, or exactly the same.
+    for scopes in [json!(["chat"]), json!(["chat", "read"])] {
+        let (id, _) = app
+            .new_key(&app.admin_key, json!({"name": "within", "scopes": scopes}))
+            .await;
+        let allowed = roll(&app, &narrow, &id, json!({})).await;
+        assert_eq!(
+            allowed.status,
+            StatusCode::CREATED,
+            "{scopes}: {}",
+            allowed.body
+        );
+        assert_eq!(
+            allowed.body["scopes"], scopes,
+            "the successor keeps the scopes"
+        );
+    }
 }
 
 #[tokio::test]
@@ -256,13 +272,16 @@ async fn a_user_at_the_limit_may_roll_and_the_successor_takes_the_slot() {
     let rolled = roll(&app, &app.admin_key, &ids[0], json!({})).await;
     assert_eq!(rolled.status, StatusCode::CREATED, "{}", rolled.body);
     // Revoking the rolled key (which gave its slot away) frees nothing.
-    app.call(
-        "DELETE",
-        &format!("/v1/api-keys/{}", ids[0]),
-        Some(&app.admin_key),
-        None,
-    )
-    .await;
+    let revoked = app
+        .call(
+            "DELETE",
+            &format!("/v1/api-keys/{}", ids[0]),
+            Some(&app.admin_key),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    assert!(revoked.body["revoked_at"].is_string(), "{}", revoked.body);
     let still = app
         .call(
             "POST",
@@ -274,13 +293,15 @@ async fn a_user_at_the_limit_may_roll_and_the_successor_takes_the_slot() {
     assert_eq!(still.status, StatusCode::CONFLICT, "{}", still.body);
     // Revoking the successor does.
     let successor = rolled.body["id"].as_str().unwrap();
-    app.call(
-        "DELETE",
-        &format!("/v1/api-keys/{successor}"),
-        Some(&app.admin_key),
-        None,
-    )
-    .await;
+    let revoked = app
+        .call(
+            "DELETE",
+            &format!("/v1/api-keys/{successor}"),
+            Some(&app.admin_key),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
     let freed = app
         .call(
             "POST",

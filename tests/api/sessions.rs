@@ -163,56 +163,161 @@ async fn repeated_failures_lock_the_account_not_others() {
 #[tokio::test]
 async fn parallel_guesses_cannot_exceed_the_streak() {
     let app = spawn_app().await;
+    let ada = app
+        .new_user_with_password("ada@example.com", PASSWORD)
+        .await;
+    let bob = app
+        .new_user_with_password("bob@example.com", PASSWORD)
+        .await;
+    let guess = |email: &'static str, password: String| {
+        app.call(
+            "POST",
+            "/v1/sessions",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+    };
+    // Twelve wrong guesses at once: exactly five are checked (each counted before its
+    // check), the other seven meet the lock unchecked, and the right password is then
+    // refused too.
+    let replies = futures::future::join_all(
+        (0..12).map(|i| guess("ada@example.com", format!("wrong guess {i:02}"))),
+    )
+    .await;
+    assert!(replies.iter().all(|r| r.status == StatusCode::UNAUTHORIZED));
+    let (checked, locked) = failures_of(&app, &ada).await;
+    assert_eq!(
+        (checked.len(), locked),
+        (5, 7),
+        "five guesses checked ({checked:?}), seven refused by the lock"
+    );
+    assert_eq!(checked, [1, 2, 3, 4, 5], "one streak, each counted once");
+    assert_eq!(streak_of(&app, &ada).await, 5);
+    let later = guess("ada@example.com", PASSWORD.to_owned()).await;
+    assert_eq!(
+        later.status,
+        StatusCode::UNAUTHORIZED,
+        "the right password after five parallel failures: {}",
+        later.body
+    );
+
+    // The right guess among eleven wrong ones: it is either one of the five checked (and
+    // signs in) or meets the lock (and is refused, as is the right password afterwards).
+    let replies = futures::future::join_all((0..12).map(|i| {
+        guess(
+            "bob@example.com",
+            if i == 11 {
+                PASSWORD.to_owned()
+            } else {
+                format!("wrong guess {i:02}")
+            },
+        )
+    }))
+    .await;
+    assert!(
+        replies[..11]
+            .iter()
+            .all(|r| r.status == StatusCode::UNAUTHORIZED)
+    );
+    let (checked, locked) = failures_of(&app, &bob).await;
+    let refused = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(
+        checked.len() + locked,
+        refused,
+        "one failure recorded per refusal"
+    );
+    match replies[11].status {
+        StatusCode::CREATED => {
+            // A success ends the streak: the wrong guesses checked before it and after it
+            // form two streaks of at most five each.
+            assert!(checked.len() <= 9, "{checked:?}");
+        }
+        StatusCode::UNAUTHORIZED => {
+            // Not checked (a check of the right password succeeds): it met the lock.
+            assert_eq!((checked.len(), locked), (5, 7), "{checked:?}");
+            let later = guess("bob@example.com", PASSWORD.to_owned()).await;
+            assert_eq!(later.status, StatusCode::UNAUTHORIZED, "{}", later.body);
+        }
+        other => panic!("the right guess got {other}: {}", replies[11].body),
+    }
+}
+
+/// A user's failed sign-ins as the audit trail records them: the streak numbers of the
+/// checked ones (sorted) and how many met a lock unchecked.
+async fn failures_of(app: &keygate_tests::TestApp, user_id: &str) -> (Vec<i64>, usize) {
+    let trail = app.audit(&app.admin_key, "limit=200").await;
+    let mut checked = Vec::new();
+    let mut locked = 0;
+    for event in trail.body["items"].as_array().unwrap() {
+        let kind = event["type"].as_str().unwrap();
+        if event["user_id"] != user_id || !["sign_in.failed", "account.locked"].contains(&kind) {
+            continue;
+        }
+        if event["detail"]["account_locked"] == true {
+            locked += 1;
+        } else {
+            checked.push(event["detail"]["failures_in_a_row"].as_i64().unwrap());
+        }
+    }
+    checked.sort_unstable();
+    (checked, locked)
+}
+
+/// The user's stored streak length (`sign_in_failures`), which must be there.
+async fn streak_of(app: &keygate_tests::TestApp, user_id: &str) -> i64 {
+    let items = app.scan_table().await;
+    let user = items
+        .iter()
+        .find(|i| {
+            i.get("type")
+                .and_then(|t| t.as_s().ok())
+                .map(String::as_str)
+                == Some("User")
+                && i.get("user_id")
+                    .and_then(|u| u.as_s().ok())
+                    .map(String::as_str)
+                    == Some(user_id)
+        })
+        .expect("the user's item");
+    user.get("sign_in_failures")
+        .expect("a streak is recorded")
+        .as_n()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_lock_ends_after_the_lockout() {
+    let app = spawn_app_with(&[("KEYGATE_SIGN_IN_LOCKOUT_SECS", "2")]).await;
     app.new_user_with_password("ada@example.com", PASSWORD)
         .await;
-    // Twelve guesses at once, the right one among them: at most five are ever checked,
-    // so whether the right one got through, the account ends locked or signed in, and a
-    // later right password is refused unless that one succeeded.
-    let guesses = (0..12).map(|i| {
-        let password = if i == 11 {
-            PASSWORD.to_owned()
-        } else {
-            format!("wrong guess {i:02}")
-        };
+    let attempt = |password: &'static str| {
         app.call(
             "POST",
             "/v1/sessions",
             None,
             Some(json!({"email": "ada@example.com", "password": password})),
         )
-    });
-    let replies = futures::future::join_all(guesses).await;
-    let refused = replies
-        .iter()
-        .filter(|r| r.status == StatusCode::UNAUTHORIZED)
-        .count();
-    assert!(refused >= 11, "wrong guesses are refused");
-    let items = app.scan_table().await;
-    let failures = items
-        .iter()
-        .filter_map(|i| i.get("sign_in_failures"))
-        .filter_map(|v| v.as_n().ok())
-        .map(|n| n.parse::<i64>().unwrap())
-        .max()
-        .unwrap_or(0);
-    assert!(failures <= 5, "the streak never passes five: {failures}");
-}
-
-#[tokio::test]
-async fn a_lock_ends_after_the_lockout() {
-    let app = spawn_app_with(&[("KEYGATE_SIGN_IN_LOCKOUT_SECS", "1")]).await;
-    app.new_user_with_password("ada@example.com", PASSWORD)
-        .await;
+    };
     for _ in 0..5 {
-        app.call(
-            "POST",
-            "/v1/sessions",
-            None,
-            Some(json!({"email": "ada@example.com", "password": "wrong password!"})),
-        )
-        .await;
+        assert_eq!(
+            attempt("wrong password!").await.status,
+            StatusCode::UNAUTHORIZED
+        );
     }
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // Locked now: the right password is refused (a refused attempt does not extend the lock).
+    let locked = attempt(PASSWORD).await;
+    assert_eq!(
+        locked.status,
+        StatusCode::UNAUTHORIZED,
+        "locked before the lockout ends: {}",
+        locked.body
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     app.sign_in("ada@example.com", PASSWORD).await;
 }
 
@@ -343,16 +448,12 @@ async fn an_email_in_several_tenants_names_its_tenant() {
     let app = spawn_app().await;
     app.new_user_with_password("ada@example.com", PASSWORD)
         .await;
-    let other = app
-        .services
-        .bootstrap("other tenant", "ada@example.com")
-        .await
-        .unwrap();
+    let other = app.other_tenant("ada@example.com").await;
     let set = app
         .call(
             "PUT",
             "/v1/users/me/password",
-            Some(&other.key.secret),
+            Some(&other.admin_key),
             Some(json!({"new_password": PASSWORD})),
         )
         .await;
@@ -377,11 +478,11 @@ async fn an_email_in_several_tenants_names_its_tenant() {
             "POST",
             "/v1/sessions",
             None,
-            Some(json!({"email": "ada@example.com", "password": PASSWORD, "tenant_id": other.tenant.id})),
+            Some(json!({"email": "ada@example.com", "password": PASSWORD, "tenant_id": other.tenant_id})),
         )
         .await;
     assert_eq!(chosen.status, StatusCode::CREATED, "{}", chosen.body);
-    assert_eq!(chosen.body["user"]["tenant_id"], other.tenant.id.as_str());
+    assert_eq!(chosen.body["user"]["tenant_id"], other.tenant_id.as_str());
     assert_eq!(chosen.body["user"]["role"], "admin");
 }
 

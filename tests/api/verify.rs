@@ -173,23 +173,16 @@ async fn every_code_is_answered_and_other_tenants_credentials_are_not_found() {
     assert_eq!(plain["code"], "VALID");
 
     // Another tenant's credentials: NOT_FOUND, never their details, whatever their state.
-    let other = app
-        .services
-        .bootstrap("other tenant", "admin@other.example")
-        .await
-        .unwrap();
-    let foreign = verify(&app, &service, json!({"key": other.key.secret})).await;
+    let other = app.other_tenant("admin@other.example").await;
+    let foreign = verify(&app, &service, json!({"key": other.admin_key})).await;
     assert_eq!(foreign["code"], "NOT_FOUND");
     assert_eq!(foreign["tenant_id"], Value::Null);
     assert_eq!(foreign["key_id"], Value::Null);
     app.services
-        .revoke_all_api_keys(
-            &app.services.verify(&other.key.secret).await.unwrap(),
-            false,
-        )
+        .revoke_all_api_keys(&app.services.verify(&other.admin_key).await.unwrap(), false)
         .await
         .unwrap();
-    let foreign = verify(&app, &service, json!({"key": other.key.secret})).await;
+    let foreign = verify(&app, &service, json!({"key": other.admin_key})).await;
     assert_eq!(foreign["code"], "NOT_FOUND", "not REVOKED: {foreign}");
 }
 

@@ -241,6 +241,143 @@ mod tests {
         assert_eq!(key.predecessors_of_successor(1000, 1000), vec![live]);
     }
 
+    fn key(id: &str) -> ApiKey {
+        ApiKey {
+            id: id.into(),
+            tenant_id: "t".into(),
+            user_id: "u".into(),
+            email: "a@example.com".into(),
+            user_role: UserRole::Admin,
+            name: "n".into(),
+            key_prefix: format!("kg_{id}"),
+            scopes: Scopes::all(),
+            key_type: KeyType::Admin,
+            created_at: 0,
+            expires_at: None,
+            last_used_at: None,
+            revoked_at: None,
+            enabled: true,
+            rolled_to: None,
+            lineage: Vec::new(),
+            metering: Metering::default(),
+            meter_id: id.into(),
+            predecessors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_key_is_expired_from_its_expiry_on() {
+        let mut k = key("k");
+        assert!(!k.is_expired(1000), "no expiry");
+        k.expires_at = Some(1000);
+        assert!(!k.is_expired(999));
+        assert!(k.is_expired(1000), "expired at the instant itself");
+        assert!(k.is_expired(1001));
+    }
+
+    #[test]
+    fn a_key_is_unusable_revoked_paused_or_expired_in_that_order() {
+        let mut k = key("k");
+        assert_eq!(k.unusable(1000), None);
+        assert!(k.is_usable(1000) && k.is_active(1000));
+        k.expires_at = Some(1000);
+        assert_eq!(k.unusable(1000), Some(Unusable::Expired));
+        assert!(!k.is_usable(1000) && !k.is_active(1000));
+        k.enabled = false;
+        assert_eq!(k.unusable(999), Some(Unusable::Disabled));
+        assert_eq!(k.unusable(1000), Some(Unusable::Disabled));
+        assert!(!k.is_usable(999));
+        k.revoked_at = Some(5);
+        assert_eq!(k.unusable(1000), Some(Unusable::Revoked));
+    }
+
+    #[test]
+    fn a_key_is_narrowed_by_every_ancestor() {
+        let mut child = key("c");
+        child.expires_at = Some(3000);
+        let mut parent = key("p");
+        parent.scopes = Scopes::from_stored(["chat", "read", "write"]);
+        parent.expires_at = Some(2000);
+        let mut root = key("r");
+        root.scopes = Scopes::from_stored(["read", "write", "admin"]);
+        root.key_type = KeyType::Asker;
+        let effective = child.narrowed_by([&parent, &root]);
+        assert_eq!(effective.scopes, Scopes::from_stored(["read", "write"]));
+        assert_eq!(effective.key_type, KeyType::Asker);
+        assert_eq!(effective.expires_at, Some(2000));
+        assert_eq!(effective.id, "c");
+        // An expiry on either side bounds the key; none stays none.
+        let forever = key("f");
+        assert_eq!(forever.narrowed_by([&parent]).expires_at, Some(2000));
+        assert_eq!(child.narrowed_by([&forever]).expires_at, Some(3000));
+        assert_eq!(forever.narrowed_by([&key("g")]).expires_at, None);
+        assert_eq!(child.narrowed_by([]), child);
+    }
+
+    #[test]
+    fn only_a_live_unrolled_key_holds_a_slot() {
+        let mut k = key("k");
+        assert!(k.holds_a_slot());
+        k.rolled_to = Some("k2".into());
+        assert!(!k.holds_a_slot(), "rolled: its successor holds it");
+        let mut k = key("k");
+        k.enabled = false;
+        assert!(!k.holds_a_slot(), "paused");
+        let mut k = key("k");
+        k.revoked_at = Some(1);
+        assert!(!k.holds_a_slot(), "revoked");
+    }
+
+    #[test]
+    fn a_grace_ends_at_its_instant() {
+        let mut k = key("k");
+        k.predecessors = vec![
+            Predecessor {
+                key_id: "a".into(),
+                ends_at: 1000,
+            },
+            Predecessor {
+                key_id: "b".into(),
+                ends_at: 1001,
+            },
+        ];
+        let live: Vec<&str> = k
+            .predecessors_in_grace(1000)
+            .map(|p| p.key_id.as_str())
+            .collect();
+        assert_eq!(live, ["b"]);
+    }
+
+    #[test]
+    fn only_a_live_unrolled_key_may_be_rolled() {
+        let mut k = key("k");
+        assert_eq!(k.roll_refusal(1000), None);
+        k.enabled = false;
+        assert!(k.roll_refusal(1000).unwrap().contains("paused"));
+        k.expires_at = Some(1000);
+        assert!(k.roll_refusal(1000).unwrap().contains("expired"));
+        assert!(k.roll_refusal(999).unwrap().contains("paused"));
+        k.rolled_to = Some("k2".into());
+        assert!(k.roll_refusal(1000).unwrap().contains("already rolled"));
+        k.revoked_at = Some(1);
+        assert!(k.roll_refusal(1000).unwrap().contains("revoked"));
+    }
+
+    #[test]
+    fn an_idempotency_key_may_be_255_characters() {
+        assert_eq!(
+            parse_idempotency_key(&"x".repeat(255)).map(str::len),
+            Some(255)
+        );
+    }
+
+    #[test]
+    fn a_rolled_key_lives_at_most_a_week_and_a_roll_is_remembered_a_day() {
+        assert_eq!(MAX_ROLL_GRACE_SECS, 604_800);
+        assert_eq!(DEFAULT_ROLL_GRACE_SECS, 86_400);
+        assert_eq!(IDEMPOTENCY_WINDOW_SECS, 86_400);
+    }
+
     #[test]
     fn idempotency_keys_are_visible_ascii() {
         assert_eq!(parse_idempotency_key(" abc-1 "), Some("abc-1"));

@@ -295,6 +295,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn kinds_round_trip_and_secrets_have_their_stated_length() {
+        for kind in [
+            CredentialKind::ApiKey,
+            CredentialKind::AccessToken,
+            CredentialKind::Session,
+        ] {
+            assert_eq!(CredentialKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(CredentialKind::parse("password"), None);
+        let key = new_ulid();
+        for (kind, lineage) in [
+            (CredentialKind::ApiKey, vec![]),
+            (CredentialKind::ApiKey, vec![key, key]),
+            (CredentialKind::AccessToken, vec![key]),
+            (CredentialKind::Session, vec![]),
+        ] {
+            let secret = generate(kind, &lineage).secret;
+            assert_eq!(secret.len(), kind.secret_len(lineage.len()), "{secret}");
+            assert_eq!(
+                secret.len(),
+                kind.prefix().len() + (1 + lineage.len()) * 26 + RANDOM_CHARS + CRC_CHARS
+            );
+        }
+    }
+
+    #[test]
     fn generated_secrets_parse_back() {
         for kind in [
             CredentialKind::ApiKey,

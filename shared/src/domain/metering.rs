@@ -626,4 +626,278 @@ mod tests {
         assert!(within(&looser, Some(1), &caller, Some(10)).is_err());
         assert!(within(&looser, None, &Metering::default(), None).is_ok());
     }
+
+    #[test]
+    fn metered_means_a_limit_or_credits() {
+        assert!(!Metering::default().is_metered());
+        let limited = Metering {
+            ratelimits: vec![RateLimit {
+                name: "r".into(),
+                limit: 1,
+                window_secs: 1,
+                unit: REQUESTS.into(),
+            }],
+            credits: None,
+        };
+        assert!(limited.is_metered());
+        let with_credits = Metering {
+            ratelimits: Vec::new(),
+            credits: Some(CreditsPolicy::default()),
+        };
+        assert!(with_credits.is_metered());
+        assert_eq!(RefillInterval::Daily.as_str(), "daily");
+        assert_eq!(RefillInterval::Monthly.as_str(), "monthly");
+    }
+
+    #[test]
+    fn rate_limits_are_accepted_up_to_their_bounds() {
+        let five: Vec<_> = (0..5).map(|i| limit(&format!("l{i}"), 1, 1)).collect();
+        assert_eq!(parse_ratelimits("r", &five).unwrap().len(), 5);
+        let top = parse_ratelimits("r", &[limit(&"n".repeat(32), 1_000_000_000, 86_400)]);
+        assert_eq!(
+            top.unwrap(),
+            [RateLimit {
+                name: "n".repeat(32),
+                limit: 1_000_000_000,
+                window_secs: 86_400,
+                unit: REQUESTS.into(),
+            }]
+        );
+        for bad in [
+            limit(&"n".repeat(33), 1, 1),
+            limit("", 1, 1),
+            limit("a b", 1, 1),
+            limit("a", 1_000_000_001, 1),
+            limit("a", 1, 0),
+        ] {
+            assert!(parse_ratelimits("r", &[bad.clone()]).is_err(), "{bad:?}");
+        }
+        assert!(parse_ratelimits("r", &[limit("a_b-1", 1, 1)]).is_ok());
+    }
+
+    #[test]
+    fn credits_are_accepted_up_to_their_bounds() {
+        let credits = |remaining, amount, interval: &str, day| CreditsInput {
+            remaining,
+            refill: Some(RefillInput {
+                interval: interval.into(),
+                amount,
+                day,
+            }),
+        };
+        let top = parse_credits("c", &credits(MAX_CREDITS, MAX_CREDITS, "daily", None)).unwrap();
+        assert_eq!(top.remaining, MAX_CREDITS);
+        assert_eq!(
+            top.refill,
+            Some(Refill {
+                interval: RefillInterval::Daily,
+                amount: MAX_CREDITS,
+                day: None
+            })
+        );
+        let first = parse_credits("c", &credits(0, 1, "monthly", Some(1))).unwrap();
+        assert_eq!(first.refill.unwrap().day, Some(1));
+        for (bad, field) in [
+            (credits(-1, 1, "daily", None), "c.remaining"),
+            (credits(MAX_CREDITS + 1, 1, "daily", None), "c.remaining"),
+            (credits(0, 0, "daily", None), "c.refill.amount"),
+            (
+                credits(0, MAX_CREDITS + 1, "daily", None),
+                "c.refill.amount",
+            ),
+            (credits(0, 1, "monthly", Some(0)), "c.refill.day"),
+        ] {
+            assert_eq!(parse_credits("c", &bad).unwrap_err().field, field);
+        }
+        let none = parse_credits(
+            "c",
+            &CreditsInput {
+                remaining: 3,
+                refill: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            none,
+            Credits {
+                remaining: 3,
+                refill: None
+            }
+        );
+    }
+
+    #[test]
+    fn windows_start_on_their_boundary() {
+        assert_eq!(window_start(120, 60), 120);
+        assert_eq!(window_start(179, 60), 120);
+        assert_eq!(window_start(-1, 60), -60);
+        let daily = Refill {
+            interval: RefillInterval::Daily,
+            amount: 1,
+            day: None,
+        };
+        assert_eq!(refill_period(86_400, &daily), (86_400, 172_800));
+        // A monthly refill on its very day starts that day; in December the next is January.
+        let on_the_5th = Refill {
+            interval: RefillInterval::Monthly,
+            amount: 1,
+            day: Some(5),
+        };
+        // 2026-12-05T00:00:00Z .. 2027-01-05T00:00:00Z
+        assert_eq!(
+            refill_period(1_796_428_800, &on_the_5th),
+            (1_796_428_800, 1_799_107_200)
+        );
+        // 2027-01-04T12:00:00Z: still the period from 2026-12-05.
+        assert_eq!(
+            refill_period(1_799_064_000, &on_the_5th),
+            (1_796_428_800, 1_799_107_200)
+        );
+    }
+
+    fn limited(limit: u32, window_secs: u32) -> Metering {
+        Metering {
+            ratelimits: vec![RateLimit {
+                name: "r".into(),
+                limit,
+                window_secs,
+                unit: REQUESTS.into(),
+            }],
+            credits: None,
+        }
+    }
+
+    #[test]
+    fn limits_as_tight_as_the_callers_pass_and_no_looser() {
+        let caller = limited(10, 60);
+        assert!(
+            within(&limited(10, 60), None, &caller, None).is_ok(),
+            "equal"
+        );
+        assert!(
+            within(&limited(10, 120), None, &caller, None).is_ok(),
+            "a multiple"
+        );
+        assert!(
+            within(&limited(11, 60), None, &caller, None).is_err(),
+            "more"
+        );
+        assert!(
+            within(&limited(10, 90), None, &caller, None).is_err(),
+            "not a multiple"
+        );
+        assert!(
+            within(&limited(10, 30), None, &caller, None).is_err(),
+            "shorter"
+        );
+        assert!(
+            within(&Metering::default(), None, &caller, None).is_err(),
+            "none"
+        );
+    }
+
+    #[test]
+    fn credits_and_refills_no_larger_than_the_callers() {
+        let refill = |interval, amount| {
+            Some(Refill {
+                interval,
+                amount,
+                day: None,
+            })
+        };
+        let with = |r: Option<Refill>| Metering {
+            ratelimits: Vec::new(),
+            credits: Some(CreditsPolicy { refill: r }),
+        };
+        let caller = with(refill(RefillInterval::Daily, 100));
+        let ok =
+            |wanted: &Metering, remaining| within(wanted, remaining, &caller, Some(50)).is_ok();
+        assert!(ok(&with(None), Some(50)), "the whole balance");
+        assert!(!ok(&with(None), Some(51)), "more than the balance");
+        assert!(ok(&with(None), None), "no balance given: none");
+        assert!(
+            ok(&with(refill(RefillInterval::Daily, 100)), Some(0)),
+            "the same refill"
+        );
+        assert!(
+            !ok(&with(refill(RefillInterval::Daily, 101)), Some(0)),
+            "a larger one"
+        );
+        assert!(
+            ok(&with(refill(RefillInterval::Monthly, 100)), Some(0)),
+            "less often"
+        );
+        let monthly = with(refill(RefillInterval::Monthly, 100));
+        assert!(
+            within(
+                &with(refill(RefillInterval::Daily, 1)),
+                Some(0),
+                &monthly,
+                Some(50)
+            )
+            .is_err(),
+            "more often"
+        );
+        let no_refill = with(None);
+        assert!(
+            within(
+                &with(refill(RefillInterval::Monthly, 1)),
+                Some(0),
+                &no_refill,
+                Some(50)
+            )
+            .is_err(),
+            "a refill the caller lacks"
+        );
+        assert!(
+            within(&limited(1, 1), None, &no_refill, Some(50)).is_err(),
+            "credits dropped"
+        );
+    }
+
+    #[test]
+    fn a_refusal_says_which_limit_and_when() {
+        let status = MeterStatus {
+            limits: vec![LimitStatus {
+                name: "burst".into(),
+                limit: 10,
+                window_secs: 1,
+                remaining: 0,
+                reset_secs: 1,
+            }],
+            credits_remaining: None,
+        };
+        let refusal = Refusal {
+            reason: RefusalReason::RateLimited("burst".into()),
+            status: status.clone(),
+            retry_after_secs: Some(1),
+        };
+        assert_eq!(
+            refusal.message(),
+            "rate limit \"burst\" (10 per 1 s) reached; retry in 1 s"
+        );
+        assert_eq!(refusal.reason.counter(), "rate_limited");
+        assert_eq!(RefusalReason::CreditsExhausted.counter(), "usage_exceeded");
+        let other = Refusal {
+            reason: RefusalReason::RateLimited("other".into()),
+            ..refusal
+        };
+        assert_eq!(other.message(), "rate limit \"other\" reached");
+        let broke = Refusal {
+            reason: RefusalReason::CreditsExhausted,
+            status,
+            retry_after_secs: None,
+        };
+        assert_eq!(broke.message(), "credits exhausted");
+    }
+
+    #[test]
+    fn usage_kinds_are_short_lowercase_names() {
+        assert_eq!(parse_usage_kind("k", "tokens_in").unwrap(), "tokens_in");
+        assert!(parse_usage_kind("k", &"a".repeat(32)).is_ok());
+        assert!(parse_usage_kind("k", &"a".repeat(33)).is_err());
+        assert!(parse_usage_kind("k", "").is_err());
+        assert!(parse_usage_kind("k", "Tokens").is_err());
+        assert!(parse_usage_kind("k", "t1").is_ok());
+    }
 }

@@ -244,6 +244,44 @@ mod tests {
     }
 
     #[test]
+    fn the_rules_hold_at_their_bounds() {
+        assert!(
+            Password::parse("p", "abcdefabcdef").is_ok(),
+            "12 characters, 6 distinct"
+        );
+        assert!(Password::parse("p", "abcdeabcdeab").is_err(), "5 distinct");
+        assert!(
+            Password::parse("p", "abcdefabcde").is_err(),
+            "11 characters"
+        );
+        assert!(
+            Password::parse("p", &"abcdef".repeat(22)[..128]).is_ok(),
+            "128"
+        );
+        assert!(
+            Password::parse("p", &"abcdef".repeat(22)[..129]).is_err(),
+            "129"
+        );
+    }
+
+    #[test]
+    fn an_over_long_candidate_never_matches() {
+        let hasher = cheap();
+        let longest = "abcdef".repeat(22)[..128].to_owned();
+        let phc = hasher.hash(&Password::parse("p", &longest).unwrap());
+        assert!(
+            hasher.verify(&longest, Some(&phc)),
+            "128 characters are checked"
+        );
+        let over = "abcdef".repeat(22)[..129].to_owned();
+        let phc = hash_with(&hasher.argon2, over.as_bytes());
+        assert!(
+            !hasher.verify(&over, Some(&phc)),
+            "129 are not, even when they match"
+        );
+    }
+
+    #[test]
     fn a_streak_lasts_the_lockout() {
         assert_eq!(streak_start(1_000_000, DEFAULT_LOCKOUT_SECS), 999_100);
     }

@@ -382,6 +382,55 @@ mod tests {
     }
 
     #[test]
+    fn only_a_tenant_admin_grants_verify() {
+        let mut granter = sample();
+        let verify = Scopes::from_stored(["chat", "verify"]);
+        assert!(granter.require_right_to_grant(&verify).is_ok(), "an admin");
+        assert!(
+            granter
+                .require_right_to_grant(&Scopes::default_for_new_key())
+                .is_ok()
+        );
+        granter.user_role = UserRole::Member;
+        assert!(granter.require_right_to_grant(&verify).is_err(), "a member");
+        assert!(
+            granter
+                .require_right_to_grant(&Scopes::default_for_new_key())
+                .is_ok(),
+            "a member may grant what is not verify"
+        );
+    }
+
+    #[test]
+    fn a_new_key_follows_the_key_behind_its_creator_and_that_keys_own() {
+        let creator = sample();
+        assert_eq!(creator.lineage_for_new_key(), ["k1", "k0", "kroot"]);
+        let session = Principal {
+            key_id: None,
+            key_lineage: Vec::new(),
+            ..sample()
+        };
+        assert!(session.lineage_for_new_key().is_empty());
+    }
+
+    #[test]
+    fn a_context_says_temporary_or_not() {
+        for temporary in [true, false] {
+            let principal = Principal {
+                temporary,
+                ..sample()
+            };
+            let context: std::collections::HashMap<String, Value> =
+                principal.to_context().into_iter().collect();
+            assert_eq!(Principal::from_context(&context), Some(principal));
+        }
+        let mut context: std::collections::HashMap<String, Value> =
+            sample().to_context().into_iter().collect();
+        context.insert("temporary".into(), Value::String("maybe".into()));
+        assert_eq!(Principal::from_context(&context), None);
+    }
+
+    #[test]
     fn scopes_granted_stay_within_the_granters() {
         let granter = sample();
         assert!(

@@ -220,6 +220,14 @@ mod tests {
     }
 
     #[test]
+    fn user_roles_round_trip() {
+        for role in [UserRole::Admin, UserRole::Member] {
+            assert_eq!(UserRole::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(UserRole::parse("root"), None);
+    }
+
+    #[test]
     fn askers_cannot_mint_admins() {
         assert!(KeyType::Admin.may_mint(KeyType::Asker));
         assert!(KeyType::Asker.may_mint(KeyType::Asker));

@@ -195,6 +195,110 @@ mod tests {
     }
 
     #[test]
+    fn token_lifetimes_are_a_day_and_an_hour() {
+        assert_eq!(EXCHANGED_TOKEN_TTL_SECS, 86_400);
+        assert_eq!(TEMP_TOKEN_DEFAULT_TTL_SECS, 3_600);
+        assert_eq!(TEMP_TOKEN_MAX_TTL_SECS, 86_400);
+        assert_eq!(temp_token_ttl(Some(1)), Ok(1));
+        assert_eq!(
+            temp_token_ttl(Some(TEMP_TOKEN_MAX_TTL_SECS)),
+            Ok(TEMP_TOKEN_MAX_TTL_SECS)
+        );
+    }
+
+    fn token() -> AccessToken {
+        AccessToken {
+            id: "t1".into(),
+            kind: CredentialKind::AccessToken,
+            origin: TokenOrigin::Exchange,
+            tenant_id: "t".into(),
+            user_id: "u".into(),
+            email: "a@example.com".into(),
+            user_role: UserRole::Admin,
+            key_id: Some("k".into()),
+            key_type: KeyType::Admin,
+            scopes: Scopes::all(),
+            chat_role: None,
+            user_profile: None,
+            created_at: 0,
+            expires_at: 1000,
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn a_token_is_unusable_from_its_expiry_on_or_once_revoked() {
+        let mut t = token();
+        assert_eq!(t.unusable(999), None);
+        assert!(t.is_usable(999));
+        assert_eq!(t.unusable(1000), Some(Unusable::Expired));
+        assert!(!t.is_usable(1000));
+        t.revoked_at = Some(5);
+        assert_eq!(t.unusable(999), Some(Unusable::Revoked));
+        assert_eq!(t.unusable(1000), Some(Unusable::Revoked));
+    }
+
+    #[test]
+    fn an_origin_is_read_narrowest_when_unknown() {
+        use CredentialKind::{AccessToken, Session};
+        assert_eq!(
+            [
+                TokenOrigin::Exchange,
+                TokenOrigin::Temp,
+                TokenOrigin::SignIn
+            ]
+            .map(TokenOrigin::as_str),
+            ["exchange", "temp", "sign_in"]
+        );
+        assert_eq!(
+            TokenOrigin::from_stored(Some("exchange"), AccessToken),
+            TokenOrigin::Exchange
+        );
+        assert_eq!(
+            TokenOrigin::from_stored(None, AccessToken),
+            TokenOrigin::Temp
+        );
+        assert_eq!(
+            TokenOrigin::from_stored(Some("sign_in"), AccessToken),
+            TokenOrigin::Temp
+        );
+        assert_eq!(
+            TokenOrigin::from_stored(Some("exchange"), Session),
+            TokenOrigin::SignIn
+        );
+    }
+
+    #[test]
+    fn flat_objects_are_bounded_at_their_limits() {
+        let many = |n: usize| -> Map<String, Value> {
+            (0..n).map(|i| (format!("k{i}"), Value::from(i))).collect()
+        };
+        assert!(flat_object("p", &many(64)).is_ok());
+        assert!(flat_object("p", &many(65)).is_err());
+        let one = |name: String, value: Value| -> Map<String, Value> {
+            std::iter::once((name, value)).collect()
+        };
+        assert!(flat_object("p", &one("n".repeat(64), Value::from(1))).is_ok());
+        assert!(flat_object("p", &one("é".repeat(64), Value::from(1))).is_ok());
+        assert!(flat_object("p", &one("a\u{7}".into(), Value::from(1))).is_err());
+        assert!(flat_object("p", &one("a".into(), Value::from("x".repeat(1024)))).is_ok());
+        assert!(flat_object("p", &one("a".into(), Value::from("é".repeat(1024)))).is_ok());
+        assert!(flat_object("p", &one("a".into(), Value::from(false))).is_ok());
+        assert!(flat_object("p", &one("a".into(), Value::Null)).is_err());
+    }
+
+    #[test]
+    fn ids_are_read_from_strings_or_numbers() {
+        let role: ChatRole = serde_json::from_str(r#"{"role_id": 7}"#).unwrap();
+        assert_eq!(role.role_id.as_deref(), Some("7"));
+        let role: ChatRole = serde_json::from_str(r#"{"role_id": "r"}"#).unwrap();
+        assert_eq!(role.role_id.as_deref(), Some("r"));
+        let role: ChatRole = serde_json::from_str(r#"{"role_id": null}"#).unwrap();
+        assert_eq!(role.role_id, None);
+        assert!(serde_json::from_str::<ChatRole>(r#"{"role_id": [1]}"#).is_err());
+    }
+
+    #[test]
     fn flat_objects_refuse_nesting() {
         let ok: Map<String, Value> = serde_json::from_str(r#"{"a":"x","b":1,"c":true}"#).unwrap();
         assert!(flat_object("role_variables", &ok).is_ok());
