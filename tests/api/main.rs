@@ -16,6 +16,7 @@ mod escalation;
 mod events;
 mod faults;
 mod metering;
+mod models;
 mod openapi;
 mod policy;
 mod rights;

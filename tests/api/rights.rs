@@ -28,11 +28,18 @@ struct Rights {
     admin_type: bool,
     /// None: never expires.
     expires_at: Option<i64>,
+    /// The models it may use; None: any.
+    models: Option<BTreeSet<String>>,
 }
 
 impl Rights {
-    /// No scope, type or (when `bounded_life`) lifetime beyond `parent`'s.
+    /// No scope, type, model or (when `bounded_life`) lifetime beyond `parent`'s.
     fn within(&self, parent: &Rights, bounded_life: bool) -> bool {
+        let models_ok = match (&self.models, &parent.models) {
+            (_, None) => true,
+            (None, Some(_)) => false,
+            (Some(mine), Some(theirs)) => mine.is_subset(theirs),
+        };
         let life_ok = match (self.expires_at, parent.expires_at) {
             (_, None) => true,
             (None, Some(_)) => false,
@@ -40,6 +47,7 @@ impl Rights {
         };
         self.scopes.is_subset(&parent.scopes)
             && (parent.admin_type || !self.admin_type)
+            && models_ok
             && (!bounded_life || life_ok)
     }
 }
@@ -264,6 +272,12 @@ async fn rights(app: &TestApp, credential: &str) -> Option<Rights> {
             .collect(),
         admin_type: reply.body["ak_role"] == "admin",
         expires_at: reply.body["exp"].as_i64(),
+        models: reply.body["models"].as_array().map(|models| {
+            models
+                .iter()
+                .map(|m| m.as_str().unwrap().to_owned())
+                .collect()
+        }),
     })
 }
 
@@ -722,6 +736,8 @@ fn dataset_grant<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Deri
                 scopes: BTreeSet::from(["write".to_owned()]),
                 admin_type: true,
                 expires_at: None,
+                // A grant carries no model.
+                models: Some(BTreeSet::new()),
             }),
             Err(refused) => refused,
         }
@@ -871,13 +887,42 @@ async fn new_parent(app: &TestApp, body: Value) -> Parent {
     }
 }
 
-/// Runs the whole table for one parent key: `scopes`, `key_type`, `expires`.
+/// The parent key a table runs for.
+struct ParentKey<'a> {
+    scopes: &'a [&'a str],
+    key_type: &'a str,
+    expires: bool,
+    /// The models it may use (None: any).
+    models: Option<&'a [&'a str]>,
+}
+
+impl<'a> ParentKey<'a> {
+    const fn new(scopes: &'a [&'a str], key_type: &'a str, expires: bool) -> Self {
+        Self {
+            scopes,
+            key_type,
+            expires,
+            models: None,
+        }
+    }
+}
+
+/// Runs the whole table for one parent key.
 /// `refused`: the rows that must refuse this parent as created (every other row derives).
-async fn invariant_holds_for(scopes: &[&str], key_type: &str, expires: bool, refused: &[&str]) {
+async fn invariant_holds_for(key: ParentKey<'_>, refused: &[&str]) {
+    let ParentKey {
+        scopes,
+        key_type,
+        expires,
+        models,
+    } = key;
     let app = rights_app().await;
     let mut body = json!({"name": "parent", "scopes": scopes, "type": key_type});
     if expires {
         body["expires_at"] = json!(to_rfc3339(now_epoch() + 30 * 24 * 3600));
+    }
+    if let Some(models) = models {
+        body["models"] = json!(models);
     }
     let parent = new_parent(&app, body).await;
     let parent_path = format!("/v1/api-keys/{}", parent.key_id);
@@ -903,11 +948,14 @@ async fn invariant_holds_for(scopes: &[&str], key_type: &str, expires: bool, ref
         "rows deriving from the parent as created"
     );
 
-    // Narrowed (to its smallest scope) and given an earlier expiry.
-    let narrowed = json!({
+    // Narrowed (to its smallest scope and first model) and given an earlier expiry.
+    let mut narrowed = json!({
         "scopes": [scopes.iter().min_by_key(|s| ALL.iter().position(|a| a == *s)).unwrap()],
         "expires_at": to_rfc3339(now_epoch() + 2 * 3600),
     });
+    if let Some(models) = models {
+        narrowed["models"] = json!(models[..1]);
+    }
     change(narrowed).await;
     check_following(&app, &parent, &following, "narrowed").await;
     following.extend(derive_all(&app, &parent, "narrowed", false).await.0);
@@ -936,18 +984,24 @@ async fn invariant_holds_for(scopes: &[&str], key_type: &str, expires: bool, ref
 
 #[tokio::test]
 async fn every_scope_admin_key_without_expiry() {
-    invariant_holds_for(&ALL, "admin", false, &[]).await;
+    invariant_holds_for(ParentKey::new(&ALL, "admin", false), &[]).await;
 }
 
 #[tokio::test]
 async fn every_scope_admin_key_with_expiry() {
-    invariant_holds_for(&ALL, "admin", true, &PASSWORD_ROWS).await;
+    invariant_holds_for(ParentKey::new(&ALL, "admin", true), &PASSWORD_ROWS).await;
 }
 
 #[tokio::test]
-async fn read_write_admin_key_with_expiry() {
+async fn read_write_admin_key_with_expiry_and_two_models() {
     let refused = [&PASSWORD_ROWS[..], &NEEDS_MORE_THAN_READ_WRITE[..]].concat();
-    invariant_holds_for(&["read", "write"], "admin", true, &refused).await;
+    // Limited to two models too: every derived credential may use only those (a password,
+    // which signs in with every model, is refused to it anyway as to any expiring key).
+    let key = ParentKey {
+        models: Some(&["model-a", "model-b"]),
+        ..ParentKey::new(&["read", "write"], "admin", true)
+    };
+    invariant_holds_for(key, &refused).await;
 }
 
 #[tokio::test]
@@ -957,7 +1011,7 @@ async fn every_scope_asker_key_with_expiry() {
         .map(|row| row.path)
         .filter(|path| !ASKER_DERIVES.contains(path))
         .collect();
-    invariant_holds_for(&ALL, "asker", true, &refused).await;
+    invariant_holds_for(ParentKey::new(&ALL, "asker", true), &refused).await;
 }
 
 /// Budgets only narrow in aggregate: a metered parent and everything derived from it through

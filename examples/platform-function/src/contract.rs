@@ -41,6 +41,18 @@ pub struct Caller {
     /// What the key may still spend after this call, when it has credits and the route
     /// costs something (`None` otherwise).
     pub credits_remaining: Option<i64>,
+    /// The models the credential may use (`keygate_models`); `None`: any.
+    pub models: Option<Vec<String>>,
+}
+
+impl Caller {
+    /// Whether the credential may call `model`: a function serving several models checks
+    /// this before calling one (the authorizer cannot see the request's body).
+    pub fn may_use(&self, model: &str) -> bool {
+        self.models
+            .as_ref()
+            .is_none_or(|models| models.iter().any(|m| m == model))
+    }
 }
 
 /// What the authorizer said about a request.
@@ -131,6 +143,12 @@ impl Gate {
             route: optional("route"),
             cost: optional("cost").and_then(|v| v.parse().ok()),
             credits_remaining: optional("credits_remaining").and_then(|v| v.parse().ok()),
+            models: text("keygate_models").map(|list| {
+                list.split(' ')
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }),
         })))
     }
 }
@@ -203,9 +221,10 @@ mod tests {
             panic!("{caller:?}")
         };
         assert_eq!(caller.scopes, ["chat", "read"]);
-        assert_eq!(caller.role_variables.unwrap()["id"], "42");
+        assert_eq!(caller.role_variables.as_ref().unwrap()["id"], "42");
         assert_eq!(caller.user_profile, None);
         assert_eq!(caller.credits_remaining, None);
+        assert!(caller.models.is_none() && caller.may_use("any-model"));
         let metered = Gate::from_fields(&fields(&[
             ("context_version", "1"),
             ("tenant_id", "t"),
@@ -219,11 +238,13 @@ mod tests {
             ("scopes", "chat"),
             ("cost", "2"),
             ("credits_remaining", "40"),
+            ("keygate_models", "model-a model-b"),
         ]));
         let Some(Gate::Admitted(metered)) = metered else {
             panic!("{metered:?}")
         };
         assert_eq!(metered.credits_remaining, Some(40));
+        assert!(metered.may_use("model-b") && !metered.may_use("model-c"));
         let throttled = Gate::from_fields(&fields(&[
             ("keygate_denied", "rate_limited"),
             ("keygate_refused_limit", "requests"),

@@ -2,6 +2,7 @@
 
 use super::credential::Unusable;
 use super::metering::Metering;
+use super::models::AllowedModels;
 use super::scope::{KeyType, Scopes, UserRole};
 
 /// At most this many active keys per user, enforced by a conditional write.
@@ -33,6 +34,9 @@ pub struct ApiKey {
     pub lineage: Vec<String>,
     /// Rate limits and credits; empty when the key is unmetered.
     pub metering: Metering,
+    /// The models the key may use (its own list; the effective one is narrowed by its
+    /// lineage, see `narrowed_by`).
+    pub models: AllowedModels,
     /// Whose meter this key counts against: its own id, or for a successor its
     /// predecessor's meter id (a roll hands over the balance and the counts, never copies
     /// them, so the keys of one roll chain never spend more than one balance).
@@ -73,7 +77,8 @@ impl ApiKey {
     }
 
     /// The rights this key has now: its own, narrowed by every key it was created by as
-    /// that key is now (the scopes all hold, the weakest type, the earliest expiry).
+    /// that key is now (the scopes all hold, the weakest type, the earliest expiry, the
+    /// models all allow).
     /// Whether each ancestor is usable is the caller's check.
     pub fn narrowed_by<'a>(&self, ancestors: impl IntoIterator<Item = &'a ApiKey>) -> ApiKey {
         let mut effective = self.clone();
@@ -84,6 +89,7 @@ impl ApiKey {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
+            effective.models = effective.models.intersection(&ancestor.models);
         }
         effective
     }
@@ -223,6 +229,7 @@ mod tests {
             rolled_to: None,
             lineage: Vec::new(),
             metering: Metering::default(),
+            models: AllowedModels::any(),
             meter_id: "k0".into(),
             predecessors: vec![ended, live.clone()],
         };
@@ -260,6 +267,7 @@ mod tests {
             rolled_to: None,
             lineage: Vec::new(),
             metering: Metering::default(),
+            models: AllowedModels::any(),
             meter_id: id.into(),
             predecessors: Vec::new(),
         }

@@ -9,6 +9,7 @@ pub mod credential;
 pub mod dataset;
 pub mod ids;
 pub mod metering;
+pub mod models;
 pub mod password;
 pub mod principal;
 pub mod route_policy;

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::credential::CredentialKind;
 use super::metering::{Budget, Metering, budget_chain};
+use super::models::AllowedModels;
 use super::scope::{KeyType, Scope, Scopes, UserRole};
 use super::token::ChatRole;
 
@@ -42,7 +43,13 @@ pub struct Principal {
     /// aggregate). Read with the key at verification; not in the authorizer context, since
     /// the authorizer admits the request itself.
     pub inherited_budgets: Vec<Budget>,
+    /// The models the credential may use: its key's list narrowed by every key above it.
+    pub models: AllowedModels,
 }
+
+/// The context field listing the models a credential may use (space-separated; absent when
+/// any). Named as the issue that added it asks, beside the `keygate_ratelimit*` fields.
+pub const MODELS_FIELD: &str = "keygate_models";
 
 /// The version of the authorizer context contract (`context_version`).
 pub const CONTEXT_VERSION: &str = "1";
@@ -109,7 +116,12 @@ impl Principal {
 
     /// Changing or resuming a key needs a credential holding every scope of that key and a
     /// key type at least as strong (revoking does not: it only takes power away).
-    pub fn require_covers(&self, scopes: &Scopes, key_type: KeyType) -> Result<(), Denied> {
+    pub fn require_covers(
+        &self,
+        scopes: &Scopes,
+        key_type: KeyType,
+        models: &AllowedModels,
+    ) -> Result<(), Denied> {
         if !scopes.is_subset_of(&self.scopes) {
             return Err(Denied(format!(
                 "this credential may change only keys within its own scopes ({})",
@@ -121,12 +133,18 @@ impl Principal {
                 "an asker credential may not change an admin key".into(),
             ));
         }
+        if !models.within(&self.models) {
+            return Err(Denied(
+                "this credential may change only keys limited to models it may use".into(),
+            ));
+        }
         Ok(())
     }
 
     /// Every right a credential can hold: what a password gives (its sessions hold all
-    /// scopes, and a password never expires), so only such a credential may set one: not
-    /// temporary, admin type, every scope, and no expiry on the key behind it.
+    /// scopes and models, and a password never expires), so only such a credential may set
+    /// one: not temporary, admin type, every scope, any model, and no expiry on the key
+    /// behind it.
     pub fn require_full_rights(&self) -> Result<(), Denied> {
         self.require_manager()?;
         if !self.scopes.has_every_user_scope() {
@@ -139,6 +157,13 @@ impl Principal {
         if self.key_expires_at.is_some() {
             return Err(Denied(
                 "an expiring key may not set a password, which does not expire".into(),
+            ));
+        }
+        if self.models.names().is_some() {
+            return Err(Denied(
+                "a credential limited to some models may not set a password (a password signs \
+                 in with every model)"
+                    .into(),
             ));
         }
         Ok(())
@@ -245,6 +270,9 @@ impl Principal {
         if self.meter_id != self.key_id {
             put("meter_id", self.meter_id.clone().unwrap_or_default());
         }
+        if let Some(models) = self.models.names() {
+            put(MODELS_FIELD, models.join(" "));
+        }
         context
     }
 
@@ -285,6 +313,9 @@ impl Principal {
                 .unwrap_or_default(),
             meter_id: optional("meter_id").or_else(|| optional("key_id")),
             inherited_budgets: Vec::new(),
+            models: text(MODELS_FIELD).map_or_else(AllowedModels::any, |names| {
+                AllowedModels::only(names.split(' ').filter(|name| !name.is_empty()))
+            }),
         })
     }
 }
@@ -316,6 +347,7 @@ mod tests {
             metering: Metering::default(),
             meter_id: Some("k1".into()),
             inherited_budgets: Vec::new(),
+            models: AllowedModels::only(["gpt-4o", "claude-3-5-sonnet"]),
         }
     }
 
@@ -360,6 +392,8 @@ mod tests {
         caller.scopes = Scopes::user();
         assert!(caller.require_full_rights().is_err(), "its key expires");
         caller.key_expires_at = None;
+        assert!(caller.require_full_rights().is_err(), "some models only");
+        caller.models = AllowedModels::any();
         assert!(caller.require_full_rights().is_ok());
         assert!(caller.require_tenant_admin().is_ok());
         caller.scopes = Scopes::from_stored(["chat", "read", "write"]);
@@ -367,18 +401,44 @@ mod tests {
     }
 
     #[test]
-    fn changing_a_key_needs_its_scopes_and_type() {
+    fn changing_a_key_needs_its_scopes_type_and_models() {
         let mut caller = sample();
+        let any = AllowedModels::any();
         let read = Scopes::from_stored(["read"]);
-        assert!(caller.require_covers(&read, KeyType::Asker).is_ok());
-        assert!(caller.require_covers(&read, KeyType::Admin).is_err());
-        caller.key_type = KeyType::Admin;
-        assert!(caller.require_covers(&read, KeyType::Admin).is_ok());
+        assert!(
+            caller.require_covers(&read, KeyType::Asker, &any).is_err(),
+            "any model"
+        );
+        let within = AllowedModels::only(["gpt-4o"]);
         assert!(
             caller
-                .require_covers(&Scopes::all(), KeyType::Admin)
+                .require_covers(&read, KeyType::Asker, &within)
+                .is_ok()
+        );
+        let beyond = AllowedModels::only(["gpt-4o", "o3"]);
+        assert!(
+            caller
+                .require_covers(&read, KeyType::Asker, &beyond)
                 .is_err()
         );
+        assert!(
+            caller
+                .require_covers(&read, KeyType::Admin, &within)
+                .is_err()
+        );
+        caller.key_type = KeyType::Admin;
+        assert!(
+            caller
+                .require_covers(&read, KeyType::Admin, &within)
+                .is_ok()
+        );
+        assert!(
+            caller
+                .require_covers(&Scopes::all(), KeyType::Admin, &within)
+                .is_err()
+        );
+        caller.models = any.clone();
+        assert!(caller.require_covers(&read, KeyType::Admin, &any).is_ok());
     }
 
     #[test]

@@ -677,6 +677,7 @@ mod tests {
             metering: Default::default(),
             meter_id: Some("k".into()),
             inherited_budgets: Vec::new(),
+            models: Default::default(),
         }
     }
 

@@ -43,6 +43,10 @@ pub struct CreateBody {
     ratelimits: Option<Vec<RateLimitInput>>,
     #[schema(value_type = Option<Object>)]
     credits: Option<CreditsInput>,
+    /// The models the key may use (1 to 50 names; absent: the creating credential's list,
+    /// or any).
+    #[schema(max_items = 50)]
+    models: Option<Vec<String>>,
 }
 
 impl From<CreateBody> for NewKeyInput {
@@ -55,6 +59,7 @@ impl From<CreateBody> for NewKeyInput {
             key_type: body.key_type,
             ratelimits: body.ratelimits,
             credits: body.credits,
+            models: body.models,
         }
     }
 }
@@ -165,6 +170,11 @@ pub(super) struct PatchBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     credits: Option<Option<CreditsInput>>,
+    /// New allowed models, within the caller's; `null` allows any (only for a caller that
+    /// may use any); absent leaves them.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, max_items = 50)]
+    models: Option<Option<Vec<String>>>,
 }
 
 /// Tells an explicit `null` (Some(None)) from an absent field (None).
@@ -199,6 +209,7 @@ pub(super) async fn patch(
         expires_at: body.expires_at,
         ratelimits: body.ratelimits,
         credits: body.credits,
+        models: body.models,
     };
     Ok(Json(views::api_key(
         &services.patch_api_key(&caller, &key_id, patch).await?,

@@ -123,6 +123,7 @@ pub(super) async fn me(
         "credential_kind": caller.kind.as_str(),
         "credential_id": caller.credential_id,
         "scopes": caller.scopes.names(),
+        "models": caller.models.names(),
     });
     if let Some(key_id) = &caller.key_id {
         body["ak_id"] = json!(key_id);

@@ -30,6 +30,9 @@ pub(super) struct VerifyBody {
     /// What the check spends (0 spends nothing); default: the route's cost in the policy.
     #[schema(minimum = 0, maximum = 1000000)]
     cost: Option<i64>,
+    /// The model the call is for; `FORBIDDEN_MODEL` unless the credential may use it.
+    #[schema(min_length = 1, max_length = 128)]
+    model: Option<String>,
 }
 
 #[utoipa::path(
@@ -54,6 +57,7 @@ pub(super) async fn verify(
                 route: body.route,
                 scopes: body.scopes,
                 cost: body.cost,
+                model: body.model,
             },
         )
         .await?;
@@ -69,6 +73,7 @@ pub(super) async fn verify(
         "tenant_id": p.map(|p| p.tenant_id.clone()),
         "key_type": p.map(|p| p.key_type.as_str()),
         "scopes": p.map(|p| p.scopes.names()),
+        "models": p.and_then(|p| p.models.names()),
         "expires_at": views::time(p.and_then(|p| p.expires_at)),
         "chat_role": p.and_then(|p| p.chat_role.clone()),
         "user_profile": p.and_then(|p| p.user_profile.clone()),

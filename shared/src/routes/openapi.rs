@@ -409,7 +409,9 @@ pub struct AuditPage {
 #[allow(dead_code)]
 pub struct Verification {
     valid: bool,
-    /// `valid`, or the reason class of a refusal.
+    /// `VALID`, or the reason class of a refusal: `NOT_FOUND`, `EXPIRED`, `DISABLED`,
+    /// `REVOKED`, `INSUFFICIENT_PERMISSIONS`, `FORBIDDEN_ROUTE`, `FORBIDDEN_MODEL`,
+    /// `RATE_LIMITED`, `USAGE_EXCEEDED`.
     code: String,
     reason: Option<String>,
     key_id: Option<String>,
@@ -419,6 +421,8 @@ pub struct Verification {
     tenant_id: Option<String>,
     key_type: Option<String>,
     scopes: Option<Vec<String>>,
+    /// The models the credential may use (null: any, or not verified).
+    models: Option<Vec<String>>,
     #[schema(format = DateTime)]
     expires_at: Option<String>,
     #[schema(value_type = Option<Object>)]
@@ -470,6 +474,9 @@ pub struct ApiKeyView {
     #[schema(format = DateTime)]
     revoked_at: Option<String>,
     is_active: bool,
+    /// The models the key may use by its own list (null: any); its creators' lists narrow
+    /// it further.
+    models: Option<Vec<String>>,
 }
 
 /// A key as created: the record plus its secret, shown this once.
@@ -546,6 +553,8 @@ pub struct Me {
     credential_kind: String,
     credential_id: String,
     scopes: Vec<String>,
+    /// The models the credential may use (null: any).
+    models: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ak_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

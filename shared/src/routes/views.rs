@@ -30,6 +30,7 @@ pub fn api_key(key: &ApiKey) -> Value {
         "is_active": key.is_active(crate::domain::clock::now_epoch()),
         "ratelimits": key.metering.ratelimits,
         "credits": credits(&key.metering, None),
+        "models": key.models.names(),
     })
 }
 

@@ -12,6 +12,7 @@ use crate::domain::metering::{
     self, Credits, CreditsInput, CreditsPolicy, Metering, RateLimitInput, parse_credits,
     parse_ratelimits, refill_period, window_start,
 };
+use crate::domain::models::AllowedModels;
 use crate::domain::principal::Principal;
 use crate::domain::scope::{KeyType, Scope, Scopes};
 use crate::domain::user::User;
@@ -30,6 +31,8 @@ pub struct NewKeyInput {
     pub key_type: Option<String>,
     pub ratelimits: Option<Vec<RateLimitInput>>,
     pub credits: Option<CreditsInput>,
+    /// The models the key may use; none named: the creator's.
+    pub models: Option<Vec<String>>,
 }
 
 impl NewKeyInput {
@@ -82,6 +85,18 @@ fn metering_of(ratelimits: Vec<metering::RateLimit>, credits: Option<&Credits>) 
         credits: credits.map(|c| CreditsPolicy {
             refill: c.refill.clone(),
         }),
+    }
+}
+
+/// The models a patch sets (None: any), no more than the caller may use.
+fn models_within(caller: &Principal, wanted: Option<&[String]>) -> Result<AllowedModels, Error> {
+    match wanted {
+        Some(raw) => Ok(AllowedModels::derived("models", Some(raw), &caller.models)?),
+        None if caller.models.names().is_none() => Ok(AllowedModels::any()),
+        None => Err(Error::invalid(
+            "models",
+            "may not be lifted (null) by a credential that may use only some models",
+        )),
     }
 }
 
@@ -140,6 +155,8 @@ pub struct KeyPatch {
     pub ratelimits: Option<Vec<RateLimitInput>>,
     /// New credits (`Some(None)` removes them).
     pub credits: Option<Option<CreditsInput>>,
+    /// New allowed models (`Some(None)`: any), within the caller's.
+    pub models: Option<Option<Vec<String>>>,
 }
 
 /// The earlier of two optional expiries (None: never).
@@ -262,6 +279,12 @@ impl Services {
             self.require_metering_within(granter, &metering, credits.as_ref())
                 .await?;
         }
+        // Model lists only narrow: a session, the bootstrap or the CLI may name any.
+        let models = AllowedModels::derived(
+            "models",
+            input.models.as_deref(),
+            &granter.map_or_else(AllowedModels::any, |g| g.models.clone()),
+        )?;
         let new = credential::generate(CredentialKind::ApiKey, &lineage_ids);
         let key = ApiKey {
             id: new.id.to_string(),
@@ -281,6 +304,7 @@ impl Services {
             rolled_to: None,
             lineage,
             metering,
+            models,
             meter_id: new.id.to_string(),
             predecessors: Vec::new(),
         };
@@ -383,7 +407,7 @@ impl Services {
                 "a rolled key cannot be changed; change its successor".into(),
             ));
         }
-        caller.require_covers(&current.scopes, current.key_type)?;
+        caller.require_covers(&current.scopes, current.key_type, &current.models)?;
         let expires_at = match patch.expires_at.as_deref() {
             None => None,
             Some(raw) => {
@@ -413,6 +437,11 @@ impl Services {
             metering: None,
             credits: None,
             metering_predecessors: Vec::new(),
+            models: patch
+                .models
+                .as_ref()
+                .map(|wanted| models_within(caller, wanted.as_deref()))
+                .transpose()?,
         };
         if patch.ratelimits.is_some() || patch.credits.is_some() {
             let ratelimits = match &patch.ratelimits {
@@ -487,7 +516,7 @@ impl Services {
             if rolled.revoked_at.is_some() {
                 continue;
             }
-            caller.require_covers(&rolled.scopes, rolled.key_type)?;
+            caller.require_covers(&rolled.scopes, rolled.key_type, &rolled.models)?;
             ids.push(rolled.id);
         }
         Ok(ids)
@@ -645,8 +674,12 @@ fn revocation_change(event: AuditEvent, key: &ApiKey, now: i64) -> AuditEvent {
 /// changed field old → new.
 fn patch_event(event: AuditEvent, current: &ApiKey, changes: &KeyChanges) -> AuditEvent {
     let toggle = changes.enabled.filter(|&e| e != current.enabled);
-    let only_toggle =
-        changes.name.is_none() && changes.scopes.is_none() && changes.expires_at.is_none();
+    let only_toggle = changes.name.is_none()
+        && changes.scopes.is_none()
+        && changes.expires_at.is_none()
+        && changes.metering.is_none()
+        && changes.credits.is_none()
+        && changes.models.is_none();
     let mut event = match (toggle, only_toggle) {
         (Some(false), true) => AuditEvent {
             event_type: EventType::KeyPaused,
@@ -673,6 +706,23 @@ fn patch_event(event: AuditEvent, current: &ApiKey, changes: &KeyChanges) -> Aud
     }
     if let Some(at) = changes.expires_at {
         event = event.changed("expires_at", current.expires_at, at);
+    }
+    if let Some(metering) = &changes.metering {
+        event = event.changed(
+            "ratelimits",
+            json!(current.metering.ratelimits),
+            json!(metering.ratelimits),
+        );
+    }
+    if let Some((remaining, _)) = changes.credits {
+        event = event.with_detail("credits_remaining", remaining);
+    }
+    if let Some(models) = &changes.models {
+        event = event.changed(
+            "models",
+            json!(current.models.names()),
+            json!(models.names()),
+        );
     }
     event
 }

@@ -81,6 +81,7 @@ fn principal_of_key(key: &ApiKey, inherited_budgets: Vec<Budget>) -> Principal {
         metering: key.metering.clone(),
         meter_id: Some(key.meter_id.clone()),
         inherited_budgets,
+        models: key.models.clone(),
     }
 }
 
@@ -141,6 +142,7 @@ fn principal_of_token(
         metering: key.map(|k| k.metering.clone()).unwrap_or_default(),
         meter_id: key.map(|k| k.meter_id.clone()),
         inherited_budgets,
+        models: key.map(|k| k.models.clone()).unwrap_or_default(),
     }
 }
 

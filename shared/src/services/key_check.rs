@@ -7,6 +7,7 @@ use super::metering::Admission;
 use super::{Error, Services};
 use crate::domain::credential::Unusable;
 use crate::domain::metering::{MeterStatus, RefusalReason};
+use crate::domain::models::parse_model;
 use crate::domain::principal::Principal;
 use crate::domain::scope::{Scope, Scopes};
 
@@ -20,6 +21,7 @@ pub enum CheckCode {
     Revoked,
     InsufficientPermissions,
     ForbiddenRoute,
+    ForbiddenModel,
     RateLimited,
     UsageExceeded,
 }
@@ -34,6 +36,7 @@ impl CheckCode {
             Self::Revoked => "REVOKED",
             Self::InsufficientPermissions => "INSUFFICIENT_PERMISSIONS",
             Self::ForbiddenRoute => "FORBIDDEN_ROUTE",
+            Self::ForbiddenModel => "FORBIDDEN_MODEL",
             Self::RateLimited => "RATE_LIMITED",
             Self::UsageExceeded => "USAGE_EXCEEDED",
         }
@@ -50,10 +53,12 @@ pub struct CheckRequest {
     /// What the check spends; without it, the cost of `route` in the policy (nothing when
     /// neither is given). 0 checks without spending.
     pub cost: Option<i64>,
+    /// The model the call is for: refused (`FORBIDDEN_MODEL`) unless the credential may use it.
+    pub model: Option<String>,
 }
 
 /// The answer. `principal` is set only for a credential of the caller's tenant that verified
-/// (VALID, INSUFFICIENT_PERMISSIONS, FORBIDDEN_ROUTE).
+/// (VALID, INSUFFICIENT_PERMISSIONS, FORBIDDEN_ROUTE, FORBIDDEN_MODEL).
 #[derive(Debug)]
 pub struct CheckOutcome {
     pub code: CheckCode,
@@ -105,6 +110,9 @@ impl Services {
                 "must be a whole number from 0 to 1000000",
             ));
         }
+        if let Some(model) = &request.model {
+            parse_model("model", model)?;
+        }
         let refused = |code| CheckOutcome {
             code,
             principal: None,
@@ -141,6 +149,13 @@ impl Services {
                 "the credential lacks the '{}' scope",
                 missing.as_str()
             ));
+        } else if let Some(model) = request
+            .model
+            .as_deref()
+            .filter(|model| !principal.models.allows(model))
+        {
+            outcome.code = CheckCode::ForbiddenModel;
+            outcome.reason = Some(format!("the credential may not use the model '{model}'"));
         } else if let Some(rule) = rule {
             let decision = rule.evaluate(&principal);
             outcome.cost = Some(decision.cost);

@@ -425,6 +425,17 @@ impl Services {
             .iter()
             .flat_map(|chain| chain.ancestors.iter().flatten())
             .collect();
+        if let Some(model) = report.model.as_deref()
+            && !key
+                .narrowed_by(ancestors.iter().copied())
+                .models
+                .allows(model)
+        {
+            // Refused before anything is charged: the call should not have been made.
+            return Err(Error::Forbidden(format!(
+                "the key may not use the model '{model}' (FORBIDDEN_MODEL); nothing was charged"
+            )));
+        }
         let now = now_epoch();
         let hour = current_hour(now);
         // The key's own meter always records the units (its usage totals), metered or not;

@@ -63,7 +63,7 @@ impl Services {
         caller.require_manager()?;
         let old = self.get_api_key(caller, key_id).await?;
         // Rolling changes the key: the same rule as a patch (every scope, a type as strong).
-        caller.require_covers(&old.scopes, old.key_type)?;
+        caller.require_covers(&old.scopes, old.key_type, &old.models)?;
         let now = now_epoch();
         if let Some(refusal) = old.roll_refusal(now) {
             return Err(Error::Conflict(refusal.into()));

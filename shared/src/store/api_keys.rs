@@ -8,6 +8,7 @@ use super::{Store, StoreError, condition_failed_at, primary_key};
 use crate::domain::api_key::{ApiKey, LAST_USED_RESOLUTION_SECS, Predecessor};
 use crate::domain::audit::AuditEvent;
 use crate::domain::metering::Metering;
+use crate::domain::models::AllowedModels;
 use crate::domain::scope::{KeyType, Scopes, UserRole};
 
 pub enum CreateKey {
@@ -53,6 +54,8 @@ pub struct KeyChanges {
     pub credits: Option<(i64, Option<i64>)>,
     /// Rolled keys sharing the key's meter that take the new metering too.
     pub metering_predecessors: Vec<String>,
+    /// New allowed models.
+    pub models: Option<AllowedModels>,
 }
 
 fn key_item(key: &ApiKey, hash: &str) -> Item {
@@ -87,6 +90,10 @@ fn key_item(key: &ApiKey, hash: &str) -> Item {
     }
     if key.metering.is_metered() {
         item.insert("metering".into(), s(metering_json(&key.metering)));
+    }
+    // Absent: any model.
+    if let Some(models) = key.models.names() {
+        item.insert("models".into(), list(models.iter().map(String::as_str)));
     }
     // Absent: the key counts against its own meter (every key made before rolls shared).
     if key.meter_id != key.id {
@@ -140,6 +147,11 @@ fn key_from(item: &Item) -> Result<(ApiKey, String), StoreError> {
         rolled_to: r.opt_string("rolled_to"),
         lineage: r.strings("lineage"),
         metering: r.json("metering").unwrap_or_default(),
+        models: if item.contains_key("models") {
+            AllowedModels::only(r.strings("models"))
+        } else {
+            AllowedModels::any()
+        },
         meter_id: r.opt_string("meter_id").unwrap_or(r.string("key_id")?),
         predecessors: r
             .strings("predecessors")
@@ -354,15 +366,29 @@ impl Store {
             sets.push("enabled = :enabled");
             values.insert(":enabled".into(), b(enabled));
         }
-        let mut removes = "";
+        let mut removed = Vec::new();
         if let Some(metering) = &changes.metering {
             if metering.is_metered() {
                 sets.push("metering = :metering");
                 values.insert(":metering".into(), s(metering_json(metering)));
             } else {
-                removes = " REMOVE metering";
+                removed.push("metering");
             }
         }
+        if let Some(models) = &changes.models {
+            match models.names() {
+                Some(names) => {
+                    sets.push("models = :models");
+                    values.insert(":models".into(), list(names.iter().map(String::as_str)));
+                }
+                None => removed.push("models"),
+            }
+        }
+        let removes = if removed.is_empty() {
+            String::new()
+        } else {
+            format!(" REMOVE {}", removed.join(", "))
+        };
         if sets.is_empty() && removes.is_empty() && changes.credits.is_none() {
             return Ok(PatchKey::Updated(Box::new(current.clone())));
         }
@@ -469,6 +495,9 @@ impl Store {
         }
         if let Some(metering) = &changes.metering {
             updated.metering = metering.clone();
+        }
+        if let Some(models) = &changes.models {
+            updated.models = models.clone();
         }
         Ok(PatchKey::Updated(Box::new(updated)))
     }
