@@ -10,6 +10,7 @@ mod budgets;
 mod chats;
 mod dashboard;
 mod datasets;
+mod end_users;
 mod error_shapes;
 mod errors;
 mod escalation;

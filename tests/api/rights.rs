@@ -188,6 +188,12 @@ const ROWS: &[Row] = &[
         true,
     ),
     row(
+        "POST /v1/auth/tokens for an end user, then from that token",
+        temp_for_end_user,
+        true,
+        true,
+    ),
+    row(
         "first password → POST /v1/sessions",
         first_password_session,
         false,
@@ -250,8 +256,9 @@ const NEEDS_MORE_THAN_READ_WRITE: [&str; 6] = [
 
 /// An asker key manages nothing (no key, user, grant or temp token): it may only be
 /// exchanged for a token of its own rights.
-const ASKER_DERIVES: [&str; 3] = [
+const ASKER_DERIVES: [&str; 4] = [
     "POST /v1/auth/token",
+    "POST /v1/auth/tokens for an end user, then from that token",
     "Ask Sage get-token-with-api-key",
     "Cogniac GET /1/token (Key)",
 ];
@@ -614,6 +621,19 @@ fn temp_from_temp<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Der
             Err(refused) => return refused,
         };
         temp_from(app, &first, json!({"ak_role": "admin", "token_ttl": 86400}))
+            .await
+            .map_or_else(|r| r, Derived::Credential)
+    })
+}
+
+fn temp_for_end_user<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let body = json!({"end_user": "customer-7@example.com", "token_ttl": 600});
+        let first = match temp_from(app, &parent.secret, body).await {
+            Ok(token) => token,
+            Err(refused) => return refused,
+        };
+        temp_from(app, &first, json!({"token_ttl": 86400}))
             .await
             .map_or_else(|r| r, Derived::Credential)
     })

@@ -37,6 +37,9 @@ pub struct ApiKey {
     /// The models the key may use (its own list; the effective one is narrowed by its
     /// lineage, see `narrowed_by`).
     pub models: AllowedModels,
+    /// What each end user of the key's temp tokens may spend, each on a meter of its own
+    /// (empty: no end-user budget).
+    pub end_user_budget: Metering,
     /// Whose meter this key counts against: its own id, or for a successor its
     /// predecessor's meter id (a roll hands over the balance and the counts, never copies
     /// them, so the keys of one roll chain never spend more than one balance).
@@ -230,6 +233,7 @@ mod tests {
             lineage: Vec::new(),
             metering: Metering::default(),
             models: AllowedModels::any(),
+            end_user_budget: Metering::default(),
             meter_id: "k0".into(),
             predecessors: vec![ended, live.clone()],
         };
@@ -268,6 +272,7 @@ mod tests {
             lineage: Vec::new(),
             metering: Metering::default(),
             models: AllowedModels::any(),
+            end_user_budget: Metering::default(),
             meter_id: id.into(),
             predecessors: Vec::new(),
         }

@@ -92,6 +92,10 @@ pub struct Metering {
 pub struct CreditsPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refill: Option<Refill>,
+    /// The balance a meter starts with when first used (an end-user budget: each end
+    /// user's meter is made by its first request). A key's meter is made with the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial: Option<i64>,
 }
 
 impl Metering {
@@ -126,6 +130,50 @@ pub fn budget_chain<'a>(
         }
     }
     chain
+}
+
+/// The meter of one end user under a key with an end-user budget: every temp token minted
+/// for that end user through the key draws on it. (A meter id is a 26-character ULID, so the
+/// pair is unambiguous; `/` is not among an end user's characters.)
+pub fn end_user_meter_id(key_meter_id: &str, end_user: &str) -> String {
+    format!("{key_meter_id}/{end_user}")
+}
+
+/// Client input for an end-user budget (`end_user_budget`), before validation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndUserBudgetInput {
+    pub ratelimits: Option<Vec<RateLimitInput>>,
+    pub credits: Option<CreditsInput>,
+}
+
+/// Validates an end-user budget: limits and credits as a key's (each end user starts with
+/// `credits.remaining`); at least one of them.
+pub fn parse_end_user_budget(field: &str, raw: &EndUserBudgetInput) -> Result<Metering, Invalid> {
+    let ratelimits = match &raw.ratelimits {
+        Some(limits) => parse_ratelimits(&format!("{field}.ratelimits"), limits)?,
+        None => Vec::new(),
+    };
+    let credits = raw
+        .credits
+        .as_ref()
+        .map(|credits| parse_credits(&format!("{field}.credits"), credits))
+        .transpose()?
+        .map(|credits| CreditsPolicy {
+            refill: credits.refill,
+            initial: Some(credits.remaining),
+        });
+    let budget = Metering {
+        ratelimits,
+        credits,
+    };
+    if !budget.is_metered() {
+        return Err(Invalid::new(
+            field,
+            "needs ratelimits or credits (null removes the budget)",
+        ));
+    }
+    Ok(budget)
 }
 
 /// Client input for rate limits, before validation.
@@ -810,7 +858,10 @@ mod tests {
         };
         let with = |r: Option<Refill>| Metering {
             ratelimits: Vec::new(),
-            credits: Some(CreditsPolicy { refill: r }),
+            credits: Some(CreditsPolicy {
+                refill: r,
+                initial: None,
+            }),
         };
         let caller = with(refill(RefillInterval::Daily, 100));
         let ok =

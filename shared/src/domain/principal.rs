@@ -45,11 +45,19 @@ pub struct Principal {
     pub inherited_budgets: Vec<Budget>,
     /// The models the credential may use: its key's list narrowed by every key above it.
     pub models: AllowedModels,
+    /// The end user a temp token was minted for.
+    pub end_user: Option<String>,
+    /// That end user's budgets under the key and every key above it that has an end-user
+    /// budget, nearest first; charged before the keys' own. Not in the authorizer context.
+    pub end_user_budgets: Vec<Budget>,
 }
 
 /// The context field listing the models a credential may use (space-separated; absent when
 /// any). Named as the issue that added it asks, beside the `keygate_ratelimit*` fields.
 pub const MODELS_FIELD: &str = "keygate_models";
+
+/// The context field naming the end user a temp token was minted for (absent: none).
+pub const END_USER_FIELD: &str = "keygate_end_user";
 
 /// The version of the authorizer context contract (`context_version`).
 pub const CONTEXT_VERSION: &str = "1";
@@ -169,16 +177,19 @@ impl Principal {
         Ok(())
     }
 
-    /// Every budget a request of this credential is charged against, nearest first: its
-    /// key's own (when metered), then the inherited ones. Empty: nothing is counted.
+    /// Every budget a request of this credential is charged against, nearest first: its end
+    /// user's (a temp token minted for one), its key's own (when metered), then the
+    /// inherited ones. Empty: nothing is counted.
     pub fn budgets(&self) -> Vec<Budget> {
         let own = self.meter_id.as_deref().map(|id| (id, &self.metering));
-        budget_chain(
+        let mut budgets = self.end_user_budgets.clone();
+        budgets.extend(budget_chain(
             own,
             self.inherited_budgets
                 .iter()
                 .map(|b| (b.meter_id.as_str(), &b.metering)),
-        )
+        ));
+        budgets
     }
 
     /// The lineage a key created by this credential records: the key behind it and that
@@ -273,6 +284,9 @@ impl Principal {
         if let Some(models) = self.models.names() {
             put(MODELS_FIELD, models.join(" "));
         }
+        if let Some(end_user) = &self.end_user {
+            put(END_USER_FIELD, end_user.clone());
+        }
         context
     }
 
@@ -316,6 +330,8 @@ impl Principal {
             models: text(MODELS_FIELD).map_or_else(AllowedModels::any, |names| {
                 AllowedModels::only(names.split(' ').filter(|name| !name.is_empty()))
             }),
+            end_user: optional(END_USER_FIELD),
+            end_user_budgets: Vec::new(),
         })
     }
 }
@@ -348,6 +364,8 @@ mod tests {
             meter_id: Some("k1".into()),
             inherited_budgets: Vec::new(),
             models: AllowedModels::only(["gpt-4o", "claude-3-5-sonnet"]),
+            end_user: Some("customer-42@example.com".into()),
+            end_user_budgets: Vec::new(),
         }
     }
 

@@ -84,6 +84,8 @@ pub struct AccessToken {
     pub scopes: Scopes,
     pub chat_role: Option<ChatRole>,
     pub user_profile: Option<Map<String, Value>>,
+    /// The end user a temp token was minted for (its key's end-user budget applies).
+    pub end_user: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
@@ -107,6 +109,22 @@ impl AccessToken {
 }
 
 /// Validates a temp token lifetime in seconds.
+/// Validates an end user's name: 1 to 128 of `[A-Za-z0-9._@:-]`.
+pub fn parse_end_user(field: &str, raw: &str) -> Result<String, Invalid> {
+    let valid = (1..=128).contains(&raw.len())
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._@:-".contains(c));
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err(Invalid::new(
+            field,
+            "must be 1 to 128 letters, digits or any of ._@:-",
+        ))
+    }
+}
+
 pub fn temp_token_ttl(raw: Option<i64>) -> Result<i64, Invalid> {
     match raw {
         None => Ok(TEMP_TOKEN_DEFAULT_TTL_SECS),
@@ -206,6 +224,27 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_end_user_is_one_to_128_of_its_characters() {
+        assert_eq!(
+            parse_end_user("end_user", "cust.42@acme:eu-1_x"),
+            Ok("cust.42@acme:eu-1_x".into())
+        );
+        assert!(parse_end_user("end_user", &"a".repeat(128)).is_ok());
+        for bad in [
+            String::new(),
+            "a".repeat(129),
+            "a b".into(),
+            "a/b".into(),
+            "é".into(),
+        ] {
+            assert_eq!(
+                parse_end_user("end_user", &bad).unwrap_err().field,
+                "end_user"
+            );
+        }
+    }
+
     fn token() -> AccessToken {
         AccessToken {
             id: "t1".into(),
@@ -220,6 +259,7 @@ mod tests {
             scopes: Scopes::all(),
             chat_role: None,
             user_profile: None,
+            end_user: None,
             created_at: 0,
             expires_at: 1000,
             revoked_at: None,

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use super::views;
-use crate::domain::metering::{CreditsInput, RateLimitInput};
+use crate::domain::metering::{CreditsInput, EndUserBudgetInput, RateLimitInput};
 use crate::domain::validation::bounded_limit;
 use crate::http::{Caller, JsonBody, Problem, QueryParams, cursor};
 use crate::services::Services;
@@ -47,6 +47,10 @@ pub struct CreateBody {
     /// or any).
     #[schema(max_items = 50)]
     models: Option<Vec<String>>,
+    /// What each end user of the key's temp tokens may spend: `{ratelimits?, credits?}`,
+    /// each end user starting with `credits.remaining`.
+    #[schema(value_type = Option<Object>)]
+    end_user_budget: Option<EndUserBudgetInput>,
 }
 
 impl From<CreateBody> for NewKeyInput {
@@ -60,6 +64,7 @@ impl From<CreateBody> for NewKeyInput {
             ratelimits: body.ratelimits,
             credits: body.credits,
             models: body.models,
+            end_user_budget: body.end_user_budget,
         }
     }
 }
@@ -175,6 +180,10 @@ pub(super) struct PatchBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Vec<String>>, max_items = 50)]
     models: Option<Option<Vec<String>>>,
+    /// A new end-user budget; `null` removes it; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    end_user_budget: Option<Option<EndUserBudgetInput>>,
 }
 
 /// Tells an explicit `null` (Some(None)) from an absent field (None).
@@ -210,6 +219,7 @@ pub(super) async fn patch(
         ratelimits: body.ratelimits,
         credits: body.credits,
         models: body.models,
+        end_user_budget: body.end_user_budget,
     };
     Ok(Json(views::api_key(
         &services.patch_api_key(&caller, &key_id, patch).await?,

@@ -75,6 +75,10 @@ pub(super) struct TempTokenBody {
     /// Seconds, default 3600.
     #[schema(minimum = 1, maximum = 86400)]
     token_ttl: Option<i64>,
+    /// The end user the token is for: the key's end-user budget applies to each end user
+    /// separately. A token minted for an end user mints only for that one.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._@:-]+$")]
+    end_user: Option<String>,
 }
 
 #[utoipa::path(
@@ -96,6 +100,7 @@ pub(super) async fn mint_temp(
         chat_role: body.chat_role,
         user_profile: body.user_profile,
         token_ttl: body.token_ttl,
+        end_user: body.end_user,
     };
     let token = services.mint_temp_token(&caller, request).await?;
     Ok(Json(issued(&token)))
@@ -133,6 +138,9 @@ pub(super) async fn me(
     }
     if let Some(profile) = &caller.user_profile {
         body["user_profile"] = json!(profile);
+    }
+    if let Some(end_user) = &caller.end_user {
+        body["end_user"] = json!(end_user);
     }
     if let Some(exp) = caller.expires_at {
         body["exp"] = json!(exp);

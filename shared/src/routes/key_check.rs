@@ -77,6 +77,7 @@ pub(super) async fn verify(
         "expires_at": views::time(p.and_then(|p| p.expires_at)),
         "chat_role": p.and_then(|p| p.chat_role.clone()),
         "user_profile": p.and_then(|p| p.user_profile.clone()),
+        "end_user": p.and_then(|p| p.end_user.clone()),
         "cost": outcome.cost,
         "ratelimits": outcome.meter.as_ref().map(|m| m.limits.iter().map(|l| json!({
             "name": l.name,

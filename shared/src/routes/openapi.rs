@@ -423,6 +423,8 @@ pub struct Verification {
     scopes: Option<Vec<String>>,
     /// The models the credential may use (null: any, or not verified).
     models: Option<Vec<String>>,
+    /// The end user a temp token was minted for.
+    end_user: Option<String>,
     #[schema(format = DateTime)]
     expires_at: Option<String>,
     #[schema(value_type = Option<Object>)]
@@ -477,6 +479,10 @@ pub struct ApiKeyView {
     /// The models the key may use by its own list (null: any); its creators' lists narrow
     /// it further.
     models: Option<Vec<String>>,
+    /// What each end user of its temp tokens may spend: `{ratelimits, credits: {remaining,
+    /// refill}}` (null: no end-user budget).
+    #[schema(value_type = Option<Object>)]
+    end_user_budget: Option<()>,
 }
 
 /// A key as created: the record plus its secret, shown this once.
@@ -555,6 +561,8 @@ pub struct Me {
     scopes: Vec<String>,
     /// The models the credential may use (null: any).
     models: Option<Vec<String>>,
+    /// The end user a temp token was minted for (absent otherwise).
+    end_user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ak_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

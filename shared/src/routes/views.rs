@@ -31,6 +31,21 @@ pub fn api_key(key: &ApiKey) -> Value {
         "ratelimits": key.metering.ratelimits,
         "credits": credits(&key.metering, None),
         "models": key.models.names(),
+        "end_user_budget": end_user_budget(&key.end_user_budget),
+    })
+}
+
+/// A key's end-user budget: the limits and credits each end user has (null: none).
+fn end_user_budget(budget: &Metering) -> Value {
+    if !budget.is_metered() {
+        return Value::Null;
+    }
+    json!({
+        "ratelimits": budget.ratelimits,
+        "credits": budget.credits.as_ref().map(|c| json!({
+            "remaining": c.initial.unwrap_or(0),
+            "refill": c.refill,
+        })),
     })
 }
 

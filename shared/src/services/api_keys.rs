@@ -9,8 +9,8 @@ use crate::domain::clock::{now_epoch, parse_future};
 use crate::domain::credential::{self, CredentialKind, MAX_KEY_ANCESTORS};
 use crate::domain::ids;
 use crate::domain::metering::{
-    self, Credits, CreditsInput, CreditsPolicy, Metering, RateLimitInput, parse_credits,
-    parse_ratelimits, refill_period, window_start,
+    self, Credits, CreditsInput, CreditsPolicy, EndUserBudgetInput, Metering, RateLimitInput,
+    parse_credits, parse_end_user_budget, parse_ratelimits, refill_period, window_start,
 };
 use crate::domain::models::AllowedModels;
 use crate::domain::principal::Principal;
@@ -33,6 +33,8 @@ pub struct NewKeyInput {
     pub credits: Option<CreditsInput>,
     /// The models the key may use; none named: the creator's.
     pub models: Option<Vec<String>>,
+    /// What each end user of the key's temp tokens may spend.
+    pub end_user_budget: Option<EndUserBudgetInput>,
 }
 
 impl NewKeyInput {
@@ -84,6 +86,7 @@ fn metering_of(ratelimits: Vec<metering::RateLimit>, credits: Option<&Credits>) 
         ratelimits,
         credits: credits.map(|c| CreditsPolicy {
             refill: c.refill.clone(),
+            initial: None,
         }),
     }
 }
@@ -157,6 +160,8 @@ pub struct KeyPatch {
     pub credits: Option<Option<CreditsInput>>,
     /// New allowed models (`Some(None)`: any), within the caller's.
     pub models: Option<Option<Vec<String>>>,
+    /// A new end-user budget (`Some(None)` removes it).
+    pub end_user_budget: Option<Option<EndUserBudgetInput>>,
 }
 
 /// The earlier of two optional expiries (None: never).
@@ -279,6 +284,12 @@ impl Services {
             self.require_metering_within(granter, &metering, credits.as_ref())
                 .await?;
         }
+        let end_user_budget = input
+            .end_user_budget
+            .as_ref()
+            .map(|raw| parse_end_user_budget("end_user_budget", raw))
+            .transpose()?
+            .unwrap_or_default();
         // Model lists only narrow: a session, the bootstrap or the CLI may name any.
         let models = AllowedModels::derived(
             "models",
@@ -305,6 +316,7 @@ impl Services {
             lineage,
             metering,
             models,
+            end_user_budget,
             meter_id: new.id.to_string(),
             predecessors: Vec::new(),
         };
@@ -442,6 +454,11 @@ impl Services {
                 .as_ref()
                 .map(|wanted| models_within(caller, wanted.as_deref()))
                 .transpose()?,
+            end_user_budget: match &patch.end_user_budget {
+                None => None,
+                Some(None) => Some(Metering::default()),
+                Some(Some(raw)) => Some(parse_end_user_budget("end_user_budget", raw)?),
+            },
         };
         if patch.ratelimits.is_some() || patch.credits.is_some() {
             let ratelimits = match &patch.ratelimits {
@@ -679,7 +696,8 @@ fn patch_event(event: AuditEvent, current: &ApiKey, changes: &KeyChanges) -> Aud
         && changes.expires_at.is_none()
         && changes.metering.is_none()
         && changes.credits.is_none()
-        && changes.models.is_none();
+        && changes.models.is_none()
+        && changes.end_user_budget.is_none();
     let mut event = match (toggle, only_toggle) {
         (Some(false), true) => AuditEvent {
             event_type: EventType::KeyPaused,
@@ -716,6 +734,13 @@ fn patch_event(event: AuditEvent, current: &ApiKey, changes: &KeyChanges) -> Aud
     }
     if let Some((remaining, _)) = changes.credits {
         event = event.with_detail("credits_remaining", remaining);
+    }
+    if let Some(budget) = &changes.end_user_budget {
+        event = event.changed(
+            "end_user_budget",
+            json!(current.end_user_budget),
+            json!(budget),
+        );
     }
     if let Some(models) = &changes.models {
         event = event.changed(

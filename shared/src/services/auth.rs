@@ -7,7 +7,7 @@ use crate::domain::api_key::{ApiKey, LAST_USED_JITTER_SECS, last_used_is_stale};
 use crate::domain::audit::{Actor, EventType, Target};
 use crate::domain::clock::now_epoch;
 use crate::domain::credential::{self, CredentialKind, Unusable, same_hash};
-use crate::domain::metering::{Budget, budget_chain};
+use crate::domain::metering::{Budget, budget_chain, end_user_meter_id};
 use crate::domain::principal::Principal;
 use crate::domain::scope::{KeyType, Scope};
 use crate::domain::token::{self, AccessToken, ChatRole, TokenOrigin};
@@ -37,6 +37,8 @@ pub struct TempTokenRequest {
     pub chat_role: Option<ChatRole>,
     pub user_profile: Option<Map<String, Value>>,
     pub token_ttl: Option<i64>,
+    /// The end user the token is for (its key's end-user budget applies to each one).
+    pub end_user: Option<String>,
 }
 
 /// What a new token carries besides its minter's identity and scopes.
@@ -45,6 +47,7 @@ struct TokenShape {
     key_type: KeyType,
     chat_role: Option<ChatRole>,
     user_profile: Option<Map<String, Value>>,
+    end_user: Option<String>,
     ttl_secs: i64,
 }
 
@@ -58,6 +61,19 @@ fn inherited_budgets(ancestors: &[Option<ApiKey>]) -> Vec<Budget> {
             .flatten()
             .map(|a| (a.meter_id.as_str(), &a.metering)),
     )
+}
+
+/// A token's end user's budgets: one meter per key with an end-user budget, the token's key
+/// and every key above it (read with it), nearest first.
+fn end_user_budgets(end_user: &str, key: &ApiKey, ancestors: &[Option<ApiKey>]) -> Vec<Budget> {
+    std::iter::once(key)
+        .chain(ancestors.iter().flatten())
+        .filter(|k| k.end_user_budget.is_metered())
+        .map(|k| Budget {
+            meter_id: end_user_meter_id(&k.meter_id, end_user),
+            metering: k.end_user_budget.clone(),
+        })
+        .collect()
 }
 
 /// A key's principal from its effective record (see `effective_key`).
@@ -82,6 +98,8 @@ fn principal_of_key(key: &ApiKey, inherited_budgets: Vec<Budget>) -> Principal {
         meter_id: Some(key.meter_id.clone()),
         inherited_budgets,
         models: key.models.clone(),
+        end_user: None,
+        end_user_budgets: Vec::new(),
     }
 }
 
@@ -113,6 +131,7 @@ fn principal_of_token(
     token: &AccessToken,
     key: Option<&ApiKey>,
     inherited_budgets: Vec<Budget>,
+    end_user_budgets: Vec<Budget>,
 ) -> Principal {
     let (scopes, key_type, expires_at) = match key {
         Some(key) => (
@@ -143,6 +162,8 @@ fn principal_of_token(
         meter_id: key.map(|k| k.meter_id.clone()),
         inherited_budgets,
         models: key.map(|k| k.models.clone()).unwrap_or_default(),
+        end_user: token.end_user.clone(),
+        end_user_budgets,
     }
 }
 
@@ -274,11 +295,16 @@ impl Services {
                     // The key behind the token is gone (or is not the one it names).
                     _ => return Err(Refused::unusable(Unusable::Revoked, tenant_id)),
                 };
-                let budgets = match key {
-                    Some(_) => inherited_budgets(&found.key_ancestors),
-                    None => Vec::new(),
+                let (budgets, end_users) = match (&key, found.token.end_user.as_deref()) {
+                    (Some(key), end_user) => (
+                        inherited_budgets(&found.key_ancestors),
+                        end_user.map_or_else(Vec::new, |end_user| {
+                            end_user_budgets(end_user, key, &found.key_ancestors)
+                        }),
+                    ),
+                    (None, _) => (Vec::new(), Vec::new()),
                 };
-                principal_of_token(&found.token, key.as_ref(), budgets)
+                principal_of_token(&found.token, key.as_ref(), budgets, end_users)
             }
         };
         self.cache.put(hash, principal.clone());
@@ -371,6 +397,7 @@ impl Services {
             key_type: principal.key_type,
             chat_role: None,
             user_profile: None,
+            end_user: None,
             ttl_secs: self.config.access_token_ttl_secs,
         };
         self.issue_token(principal, shape, Some(&login)).await
@@ -402,11 +429,29 @@ impl Services {
         }
         let chat_role = request.chat_role.or_else(|| caller.chat_role.clone());
         let user_profile = request.user_profile.or_else(|| caller.user_profile.clone());
+        let wanted = request
+            .end_user
+            .as_deref()
+            .map(|raw| token::parse_end_user("end_user", raw))
+            .transpose()?;
+        // A token for an end user mints only for that end user: another (or none) would
+        // escape the end user's budget.
+        let end_user = match (&caller.end_user, wanted) {
+            (Some(own), Some(wanted)) if *own != wanted => {
+                return Err(Error::invalid(
+                    "end_user",
+                    "a token for an end user may mint tokens only for that end user",
+                ));
+            }
+            (Some(own), _) => Some(own.clone()),
+            (None, wanted) => wanted,
+        };
         let shape = TokenShape {
             origin: TokenOrigin::Temp,
             key_type: ak_role,
             chat_role,
             user_profile,
+            end_user,
             ttl_secs: ttl,
         };
         self.issue_token(caller, shape, None).await
@@ -423,6 +468,7 @@ impl Services {
             key_type,
             chat_role,
             user_profile,
+            end_user,
             ttl_secs,
         } = shape;
         let key_id = minter
@@ -453,6 +499,7 @@ impl Services {
             scopes: minter.scopes.clone(),
             chat_role,
             user_profile,
+            end_user,
             created_at: now,
             expires_at,
             revoked_at: None,

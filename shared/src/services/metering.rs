@@ -109,6 +109,7 @@ fn credits_check(metering: &Metering, now: i64) -> Option<CreditsCheck> {
             .refill
             .as_ref()
             .map(|refill| (refill_period(now, refill).0, refill.amount)),
+        initial: policy.initial,
     })
 }
 
@@ -137,7 +138,7 @@ fn status_of(metering: &Metering, seen: &MeterSnapshot, now: i64) -> MeterStatus
         credits_remaining: metering
             .credits
             .as_ref()
-            .map(|_| seen.remaining.unwrap_or(0)),
+            .map(|policy| seen.remaining.or(policy.initial).unwrap_or(0)),
     }
 }
 
@@ -155,6 +156,7 @@ fn is_current(
         && credits
             .and_then(|c| c.period)
             .is_none_or(|(period, _)| seen.period == Some(period))
+        && credits.is_none_or(|c| c.initial.is_none() || seen.remaining.is_some())
 }
 
 /// The usage of one key over one period.

@@ -113,6 +113,7 @@ impl Services {
             scopes: Scopes::user(),
             chat_role: None,
             user_profile: None,
+            end_user: None,
             created_at: now,
             expires_at: now + self.config.session_ttl_secs,
             revoked_at: None,

@@ -56,6 +56,8 @@ pub struct KeyChanges {
     pub metering_predecessors: Vec<String>,
     /// New allowed models.
     pub models: Option<AllowedModels>,
+    /// A new end-user budget (empty: none).
+    pub end_user_budget: Option<Metering>,
 }
 
 fn key_item(key: &ApiKey, hash: &str) -> Item {
@@ -90,6 +92,12 @@ fn key_item(key: &ApiKey, hash: &str) -> Item {
     }
     if key.metering.is_metered() {
         item.insert("metering".into(), s(metering_json(&key.metering)));
+    }
+    if key.end_user_budget.is_metered() {
+        item.insert(
+            "end_user_budget".into(),
+            s(metering_json(&key.end_user_budget)),
+        );
     }
     // Absent: any model.
     if let Some(models) = key.models.names() {
@@ -152,6 +160,7 @@ fn key_from(item: &Item) -> Result<(ApiKey, String), StoreError> {
         } else {
             AllowedModels::any()
         },
+        end_user_budget: r.json("end_user_budget").unwrap_or_default(),
         meter_id: r.opt_string("meter_id").unwrap_or(r.string("key_id")?),
         predecessors: r
             .strings("predecessors")
@@ -384,6 +393,14 @@ impl Store {
                 None => removed.push("models"),
             }
         }
+        if let Some(budget) = &changes.end_user_budget {
+            if budget.is_metered() {
+                sets.push("end_user_budget = :end_user_budget");
+                values.insert(":end_user_budget".into(), s(metering_json(budget)));
+            } else {
+                removed.push("end_user_budget");
+            }
+        }
         let removes = if removed.is_empty() {
             String::new()
         } else {
@@ -498,6 +515,9 @@ impl Store {
         }
         if let Some(models) = &changes.models {
             updated.models = models.clone();
+        }
+        if let Some(budget) = &changes.end_user_budget {
+            updated.end_user_budget = budget.clone();
         }
         Ok(PatchKey::Updated(Box::new(updated)))
     }

@@ -97,6 +97,8 @@ pub struct AdmitPlan<'a> {
 /// The balance's refill period, when it refills: (current period start, refill amount).
 pub struct CreditsCheck {
     pub period: Option<(i64, i64)>,
+    /// The balance a meter made by its first request starts with (end-user meters).
+    pub initial: Option<i64>,
 }
 
 /// A usage report: debit each balance (where there is one) and add to each hour's totals,
@@ -538,10 +540,24 @@ impl Store {
             let name = guard(&mut expr, PERIOD, seen.period);
             let remaining = expr.name(REMAINING);
             let period_value = expr.value(n(period));
-            let amount_value = expr.value(n(amount));
+            // A meter's first period starts with its initial balance, when it has one.
+            let start = match credits.and_then(|c| c.initial) {
+                Some(initial) if seen.remaining.is_none() => initial,
+                _ => amount,
+            };
+            let amount_value = expr.value(n(start));
             sets.push(format!(
                 "{name} = {period_value}, {remaining} = {amount_value}"
             ));
+        }
+        // An end user's meter is made by its first request, with the budget's balance.
+        if let Some(initial) = credits.and_then(|c| c.initial)
+            && seen.remaining.is_none()
+            && credits.is_some_and(|c| c.period.is_none())
+        {
+            let remaining = guard(&mut expr, REMAINING, None);
+            let value = expr.value(n(initial));
+            sets.push(format!("{remaining} = {value}"));
         }
         if sets.is_empty() {
             return Ok(true);

@@ -50,6 +50,7 @@ fn token_item(token: &AccessToken, hash: &str) -> Item {
             .and_then(|p| serde_json::to_string(p).ok())
             .map(s),
     );
+    put_opt(&mut item, "end_user", token.end_user.as_deref().map(s));
     item.insert("created_at".into(), n(token.created_at));
     item.insert("expires_at".into(), n(token.expires_at));
     item.insert(PURGE_AT.into(), n(token.expires_at));
@@ -73,6 +74,7 @@ fn token_from(item: &Item) -> Result<(AccessToken, String), StoreError> {
         scopes: Scopes::from_stored(r.strings("scopes").iter().map(String::as_str)),
         chat_role: r.json("chat_role"),
         user_profile: r.json("user_profile"),
+        end_user: r.opt_string("end_user"),
         created_at: r.number("created_at")?,
         expires_at: r.number("expires_at")?,
         revoked_at: r.opt_number("revoked_at"),
