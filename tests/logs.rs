@@ -162,6 +162,43 @@ async fn no_secret_hash_or_password_reaches_a_log_line() {
     assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE);
     faults.heal();
 
+    // The authorizer's invocation: one line, which is also its metric record.
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../events/authorizer/request.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    event["headers"]["x-api-key"] = json!(app.admin_key);
+    let mut context = lambda_http::lambda_runtime::Context::default();
+    context.request_id = "authorizer-invocation-1".into();
+    let before = log_lines().len();
+    let response = keygate::authorizer::handle(
+        &app.services,
+        lambda_http::LambdaEvent::new(serde_json::from_value(event).unwrap(), context),
+    )
+    .await;
+    assert!(response.is_authorized);
+    let invocation: Vec<Value> = log_lines().split_off(before);
+    assert_eq!(
+        invocation.len(),
+        1,
+        "one line per authorizer request: {invocation:?}"
+    );
+    let line = &invocation[0];
+    assert_eq!(line["message"], "authorize");
+    assert_eq!(line["request_id"], "authorizer-invocation-1");
+    assert_eq!(line["outcome"], "allowed");
+    assert_eq!(line["Outcome"], "valid");
+    assert_eq!(line["Verifications"], 1);
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+        "Verifications"
+    );
+    assert!(line.get("timestamp").is_none() && line.get("span").is_none());
+
     let lines = log_lines();
     let text: Vec<String> = lines.iter().map(Value::to_string).collect();
     let forbidden = forbidden_strings(&app, &secrets).await;

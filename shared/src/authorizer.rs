@@ -20,13 +20,14 @@ use lambda_http::LambdaEvent;
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::config::AuthorizerDeny;
 use crate::domain::metering::RefusalReason;
 use crate::domain::principal::CONTEXT_VERSION;
 use crate::http::credentials::{self, Source};
 use crate::http::metering::{MeterHeaders, REFUSED_LIMIT_FIELD};
+use crate::metrics;
 use crate::services::metering::Admission;
 use crate::services::{Error, Services};
 
@@ -50,27 +51,30 @@ pub struct Incoming<'a> {
     pub domain_name: Option<&'a str>,
 }
 
-/// The Lambda handler: [`authorize`], then one log line with the request id, the route,
-/// the outcome and the latency.
+/// The Lambda handler: [`authorize`], then its one log line: the request id, the route, the
+/// outcome and the latency, which is also the EMF record of the verification's metrics.
 pub async fn handle(
     services: &Services,
     event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>,
 ) -> ApiGatewayV2CustomAuthorizerSimpleResponse {
     let started = Instant::now();
-    let response = authorize(services, &event.payload).await;
+    let (response, counts) = metrics::folded(authorize(services, &event.payload)).await;
     let outcome = match response.context.get(DENIED_MARKER).and_then(Value::as_str) {
         Some(class) => class,
         None if response.is_authorized => "allowed",
         None => "denied",
     };
     let latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
-    tracing::info!(
-        request_id = %event.context.request_id,
-        route = event.payload.route_key.as_deref().unwrap_or("unknown"),
-        outcome,
-        latency_ms,
-        "authorize"
+    let mut line = Map::new();
+    line.insert("message".into(), json!("authorize"));
+    line.insert("request_id".into(), json!(event.context.request_id));
+    line.insert(
+        "route".into(),
+        json!(event.payload.route_key.as_deref().unwrap_or("unknown")),
     );
+    line.insert("outcome".into(), json!(outcome));
+    line.insert("latency_ms".into(), json!(latency_ms));
+    metrics::write(&counts, line);
     response
 }
 

@@ -3,7 +3,7 @@
 //! as `lambda_runtime::tracing::init_default_subscriber` does, with two additions: other
 //! crates are held at WARN (the SDK and the runtime log request contents at DEBUG and
 //! TRACE), and metric records (see [`crate::metrics`]) are written as bare Embedded Metric
-//! Format lines in JSON mode and left out of plain-text logs.
+//! Format lines in JSON mode and as text otherwise.
 
 use std::io::Write;
 
@@ -67,10 +67,13 @@ where
     let targets = Targets::new()
         .with_default(level.min(LevelFilter::WARN))
         .with_target("lambda_runtime", level.min(LevelFilter::INFO))
-        .with_target("keygate", level)
+        .with_target("keygate", level);
+    let without_metrics = targets
+        .clone()
         .with_target(METRICS_TARGET, LevelFilter::OFF);
     let layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = match settings.format {
         LogFormat::Text => vec![
+            // Metric records (the authorizer's line among them) print as their JSON.
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .with_target(false)
@@ -80,14 +83,18 @@ where
                 .boxed(),
         ],
         LogFormat::Json => vec![
+            // No time (each CloudWatch event carries its own) and no span (the runtime's
+            // span repeats the request id every line already names): a line holds only what
+            // nothing else records.
             tracing_subscriber::fmt::layer()
                 .json()
                 .flatten_event(true)
-                .with_current_span(true)
+                .without_time()
+                .with_current_span(false)
                 .with_span_list(false)
                 .with_target(false)
                 .with_writer(writer.clone())
-                .with_filter(targets)
+                .with_filter(without_metrics)
                 .boxed(),
             MetricLines { writer }
                 .with_filter(filter_fn(|meta| meta.target() == METRICS_TARGET))
