@@ -417,3 +417,18 @@ impl TestApp {
             .await
     }
 }
+
+/// The sample authorizer event (events/authorizer/request.json) presenting `key` as
+/// `x-api-key`.
+pub fn authorizer_event(
+    key: &str,
+) -> lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../events/authorizer/request.json"
+    );
+    let mut event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    event["headers"]["x-api-key"] = serde_json::json!(key);
+    serde_json::from_value(event).expect("a valid authorizer event")
+}

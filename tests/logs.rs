@@ -163,21 +163,12 @@ async fn no_secret_hash_or_password_reaches_a_log_line() {
     faults.heal();
 
     // The authorizer's invocation: one line, which is also its metric record.
-    let mut event: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../events/authorizer/request.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    event["headers"]["x-api-key"] = json!(app.admin_key);
     let mut context = lambda_http::lambda_runtime::Context::default();
     context.request_id = "authorizer-invocation-1".into();
     let before = log_lines().len();
     let response = keygate::authorizer::handle(
         &app.services,
-        lambda_http::LambdaEvent::new(serde_json::from_value(event).unwrap(), context),
+        lambda_http::LambdaEvent::new(keygate_tests::authorizer_event(&app.admin_key), context),
     )
     .await;
     assert!(response.is_authorized);

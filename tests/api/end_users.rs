@@ -5,8 +5,7 @@
 
 use futures::future::join_all;
 use keygate::authorizer::authorize;
-use keygate_tests::{Reply, StatusCode, TestApp, spawn_app};
-use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use keygate_tests::{Reply, StatusCode, TestApp, authorizer_event, spawn_app};
 use serde_json::{Value, json};
 
 use crate::metering::{METERED, clear_of_boundary};
@@ -253,16 +252,6 @@ async fn removing_the_budget_frees_the_end_users_and_is_audited() {
         "{}",
         events.body
     );
-}
-
-fn authorizer_event(key: &str) -> ApiGatewayV2CustomAuthorizerV2Request {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../events/authorizer/request.json"
-    );
-    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    event["headers"]["x-api-key"] = json!(key);
-    serde_json::from_value(event).expect("a valid authorizer event")
 }
 
 #[tokio::test]

@@ -3,8 +3,7 @@
 //! the authorizer context carries the effective list.
 
 use keygate::authorizer::authorize;
-use keygate_tests::{StatusCode, TestApp, spawn_app};
-use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use keygate_tests::{StatusCode, TestApp, authorizer_event, spawn_app};
 use serde_json::{Value, json};
 
 const AB: [&str; 2] = ["model-a", "model-b"];
@@ -326,16 +325,6 @@ async fn usage_for_another_model_is_refused_and_charges_nothing() {
     assert_eq!(charged.body["duplicate"], false);
     let balance = app.read_key(&app.admin_key, &parent_id).await;
     assert_eq!(balance.body["credits"]["remaining"], 900);
-}
-
-fn authorizer_event(key: &str) -> ApiGatewayV2CustomAuthorizerV2Request {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../events/authorizer/request.json"
-    );
-    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    event["headers"]["x-api-key"] = json!(key);
-    serde_json::from_value(event).expect("a valid authorizer event")
 }
 
 #[tokio::test]
