@@ -670,7 +670,10 @@ mod tests {
             limit("a", 1_000_000_001, 1),
             limit("a", 1, 0),
         ] {
-            assert!(parse_ratelimits("r", &[bad.clone()]).is_err(), "{bad:?}");
+            assert!(
+                parse_ratelimits("r", std::slice::from_ref(&bad)).is_err(),
+                "{bad:?}"
+            );
         }
         assert!(parse_ratelimits("r", &[limit("a_b-1", 1, 1)]).is_ok());
     }
