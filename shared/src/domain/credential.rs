@@ -395,4 +395,42 @@ mod tests {
         assert!(!plain.matches(&b.secret, &plain.hash(&a.secret)));
         assert_eq!(plain.hash(&a.secret).len(), 64);
     }
+
+    #[test]
+    fn the_secret_alone_is_hashed_and_listings_show_kind_and_id() {
+        let new = generate(CredentialKind::ApiKey, &[]);
+        let hasher = CredentialHasher::new(None);
+        let stored = hasher.hash(&new.secret);
+        // Trimmed, and without Cogniac's `KEYID:`: what is hashed is the secret itself.
+        for presented in [
+            format!("  {}\n", new.secret),
+            format!("{}:{}", new.id, new.secret),
+        ] {
+            let parsed = parse(&presented).unwrap();
+            assert_eq!(parsed.secret(), new.secret);
+            assert!(hasher.matches(parsed.secret(), &stored));
+        }
+        let other = generate(CredentialKind::ApiKey, &[]);
+        assert!(!hasher.matches(parse(&other.secret).unwrap().secret(), &stored));
+        assert_eq!(
+            display_prefix(CredentialKind::AccessToken, new.id),
+            format!("kgt_{}", new.id)
+        );
+        assert!(
+            new.secret
+                .starts_with(&display_prefix(CredentialKind::ApiKey, new.id))
+        );
+        let shown = format!("{new:?}");
+        assert!(shown.contains(&format!("{:?}", new.id)), "{shown}");
+        assert!(!shown.contains(&new.secret), "Debug never shows the secret");
+    }
+
+    #[test]
+    fn ids_carry_the_millisecond_they_were_made() {
+        let millis = || (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64;
+        let before = millis();
+        let id = new_ulid();
+        let after = millis();
+        assert!((before..=after).contains(&id.timestamp_ms()), "{id}");
+    }
 }

@@ -819,6 +819,56 @@ mod tests {
     }
 
     #[test]
+    fn a_request_is_charged_once_against_every_metered_budget_of_its_chain() {
+        let tight = limited(1, 60);
+        let loose = limited(100, 60);
+        let unmetered = Metering::default();
+        let ids = |chain: Vec<Budget>| chain.into_iter().map(|b| b.meter_id).collect::<Vec<_>>();
+        let chain = budget_chain(
+            Some(("key", &tight)),
+            [
+                ("parent", &unmetered),
+                ("grandparent", &loose),
+                ("key", &tight),
+                ("grandparent", &loose),
+            ],
+        );
+        assert_eq!(chain[0].metering, tight);
+        assert_eq!(chain[1].metering, loose);
+        assert_eq!(ids(chain), ["key", "grandparent"]);
+        assert_eq!(ids(budget_chain(None, [("parent", &tight)])), ["parent"]);
+        assert!(budget_chain(Some(("key", &unmetered)), [("parent", &unmetered)]).is_empty());
+    }
+
+    #[test]
+    fn a_chain_stands_at_every_limit_and_its_smallest_balance() {
+        let status = |name: &str, credits: Option<i64>| MeterStatus {
+            limits: vec![LimitStatus {
+                name: name.into(),
+                limit: 10,
+                window_secs: 60,
+                remaining: 3,
+                reset_secs: 7,
+            }],
+            credits_remaining: credits,
+        };
+        assert_eq!(MeterStatus::combined(Vec::new()), None);
+        let combined = MeterStatus::combined(vec![
+            status("own", None),
+            status("parent", Some(40)),
+            status("top", Some(5)),
+        ])
+        .unwrap();
+        let names: Vec<&str> = combined.limits.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["own", "parent", "top"]);
+        assert_eq!(combined.credits_remaining, Some(5));
+        assert_eq!(
+            MeterStatus::combined(vec![status("own", None)]),
+            Some(status("own", None))
+        );
+    }
+
+    #[test]
     fn limits_as_tight_as_the_callers_pass_and_no_looser() {
         let caller = limited(10, 60);
         assert!(

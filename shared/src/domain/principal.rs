@@ -509,6 +509,46 @@ mod tests {
     }
 
     #[test]
+    fn a_request_is_charged_against_its_own_budget_then_the_inherited_ones() {
+        let limited = |limit| Metering {
+            ratelimits: vec![crate::domain::metering::RateLimit {
+                name: "r".into(),
+                limit,
+                window_secs: 60,
+                unit: crate::domain::metering::REQUESTS.into(),
+            }],
+            credits: None,
+        };
+        let metered = Principal {
+            metering: limited(5),
+            inherited_budgets: vec![Budget {
+                meter_id: "k0".into(),
+                metering: limited(50),
+            }],
+            ..sample()
+        };
+        let ids = |principal: &Principal| -> Vec<String> {
+            principal
+                .budgets()
+                .into_iter()
+                .map(|b| b.meter_id)
+                .collect()
+        };
+        assert_eq!(ids(&metered), ["k1", "k0"]);
+        assert_eq!(metered.budgets()[0].metering, limited(5));
+        let unmetered = Principal {
+            metering: Metering::default(),
+            ..metered.clone()
+        };
+        assert_eq!(ids(&unmetered), ["k0"]);
+        let no_meter = Principal {
+            meter_id: None,
+            ..metered
+        };
+        assert_eq!(ids(&no_meter), ["k0"]);
+    }
+
+    #[test]
     fn scopes_granted_stay_within_the_granters() {
         let granter = sample();
         assert!(

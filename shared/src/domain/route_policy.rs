@@ -857,4 +857,82 @@ mod tests {
             .is_ok()
         );
     }
+
+    #[test]
+    fn malformed_parameters_are_refused() {
+        for (route, reason) in [
+            ("GET /a/{}", "is not a valid parameter"),
+            ("GET /a/{x{y}", "is not a valid parameter"),
+            ("GET /a/b{id}", "mixes text and a parameter"),
+            ("GET /a/b}", "mixes text and a parameter"),
+        ] {
+            let error = RoutePattern::parse(route).unwrap_err();
+            assert!(error.contains(reason), "{route}: {error}");
+        }
+        assert!(RoutePattern::parse("GET /a/{id}/{proxy+}").is_ok());
+    }
+
+    #[test]
+    fn a_rule_on_a_keygate_route_is_public_exactly_when_the_function_is() {
+        let error = |json: &str| RoutePolicy::parse(json, OWN).unwrap_err().0;
+        assert!(
+            error(r#"{"routes": [{"route": "GET /v1/auth/me", "public": true}]}"#)
+                .contains("the function needs a credential there")
+        );
+        assert!(
+            error(
+                r#"{"routes": [{"route": "POST /v1/auth/token", "key_types": ["admin", "asker"]}]}"#
+            )
+            .contains("the function serves it without a credential")
+        );
+        let public = RoutePolicy::parse(
+            r#"{"routes": [{"route": "POST /v1/auth/token", "public": true}]}"#,
+            OWN,
+        )
+        .unwrap();
+        assert!(public.matching("POST", "/v1/auth/token").is_public());
+        // Another method of the same path is another route: it need not agree.
+        assert!(
+            RoutePolicy::parse(
+                r#"{"routes": [{"route": "POST /v1/auth/me", "key_types": ["admin"], "scopes": ["write"]}]}"#,
+                OWN
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_broader_rule_does_not_judge_a_keygate_route() {
+        let broad = RoutePolicy::parse(
+            r#"{"routes": [{"route": "ANY /v1/{proxy+}", "public": true}]}"#,
+            OWN,
+        )
+        .unwrap();
+        let own = broad.matching("PATCH", "/v1/api-keys/01K");
+        assert_eq!(own, Matched::Keygate(&OWN[2]));
+        assert!(!own.is_public());
+        assert!(!own.evaluate(&principal(KeyType::Asker, &[])).allowed);
+        assert!(broad.matching("GET", "/v1/other").is_public());
+        // The same specificity: the policy's rule decides.
+        let policy = policy();
+        assert!(matches!(
+            policy.matching("GET", "/v1/chats/1"),
+            Matched::Rule(rule) if rule.cost == DEFAULT_COST
+        ));
+    }
+
+    #[test]
+    fn a_cost_is_at_most_the_maximum() {
+        let cost = |cost: u32| {
+            RoutePolicy::parse(
+                &format!(r#"{{"routes": [{{"route": "GET /a", "cost": {cost}}}]}}"#),
+                OWN,
+            )
+            .map(|policy| policy.matching("GET", "/a").cost())
+        };
+        assert_eq!(cost(MAX_COST), Ok(MAX_COST));
+        assert_eq!(cost(0), Ok(0));
+        let error = cost(MAX_COST + 1).unwrap_err().0;
+        assert!(error.contains("is above the maximum"), "{error}");
+    }
 }
