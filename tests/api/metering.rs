@@ -109,8 +109,13 @@ async fn with_two_limits_refused_requests_move_neither_counter() {
     let replies = burst(&app, &key, 30).await;
     let admitted = count(&replies, StatusCode::OK);
     assert!(admitted >= 10, "at least one window's worth: {admitted}");
+    // On a loaded machine a one-second window can end several times while a request waits
+    // on the emulator; after its bounded retries such a request is a 503 (retry), which
+    // moves no counter either.
     assert_eq!(
-        admitted + count(&replies, StatusCode::TOO_MANY_REQUESTS),
+        admitted
+            + count(&replies, StatusCode::TOO_MANY_REQUESTS)
+            + count(&replies, StatusCode::SERVICE_UNAVAILABLE),
         30
     );
     assert_eq!(window_count(&app, &id, "minute").await, admitted as i64);
