@@ -13,6 +13,7 @@ pub mod models;
 pub mod password;
 pub mod principal;
 pub mod route_policy;
+pub mod route_table;
 pub mod scope;
 pub mod secret_scanning;
 pub mod token;
