@@ -1,5 +1,6 @@
 //! Domain types and rules. Nothing here knows about DynamoDB or HTTP.
 
+pub mod activity;
 pub mod api_key;
 pub mod audit;
 pub mod base62;
