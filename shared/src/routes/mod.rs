@@ -28,7 +28,6 @@ use crate::services::Services;
 
 pub use crate::domain::route_table::KEYGATE_ROUTES;
 
-
 /// Layers every group shares: the body limit, a problem+json 404 for unknown routes, and
 /// problem+json for axum's own bare errors (405, 413 ...) wherever a dialect did not give
 /// them its shape first; a log line per request.
