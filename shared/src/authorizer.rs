@@ -31,10 +31,8 @@ use crate::metrics;
 use crate::services::metering::Admission;
 use crate::services::{Error, Services};
 
-/// The context key marking a request the authorizer refused (see `http::caller`).
-pub const DENIED_MARKER: &str = "keygate_denied";
-/// With a `forbidden` denial: why, for the client.
-pub const DENIED_REASON: &str = "keygate_reason";
+/// The denial markers are part of the context contract, beside it in `domain`.
+pub use crate::domain::principal::{DENIED_MARKER, DENIED_REASON};
 
 /// What the authorizer looks at in a request, whoever delivers it (API Gateway's event, or
 /// the local server standing in for API Gateway).

@@ -44,7 +44,7 @@ impl RoutePolicySource {
             .get_or_init(|| {
                 RoutePolicy::parse(
                     self.json.as_deref().unwrap_or(SHIPPED_ROUTE_POLICY),
-                    crate::routes::KEYGATE_ROUTES,
+                    crate::domain::route_table::KEYGATE_ROUTES,
                 )
                 .map_err(|error| ConfigError::Invalid {
                     name: "KEYGATE_ROUTE_POLICY",

@@ -27,7 +27,7 @@ use crate::domain::scope::Scope;
 use crate::http::bare_errors::{Render, not_found, reshape};
 use crate::http::caller::resolve_with_source;
 use crate::http::credentials::Source;
-use crate::routes::views::time;
+use crate::http::views::time;
 use crate::services::api_keys::{KeyPatch, NewKeyInput, ScopePolicy};
 use crate::services::{Error, Services};
 

@@ -140,7 +140,7 @@ impl FromRequestParts<Services> for Caller {
 }
 
 fn token_view(key: &ApiKey) -> Value {
-    let time = crate::routes::views::time;
+    let time = crate::http::views::time;
     json!({
         "createdAt": time(Some(key.created_at)),
         "expiresAt": time(key.expires_at),
@@ -155,7 +155,7 @@ fn token_view(key: &ApiKey) -> Value {
 
 /// A session or an access token, in the same shape with its real `tokenType`.
 fn session_view(token: &AccessToken) -> Value {
-    let time = crate::routes::views::time;
+    let time = crate::http::views::time;
     let prefix = ulid::Ulid::from_string(&token.id)
         .map(|id| crate::domain::credential::display_prefix(token.kind, id))
         .unwrap_or_default();

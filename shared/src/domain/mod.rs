@@ -1,5 +1,6 @@
 //! Domain types and rules. Nothing here knows about DynamoDB or HTTP.
 
+pub mod activity;
 pub mod api_key;
 pub mod audit;
 pub mod base62;
@@ -13,6 +14,7 @@ pub mod models;
 pub mod password;
 pub mod principal;
 pub mod route_policy;
+pub mod route_table;
 pub mod scope;
 pub mod secret_scanning;
 pub mod token;

@@ -62,6 +62,12 @@ pub const END_USER_FIELD: &str = "keygate_end_user";
 /// The version of the authorizer context contract (`context_version`).
 pub const CONTEXT_VERSION: &str = "1";
 
+/// The context key marking a request the authorizer refused (its value is the denial's
+/// class); a function reading it answers the refusal itself (see `http::caller`).
+pub const DENIED_MARKER: &str = "keygate_denied";
+/// With a `forbidden` denial: why, for the client.
+pub const DENIED_REASON: &str = "keygate_reason";
+
 /// Why a valid credential may not do something.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denied(pub String);

@@ -12,9 +12,8 @@ use lambda_http::request::RequestContext;
 use super::credentials::{self, Source};
 use super::metering::{REFUSED_LIMIT_FIELD, admit_once};
 use super::problem::Problem;
-use crate::authorizer::{DENIED_MARKER, DENIED_REASON};
 use crate::domain::metering::{MeterStatus, Refusal, RefusalReason};
-use crate::domain::principal::Principal;
+use crate::domain::principal::{DENIED_MARKER, DENIED_REASON, Principal};
 use crate::services::{Error, Services};
 use crate::store::StoreError;
 

@@ -9,6 +9,7 @@ pub mod cursor;
 pub mod json;
 pub mod metering;
 pub mod problem;
+pub(crate) mod views;
 
 pub use caller::{AnyCaller, Caller};
 pub use client_info::Client;

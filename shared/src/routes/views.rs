@@ -1,7 +1,9 @@
-//! The JSON shapes of keygate's own API.
+//! The JSON shapes of keygate's own API. Those a dialect shares live in `http::views`, below
+//! both, and are re-exported here.
 
 use serde_json::{Value, json};
 
+use crate::domain::activity::Login;
 use crate::domain::api_key::ApiKey;
 use crate::domain::chat::{Chat, Message, Page};
 use crate::domain::clock::to_rfc3339;
@@ -9,12 +11,7 @@ use crate::domain::dataset::{Classification, Grant, VisibleDataset};
 use crate::domain::metering::Metering;
 use crate::domain::user::User;
 use crate::http::cursor;
-use crate::store::logins::Login;
-use crate::store::prompt_logs::PromptLog;
-
-pub fn time(epoch: Option<i64>) -> Value {
-    epoch.map_or(Value::Null, |at| Value::String(to_rfc3339(at)))
-}
+pub use crate::http::views::{prompt_log, time};
 
 pub fn api_key(key: &ApiKey) -> Value {
     json!({
@@ -127,16 +124,6 @@ pub fn page<T>(page: &Page<T>, view: impl Fn(&T) -> Value) -> Value {
         "size": page.request.size,
         "total": page.total,
         "pages": page.pages(),
-    })
-}
-
-/// Ask Sage's log entry shape.
-pub fn prompt_log(log: &PromptLog) -> Value {
-    json!({
-        "date_time": to_rfc3339(log.at),
-        "prompt": log.prompt,
-        "completion": log.completion,
-        "IP": log.ip,
     })
 }
 

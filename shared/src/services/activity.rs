@@ -1,11 +1,10 @@
 //! The caller's own activity: prompt/completion logs and login history.
 
 use super::{Error, Services};
+use crate::domain::activity::{Login, PromptLog};
 use crate::domain::principal::Principal;
 use crate::domain::scope::Scope;
 use crate::domain::validation::bounded_limit;
-use crate::store::logins::Login;
-use crate::store::prompt_logs::PromptLog;
 
 pub const DEFAULT_PROMPT_LOGS: u32 = 20;
 pub const DEFAULT_LOGINS: u32 = 5;

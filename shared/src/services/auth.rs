@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::{ClientInfo, Error, Services};
+use crate::domain::activity::Login;
 use crate::domain::api_key::{ApiKey, LAST_USED_JITTER_SECS, last_used_is_stale};
 use crate::domain::audit::{Actor, EventType, Target};
 use crate::domain::clock::now_epoch;
@@ -14,7 +15,6 @@ use crate::domain::token::{self, AccessToken, ChatRole, TokenOrigin};
 use crate::domain::user::Email;
 use crate::metrics;
 use crate::store::StoreError;
-use crate::store::logins::Login;
 
 /// A newly minted token: shown once.
 pub struct IssuedToken {

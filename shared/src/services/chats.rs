@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::{ClientInfo, Error, Services};
+use crate::domain::activity::PromptLog;
 use crate::domain::chat::{
     self, Chat, ChatStatus, Message, MessageBatch, MessageRole, MessageText, Page, PageRequest,
 };
@@ -15,7 +16,6 @@ use crate::domain::scope::Scope;
 use crate::domain::token::flat_object;
 use crate::domain::validation::Name;
 use crate::store::chats::{Append, MarkDeleted};
-use crate::store::prompt_logs::PromptLog;
 
 /// A page of messages carries at most this much text: a response must stay well under
 /// Lambda's 6 MB payload limit even after JSON escaping.

@@ -14,8 +14,9 @@ use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 
 use super::item::{Item, Reader, n, put_opt, s};
 use super::keys;
-use super::prompt_logs::{PromptLog, prompt_log_item};
+use super::prompt_logs::prompt_log_item;
 use super::{Store, StoreError, condition_held, lost_a_race, primary_key};
+use crate::domain::activity::PromptLog;
 use crate::domain::chat::{Chat, ChatStatus, Message, MessageRole};
 
 /// The attribute marking a chat whose deletion has begun.

@@ -7,14 +7,7 @@ use super::{Store, StoreError};
 /// Login records are kept 90 days, then DynamoDB TTL removes them.
 pub const LOGIN_RETENTION_SECS: i64 = 90 * 24 * 3600;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Login {
-    pub id: String,
-    pub at: i64,
-    pub ip: String,
-    pub user_agent: String,
-    pub method: String,
-}
+pub use crate::domain::activity::Login;
 
 /// A login's item, in its user's partition, purged after the retention.
 pub(super) fn login_item(tenant_id: &str, user_id: &str, login: &Login) -> Item {

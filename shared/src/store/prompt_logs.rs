@@ -9,17 +9,7 @@ use super::{Store, StoreError};
 /// Prompt logs are kept 90 days, then DynamoDB TTL removes them.
 pub const PROMPT_LOG_RETENTION_SECS: i64 = 90 * 24 * 3600;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PromptLog {
-    pub id: String,
-    /// When the prompt was asked.
-    pub at: i64,
-    pub prompt: String,
-    pub completion: String,
-    /// The address the prompt came from.
-    pub ip: String,
-    pub chat_id: Option<String>,
-}
+pub use crate::domain::activity::PromptLog;
 
 /// The item of a new entry, written at `now`.
 pub(super) fn prompt_log_item(tenant_id: &str, user_id: &str, log: &PromptLog, now: i64) -> Item {

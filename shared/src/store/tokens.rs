@@ -3,8 +3,9 @@
 
 use super::item::{Item, Reader, list, n, put_opt, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, PK, PURGE_AT, SK};
-use super::logins::{Login, login_item};
+use super::logins::login_item;
 use super::{Store, StoreError, api_keys, primary_key};
+use crate::domain::activity::Login;
 use crate::domain::api_key::ApiKey;
 use crate::domain::audit::AuditEvent;
 use crate::domain::credential::CredentialKind;

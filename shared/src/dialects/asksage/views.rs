@@ -2,15 +2,15 @@
 
 use serde_json::{Value, json};
 
+use crate::domain::activity::Login;
 use crate::domain::api_key::ApiKey;
 use crate::domain::chat::{Chat, Message, MessageRole};
 use crate::domain::clock::to_rfc3339;
 use crate::domain::dataset::{Grant, VisibleDataset};
-use crate::store::logins::Login;
 
 // keygate's own /v1 log entries already take Ask Sage's shape.
-pub use crate::routes::views::prompt_log;
-use crate::routes::views::time;
+pub use crate::http::views::prompt_log;
+use crate::http::views::time;
 
 pub fn login(login: &Login) -> Value {
     json!({
