@@ -432,3 +432,13 @@ pub fn authorizer_event(
     event["headers"]["x-api-key"] = serde_json::json!(key);
     serde_json::from_value(event).expect("a valid authorizer event")
 }
+
+/// A well-formed API key secret that no table holds (a random owner and id).
+pub fn unknown_api_key() -> String {
+    use keygate::domain::credential::{CredentialKind, Owner, generate, new_ulid};
+    let owner = Owner {
+        tenant: new_ulid(),
+        user: new_ulid(),
+    };
+    generate(CredentialKind::ApiKey, owner, &[]).secret
+}

@@ -66,11 +66,7 @@ async fn denies_each_failure_class() {
         None,
     )
     .await;
-    let unknown = keygate::domain::credential::generate(
-        keygate::domain::credential::CredentialKind::ApiKey,
-        &[],
-    )
-    .secret;
+    let unknown = keygate_tests::unknown_api_key();
     let mut typo = app.admin_key.clone();
     typo.replace_range(10..11, if &typo[10..11] == "A" { "B" } else { "A" });
     let expired = app
@@ -352,12 +348,13 @@ async fn verifying_is_one_strongly_consistent_read() {
     let (_, grandchild) = app.new_key(&child, json!({"name": "grandchild"})).await;
     let grandchild_token = exchange(grandchild.clone()).await;
     faults.take_seen();
+    // Each also reads its owner's budgets: the user's and the tenant's (two items more).
     for (credential, items) in [
-        (&token, 2),
-        (&app.admin_key, 1),
-        (&child, 2),
-        (&grandchild, 3),
-        (&grandchild_token, 4),
+        (&token, 2 + 2),
+        (&app.admin_key, 1 + 2),
+        (&child, 2 + 2),
+        (&grandchild, 3 + 2),
+        (&grandchild_token, 4 + 2),
     ] {
         let response = authorize(
             &app.services,
@@ -378,7 +375,7 @@ async fn verifying_is_one_strongly_consistent_read() {
         assert_eq!(
             request["Keys"].as_array().map(Vec::len),
             Some(items),
-            "the credential and every key it follows: {request}"
+            "the credential, every key it follows and its owner's budgets: {request}"
         );
     }
 }

@@ -19,6 +19,7 @@ mod faults;
 mod metering;
 mod models;
 mod openapi;
+mod owner_budgets;
 mod policy;
 mod rights;
 mod roll;

@@ -1,7 +1,6 @@
 //! GitHub secret-scanning partner reports: signed, verified before anything is read, each
 //! real credential revoked at once with an audit event, garbage labelled false positive.
 
-use keygate::domain::credential::{CredentialKind, generate};
 use keygate_tests::{ReportSigner, StatusCode, TestApp, sha256_hex, spawn_app_with};
 use serde_json::{Value, json};
 
@@ -69,7 +68,7 @@ async fn a_signed_report_revokes_real_credentials_and_labels_the_rest() {
     let session = app
         .sign_in("ada@example.com", "a long enough passphrase")
         .await;
-    let unknown = generate(CredentialKind::ApiKey, &[]).secret;
+    let unknown = keygate_tests::unknown_api_key();
     let mut forged = leaked_key.clone();
     forged.replace_range(forged.len() - 12..forged.len() - 11, "Z");
     let garbage = "kg_thisisnotakeyatall";

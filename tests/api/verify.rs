@@ -2,7 +2,6 @@
 //! authorizer on one table of credentials.
 
 use keygate::authorizer::authorize;
-use keygate::domain::credential::{CredentialKind, generate};
 use keygate_tests::{StatusCode, TestApp, spawn_app};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use serde_json::{Value, json};
@@ -103,7 +102,7 @@ async fn credential_table(app: &TestApp) -> Vec<(&'static str, String)> {
         ("paused", paused),
         ("revoked", revoked),
         ("expired", expiring),
-        ("unknown", generate(CredentialKind::ApiKey, &[]).secret),
+        ("unknown", keygate_tests::unknown_api_key()),
         ("checksum", typo),
         ("malformed", "not-a-key".into()),
     ]

@@ -35,10 +35,13 @@ pub enum EventType {
     DatasetUnshared,
     /// A credential reported leaked by a secret scanner and revoked.
     LeakedCredentialRevoked,
+    /// A user's or a tenant's budget set (`target.kind` says which).
+    BudgetSet,
+    BudgetRemoved,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 20] = [
+    pub const ALL: [EventType; 22] = [
         Self::KeyCreated,
         Self::KeyPatched,
         Self::KeyPaused,
@@ -59,6 +62,8 @@ impl EventType {
         Self::DatasetShared,
         Self::DatasetUnshared,
         Self::LeakedCredentialRevoked,
+        Self::BudgetSet,
+        Self::BudgetRemoved,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -83,6 +88,8 @@ impl EventType {
             Self::DatasetShared => "dataset.shared",
             Self::DatasetUnshared => "dataset.unshared",
             Self::LeakedCredentialRevoked => "credential.leak_revoked",
+            Self::BudgetSet => "budget.set",
+            Self::BudgetRemoved => "budget.removed",
         }
     }
 
@@ -102,7 +109,8 @@ pub struct Actor {
     pub kind: String,
 }
 
-/// What was touched: `api_key`, `access_token`, `session`, `user` or `dataset`, and its id.
+/// What was touched: `api_key`, `access_token`, `session`, `user`, `dataset`,
+/// `user_budget` or `tenant_budget`, and its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub kind: &'static str,

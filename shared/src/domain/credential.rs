@@ -1,13 +1,21 @@
 //! The credential format: what a secret looks like, how it is made, checked and hashed.
 //!
-//! A secret is `<prefix><id><parent?><random><crc>`:
+//! A secret is `<prefix><id>o<tenant><user><lineage…><random><crc>`:
 //! - a fixed prefix per kind, so secret scanners (and people) recognise it;
-//! - the credential's ULID, then its lineage: for access tokens the ULID of the API key that
-//!   minted it, then (for tokens and keys) the ULIDs of the keys that created that key,
-//!   nearest first (at most `MAX_KEY_ANCESTORS`), so a credential and everything its rights
-//!   follow are read by id in one BatchGetItem and no secret-derived index is needed;
+//! - the credential's ULID, then `o` and its owner — the ULIDs of its tenant and user — so
+//!   the budgets above every key (the user's, the tenant's) are read by id in the same
+//!   BatchGetItem as the credential;
+//! - its lineage: for access tokens the ULID of the API key that minted it, then (for
+//!   tokens and keys) the ULIDs of the keys that created that key, nearest first (at most
+//!   `MAX_KEY_ANCESTORS`), so a credential and everything its rights follow are read by id
+//!   in one BatchGetItem and no secret-derived index is needed;
 //! - 192 bits from the OS CSPRNG in base62;
 //! - a CRC32 of everything before it, so typos and random strings fail before any read.
+//!
+//! Secrets made before owners rode in them (`<prefix><id><lineage…><random><crc>`, told
+//! apart by length: their ids are a whole number of ULIDs, the `o` makes one more
+//! character) still parse, with no owner; verifying one reads the owner's budgets in a
+//! second round trip (README, "Credential format").
 //!
 //! Only a hash of the whole secret is stored: SHA-256, or HMAC-SHA256 with a server-side
 //! pepper when one is configured. Stored and presented hashes are compared in constant time.
@@ -23,6 +31,8 @@ const RANDOM_BYTES: usize = 24;
 const RANDOM_CHARS: usize = base62::width_for(RANDOM_BYTES);
 const CRC_CHARS: usize = base62::width_for(4);
 const ULID_CHARS: usize = 26;
+/// Marks a secret whose owner follows its id (the `o` of `<id>o<tenant><user>`).
+const OWNER_MARKER: char = 'o';
 
 /// How many keys deep a key may be created by other keys. Each ancestor is one more item
 /// read at every verification and 26 more characters in every secret below it.
@@ -78,7 +88,33 @@ impl CredentialKind {
     }
 
     fn secret_len(self, lineage: usize) -> usize {
-        self.prefix().len() + (1 + lineage) * ULID_CHARS + RANDOM_CHARS + CRC_CHARS
+        self.prefix().len()
+            + OWNER_MARKER.len_utf8()
+            + (3 + lineage) * ULID_CHARS
+            + RANDOM_CHARS
+            + CRC_CHARS
+    }
+}
+
+/// Whose a credential is: its tenant and user. Every secret keygate makes carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub tenant: Ulid,
+    pub user: Ulid,
+}
+
+impl Owner {
+    /// The owner named by two stored ids; `None` when either is not a ULID.
+    pub fn of(tenant_id: &str, user_id: &str) -> Option<Self> {
+        Some(Self {
+            tenant: Ulid::from_string(tenant_id).ok()?,
+            user: Ulid::from_string(user_id).ok()?,
+        })
+    }
+
+    /// Whether the stored ids are this owner's.
+    pub fn is(&self, tenant_id: &str, user_id: &str) -> bool {
+        self.tenant.to_string() == tenant_id && self.user.to_string() == user_id
     }
 }
 
@@ -112,6 +148,8 @@ pub struct PresentedSecret<'a> {
     /// The ids after the credential's own, nearest first: a token's key then that key's
     /// ancestors; a key's ancestors. Bound to the secret by its hash.
     pub lineage: Vec<Ulid>,
+    /// The credential's tenant and user; `None` for a secret of the earlier format.
+    pub owner: Option<Owner>,
     secret: &'a str,
 }
 
@@ -147,10 +185,10 @@ pub fn new_ulid() -> Ulid {
     Ulid::from_parts(millis as u64, u128::from_be_bytes(random))
 }
 
-/// Makes a new secret of `kind`; `lineage` is, nearest first, the minting key and its
-/// ancestors for access tokens (empty: no key), the creating keys for API keys, and
+/// Makes a new secret of `kind` for `owner`; `lineage` is, nearest first, the minting key
+/// and its ancestors for access tokens (empty: no key), the creating keys for API keys, and
 /// nothing for sessions. Callers bound it (`MAX_KEY_ANCESTORS`) before asking.
-pub fn generate(kind: CredentialKind, lineage: &[Ulid]) -> NewSecret {
+pub fn generate(kind: CredentialKind, owner: Owner, lineage: &[Ulid]) -> NewSecret {
     let id = new_ulid();
     let mut random = [0u8; RANDOM_BYTES];
     getrandom::fill(&mut random).expect("the OS random number generator is available");
@@ -163,6 +201,9 @@ pub fn generate(kind: CredentialKind, lineage: &[Ulid]) -> NewSecret {
     let mut secret = String::with_capacity(kind.secret_len(lineage.len()));
     secret.push_str(kind.prefix());
     secret.push_str(&id.to_string());
+    secret.push(OWNER_MARKER);
+    secret.push_str(&owner.tenant.to_string());
+    secret.push_str(&owner.user.to_string());
     for ancestor in lineage {
         secret.push_str(&ancestor.to_string());
     }
@@ -191,14 +232,6 @@ pub fn parse(presented: &str) -> Option<PresentedSecret<'_>> {
     let ids_chars = secret
         .len()
         .checked_sub(kind.prefix().len() + RANDOM_CHARS + CRC_CHARS)?;
-    if ids_chars % ULID_CHARS != 0 {
-        return None;
-    }
-    let lineage_len = (ids_chars / ULID_CHARS).checked_sub(1)?;
-    let (fewest, most) = kind.lineage_bounds();
-    if !(fewest..=most).contains(&lineage_len) {
-        return None;
-    }
     let body = &secret[kind.prefix().len()..];
     if !base62::is_base62(body) {
         return None;
@@ -212,12 +245,35 @@ pub fn parse(presented: &str) -> Option<PresentedSecret<'_>> {
     {
         return None;
     }
-    let id = Ulid::from_string(&body[..ULID_CHARS]).ok()?;
+    let ulid_at =
+        |at: usize| -> Option<Ulid> { Ulid::from_string(body.get(at..at + ULID_CHARS)?).ok() };
+    let id = ulid_at(0)?;
+    // With an owner: one marker character, then the tenant and the user.
+    let (owner, lineage_from, lineage_len) = match ids_chars % ULID_CHARS {
+        0 => (None, ULID_CHARS, (ids_chars / ULID_CHARS).checked_sub(1)?),
+        1 if body[ULID_CHARS..].starts_with(OWNER_MARKER) => {
+            let at = ULID_CHARS + OWNER_MARKER.len_utf8();
+            let owner = Owner {
+                tenant: ulid_at(at)?,
+                user: ulid_at(at + ULID_CHARS)?,
+            };
+            (
+                Some(owner),
+                at + 2 * ULID_CHARS,
+                (ids_chars / ULID_CHARS).checked_sub(3)?,
+            )
+        }
+        _ => return None,
+    };
+    let (fewest, most) = kind.lineage_bounds();
+    if !(fewest..=most).contains(&lineage_len) {
+        return None;
+    }
     if claimed_id.is_some_and(|claimed| Ulid::from_string(claimed).ok() != Some(id)) {
         return None;
     }
-    let lineage = (1..=lineage_len)
-        .map(|at| Ulid::from_string(&body[at * ULID_CHARS..(at + 1) * ULID_CHARS]).ok())
+    let lineage = (0..lineage_len)
+        .map(|at| ulid_at(lineage_from + at * ULID_CHARS))
         .collect::<Option<Vec<_>>>()?;
     // The same id twice is no lineage keygate makes (and no batch read may ask for it).
     let mut seen = std::collections::HashSet::from([id]);
@@ -228,6 +284,7 @@ pub fn parse(presented: &str) -> Option<PresentedSecret<'_>> {
         kind,
         id,
         lineage,
+        owner,
         secret,
     })
 }
@@ -294,6 +351,55 @@ fn to_hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    fn owner() -> Owner {
+        Owner {
+            tenant: new_ulid(),
+            user: new_ulid(),
+        }
+    }
+
+    /// A secret in the format made before owners rode in secrets.
+    fn legacy(kind: CredentialKind, lineage: &[Ulid]) -> (Ulid, String) {
+        let id = new_ulid();
+        let mut secret = format!("{}{id}", kind.prefix());
+        for ancestor in lineage {
+            secret.push_str(&ancestor.to_string());
+        }
+        secret.push_str(&base62::encode(&[7u8; RANDOM_BYTES], RANDOM_CHARS));
+        let crc = checksum(&secret);
+        secret.push_str(&crc);
+        (id, secret)
+    }
+
+    #[test]
+    fn the_owner_rides_in_the_secret_and_earlier_secrets_still_parse() {
+        let made_for = owner();
+        let key = new_ulid();
+        let token = generate(CredentialKind::AccessToken, made_for, &[key]);
+        let parsed = parse(&token.secret).expect("a token with its owner");
+        assert_eq!(parsed.owner, Some(made_for));
+        assert_eq!(parsed.parent(), Some(key));
+        assert!(made_for.is(&made_for.tenant.to_string(), &made_for.user.to_string()));
+        assert!(!made_for.is(&made_for.user.to_string(), &made_for.tenant.to_string()));
+        for (kind, lineage) in [
+            (CredentialKind::ApiKey, vec![]),
+            (CredentialKind::ApiKey, vec![key]),
+            (CredentialKind::AccessToken, vec![key]),
+        ] {
+            let (id, secret) = legacy(kind, &lineage);
+            let parsed = parse(&secret).expect("an earlier secret");
+            assert_eq!((parsed.id, parsed.owner), (id, None));
+            assert_eq!(parsed.lineage, lineage);
+        }
+        // One character more than whole ULIDs, but no marker: nothing keygate made.
+        let marked = token
+            .secret
+            .replacen(&format!("{}o", token.id), &format!("{}x", token.id), 1);
+        let crc_at = marked.len() - CRC_CHARS;
+        let resigned = format!("{}{}", &marked[..crc_at], checksum(&marked[..crc_at]));
+        assert!(parse(&resigned).is_none());
+    }
+
     #[test]
     fn kinds_round_trip_and_secrets_have_their_stated_length() {
         for kind in [
@@ -311,11 +417,11 @@ mod tests {
             (CredentialKind::AccessToken, vec![key]),
             (CredentialKind::Session, vec![]),
         ] {
-            let secret = generate(kind, &lineage).secret;
+            let secret = generate(kind, owner(), &lineage).secret;
             assert_eq!(secret.len(), kind.secret_len(lineage.len()), "{secret}");
             assert_eq!(
                 secret.len(),
-                kind.prefix().len() + (1 + lineage.len()) * 26 + RANDOM_CHARS + CRC_CHARS
+                kind.prefix().len() + 1 + (3 + lineage.len()) * 26 + RANDOM_CHARS + CRC_CHARS
             );
         }
     }
@@ -328,7 +434,7 @@ mod tests {
             CredentialKind::Session,
         ] {
             let parent = new_ulid();
-            let new = generate(kind, &[parent]);
+            let new = generate(kind, owner(), &[parent]);
             let parsed = parse(&new.secret).expect("valid secret");
             assert_eq!(parsed.kind, kind);
             assert_eq!(parsed.id, new.id);
@@ -339,28 +445,28 @@ mod tests {
     #[test]
     fn lineages_ride_in_the_secret_within_their_bound() {
         let chain: Vec<Ulid> = (0..=MAX_KEY_ANCESTORS).map(|_| new_ulid()).collect();
-        let key = generate(CredentialKind::ApiKey, &chain[..MAX_KEY_ANCESTORS]);
+        let key = generate(CredentialKind::ApiKey, owner(), &chain[..MAX_KEY_ANCESTORS]);
         let parsed = parse(&key.secret).expect("a key at the depth bound");
         assert_eq!(parsed.key_ancestors(), &chain[..MAX_KEY_ANCESTORS]);
         assert_eq!(parsed.parent(), None);
-        let token = generate(CredentialKind::AccessToken, &chain);
+        let token = generate(CredentialKind::AccessToken, owner(), &chain);
         let parsed = parse(&token.secret).expect("a token of a key at the bound");
         assert_eq!(parsed.parent(), Some(chain[0]));
         assert_eq!(parsed.key_ancestors(), &chain[1..]);
-        let too_deep = generate(CredentialKind::ApiKey, &chain);
+        let too_deep = generate(CredentialKind::ApiKey, owner(), &chain);
         assert!(parse(&too_deep.secret).is_none());
-        let orphan = generate(CredentialKind::AccessToken, &[]);
+        let orphan = generate(CredentialKind::AccessToken, owner(), &[]);
         assert_eq!(
             parse(&orphan.secret).expect("a token of no key").parent(),
             None
         );
-        let twice = generate(CredentialKind::ApiKey, &[chain[0], chain[0]]);
+        let twice = generate(CredentialKind::ApiKey, owner(), &[chain[0], chain[0]]);
         assert!(parse(&twice.secret).is_none());
     }
 
     #[test]
     fn typos_and_random_strings_are_rejected() {
-        let new = generate(CredentialKind::ApiKey, &[]);
+        let new = generate(CredentialKind::ApiKey, owner(), &[]);
         let mut typo = new.secret.clone().into_bytes();
         let at = typo.len() - 10;
         typo[at] = if typo[at] == b'a' { b'b' } else { b'a' };
@@ -372,7 +478,7 @@ mod tests {
 
     #[test]
     fn cogniac_keyid_form_is_accepted() {
-        let new = generate(CredentialKind::ApiKey, &[]);
+        let new = generate(CredentialKind::ApiKey, owner(), &[]);
         let combined = format!("{}:{}", new.id, new.secret);
         assert_eq!(parse(&combined).unwrap().id, new.id);
         let lowercase = format!("{}:{}", new.id.to_string().to_lowercase(), new.secret);
@@ -385,8 +491,8 @@ mod tests {
 
     #[test]
     fn secrets_are_distinct_and_hashes_depend_on_pepper() {
-        let a = generate(CredentialKind::ApiKey, &[]);
-        let b = generate(CredentialKind::ApiKey, &[]);
+        let a = generate(CredentialKind::ApiKey, owner(), &[]);
+        let b = generate(CredentialKind::ApiKey, owner(), &[]);
         assert_ne!(a.secret, b.secret);
         let plain = CredentialHasher::new(None);
         let peppered = CredentialHasher::new(Some(b"pepper".to_vec()));
@@ -398,7 +504,7 @@ mod tests {
 
     #[test]
     fn the_secret_alone_is_hashed_and_listings_show_kind_and_id() {
-        let new = generate(CredentialKind::ApiKey, &[]);
+        let new = generate(CredentialKind::ApiKey, owner(), &[]);
         let hasher = CredentialHasher::new(None);
         let stored = hasher.hash(&new.secret);
         // Trimmed, and without Cogniac's `KEYID:`: what is hashed is the secret itself.
@@ -410,7 +516,7 @@ mod tests {
             assert_eq!(parsed.secret(), new.secret);
             assert!(hasher.matches(parsed.secret(), &stored));
         }
-        let other = generate(CredentialKind::ApiKey, &[]);
+        let other = generate(CredentialKind::ApiKey, owner(), &[]);
         assert!(!hasher.matches(parse(&other.secret).unwrap().secret(), &stored));
         assert_eq!(
             display_prefix(CredentialKind::AccessToken, new.id),

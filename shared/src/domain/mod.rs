@@ -11,6 +11,7 @@ pub mod dataset;
 pub mod ids;
 pub mod metering;
 pub mod models;
+pub mod owner_budget;
 pub mod password;
 pub mod principal;
 pub mod route_policy;

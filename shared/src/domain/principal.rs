@@ -43,8 +43,13 @@ pub struct Principal {
     /// aggregate). Read with the key at verification; not in the authorizer context, since
     /// the authorizer admits the request itself.
     pub inherited_budgets: Vec<Budget>,
-    /// The models the credential may use: its key's list narrowed by every key above it.
+    /// The models the credential may use: its key's list narrowed by every key above it,
+    /// its user's budget and its tenant's.
     pub models: AllowedModels,
+    /// What the user's and the tenant's budgets allow alone: every credential of the user,
+    /// a password's sessions included, is held to it, so a credential limited only by it
+    /// holds full rights.
+    pub owner_models: AllowedModels,
     /// The end user a temp token was minted for.
     pub end_user: Option<String>,
     /// That end user's budgets under the key and every key above it that has an end-user
@@ -55,6 +60,10 @@ pub struct Principal {
 /// The context field listing the models a credential may use (space-separated; absent when
 /// any). Named as the issue that added it asks, beside the `keygate_ratelimit*` fields.
 pub const MODELS_FIELD: &str = "keygate_models";
+
+/// The context field listing the models the user's and tenant's budgets allow (absent:
+/// any); `keygate_models` is never wider.
+pub const OWNER_MODELS_FIELD: &str = "keygate_owner_models";
 
 /// The context field naming the end user a temp token was minted for (absent: none).
 pub const END_USER_FIELD: &str = "keygate_end_user";
@@ -173,7 +182,7 @@ impl Principal {
                 "an expiring key may not set a password, which does not expire".into(),
             ));
         }
-        if self.models.names().is_some() {
+        if self.models != self.owner_models {
             return Err(Denied(
                 "a credential limited to some models may not set a password (a password signs \
                  in with every model)"
@@ -290,6 +299,9 @@ impl Principal {
         if let Some(models) = self.models.names() {
             put(MODELS_FIELD, models.join(" "));
         }
+        if let Some(models) = self.owner_models.names() {
+            put(OWNER_MODELS_FIELD, models.join(" "));
+        }
         if let Some(end_user) = &self.end_user {
             put(END_USER_FIELD, end_user.clone());
         }
@@ -333,13 +345,19 @@ impl Principal {
                 .unwrap_or_default(),
             meter_id: optional("meter_id").or_else(|| optional("key_id")),
             inherited_budgets: Vec::new(),
-            models: text(MODELS_FIELD).map_or_else(AllowedModels::any, |names| {
-                AllowedModels::only(names.split(' ').filter(|name| !name.is_empty()))
-            }),
+            models: models_in(text(MODELS_FIELD)),
+            owner_models: models_in(text(OWNER_MODELS_FIELD)),
             end_user: optional(END_USER_FIELD),
             end_user_budgets: Vec::new(),
         })
     }
+}
+
+/// A space-separated list of model names from the context (absent: any model).
+fn models_in(listed: Option<&str>) -> AllowedModels {
+    listed.map_or_else(AllowedModels::any, |names| {
+        AllowedModels::only(names.split(' ').filter(|name| !name.is_empty()))
+    })
 }
 
 #[cfg(test)]
@@ -370,6 +388,7 @@ mod tests {
             meter_id: Some("k1".into()),
             inherited_budgets: Vec::new(),
             models: AllowedModels::only(["gpt-4o", "claude-3-5-sonnet"]),
+            owner_models: AllowedModels::any(),
             end_user: Some("customer-42@example.com".into()),
             end_user_budgets: Vec::new(),
         }
@@ -417,6 +436,12 @@ mod tests {
         assert!(caller.require_full_rights().is_err(), "its key expires");
         caller.key_expires_at = None;
         assert!(caller.require_full_rights().is_err(), "some models only");
+        caller.owner_models = caller.models.clone();
+        assert!(
+            caller.require_full_rights().is_ok(),
+            "held only to its user's list, which a password's sessions are held to too"
+        );
+        caller.owner_models = AllowedModels::any();
         caller.models = AllowedModels::any();
         assert!(caller.require_full_rights().is_ok());
         assert!(caller.require_tenant_admin().is_ok());

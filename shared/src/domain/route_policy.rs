@@ -678,6 +678,7 @@ mod tests {
             meter_id: Some("k".into()),
             inherited_budgets: Vec::new(),
             models: Default::default(),
+            owner_models: Default::default(),
             end_user: None,
             end_user_budgets: Vec::new(),
         }

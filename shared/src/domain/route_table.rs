@@ -19,6 +19,9 @@ pub const KEYGATE_ROUTES: &[KeygateRoute] = &[
     KeygateRoute::needing("ANY /v1/users", Needs::TenantAdmin, None),
     KeygateRoute::needing("ANY /v1/users/{proxy+}", Needs::TenantAdmin, None),
     KeygateRoute::needing("PUT /v1/users/me/password", Needs::FullRights, None),
+    // A user reads their own budget; the service lets only tenant admins read another's.
+    KeygateRoute::full("GET /v1/users/{user_id}/budget", None),
+    KeygateRoute::needing("GET /v1/tenant/budget", Needs::TenantAdmin, None),
     KeygateRoute::needing("ANY /v1/api-keys", Needs::Manager, None),
     KeygateRoute::needing("ANY /v1/api-keys/{proxy+}", Needs::Manager, None),
     KeygateRoute::full("GET /v1/api-keys/{key_id}/usage", None),

@@ -4,6 +4,7 @@ pub mod activity;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod budgets;
 pub mod chats;
 pub mod dashboard;
 pub mod datasets;
@@ -56,6 +57,7 @@ pub fn all(services: Services) -> Router {
         .merge(auth::routes())
         .merge(sessions::routes())
         .merge(users::routes())
+        .merge(budgets::routes())
         .merge(dashboard::routes())
         .merge(api_keys::routes())
         .merge(key_check::routes())
@@ -81,6 +83,7 @@ pub fn auth_group(services: Services) -> Router {
             .merge(auth::routes())
             .merge(sessions::routes())
             .merge(users::routes())
+            .merge(budgets::routes())
             .merge(dashboard::routes()),
         services,
     )

@@ -296,7 +296,11 @@ impl Services {
             input.models.as_deref(),
             &granter.map_or_else(AllowedModels::any, |g| g.models.clone()),
         )?;
-        let new = credential::generate(CredentialKind::ApiKey, &lineage_ids);
+        let new = credential::generate(
+            CredentialKind::ApiKey,
+            super::owner_of(&owner.tenant_id, &owner.id)?,
+            &lineage_ids,
+        );
         let key = ApiKey {
             id: new.id.to_string(),
             tenant_id: owner.tenant_id.clone(),

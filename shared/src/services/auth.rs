@@ -9,6 +9,8 @@ use crate::domain::audit::{Actor, EventType, Target};
 use crate::domain::clock::now_epoch;
 use crate::domain::credential::{self, CredentialKind, Unusable, same_hash};
 use crate::domain::metering::{Budget, budget_chain, end_user_meter_id};
+use crate::domain::models::AllowedModels;
+use crate::domain::owner_budget::{BudgetOwner, OwnerBudget};
 use crate::domain::principal::Principal;
 use crate::domain::scope::{KeyType, Scope};
 use crate::domain::token::{self, AccessToken, ChatRole, TokenOrigin};
@@ -76,8 +78,40 @@ fn end_user_budgets(end_user: &str, key: &ApiKey, ancestors: &[Option<ApiKey>]) 
         .collect()
 }
 
+/// The budgets above every credential of one owner: what they charge and which models
+/// they allow together.
+#[derive(Default)]
+pub(super) struct AboveKeys {
+    pub(super) charged: Vec<Budget>,
+    pub(super) models: AllowedModels,
+}
+
+/// The meters of a user's budget and its tenant's, in that order.
+pub(super) fn owner_meters(tenant_id: &str, user_id: &str) -> Vec<String> {
+    vec![
+        BudgetOwner::User { tenant_id, user_id }.meter_id(),
+        BudgetOwner::Tenant { tenant_id }.meter_id(),
+    ]
+}
+
+/// What the budgets read at `meters` (`owner_meters`) hold together.
+pub(super) fn above_keys(meters: &[String], read: Vec<Option<OwnerBudget>>) -> AboveKeys {
+    let mut above = AboveKeys::default();
+    for (meter_id, budget) in meters.iter().zip(read) {
+        let Some(budget) = budget else { continue };
+        above.models = above.models.intersection(&budget.models);
+        above.charged.extend(budget.charged(meter_id.clone()));
+    }
+    above
+}
+
 /// A key's principal from its effective record (see `effective_key`).
-fn principal_of_key(key: &ApiKey, inherited_budgets: Vec<Budget>) -> Principal {
+fn principal_of_key(
+    key: &ApiKey,
+    mut inherited_budgets: Vec<Budget>,
+    above: AboveKeys,
+) -> Principal {
+    inherited_budgets.extend(above.charged);
     Principal {
         tenant_id: key.tenant_id.clone(),
         user_id: key.user_id.clone(),
@@ -97,7 +131,8 @@ fn principal_of_key(key: &ApiKey, inherited_budgets: Vec<Budget>) -> Principal {
         metering: key.metering.clone(),
         meter_id: Some(key.meter_id.clone()),
         inherited_budgets,
-        models: key.models.clone(),
+        models: key.models.intersection(&above.models),
+        owner_models: above.models,
         end_user: None,
         end_user_budgets: Vec::new(),
     }
@@ -130,9 +165,11 @@ fn effective_key(key: &ApiKey, ancestors: &[Option<ApiKey>], now: i64) -> Result
 fn principal_of_token(
     token: &AccessToken,
     key: Option<&ApiKey>,
-    inherited_budgets: Vec<Budget>,
+    mut inherited_budgets: Vec<Budget>,
     end_user_budgets: Vec<Budget>,
+    above: AboveKeys,
 ) -> Principal {
+    inherited_budgets.extend(above.charged);
     let (scopes, key_type, expires_at) = match key {
         Some(key) => (
             token.scopes.intersection(&key.scopes),
@@ -161,7 +198,11 @@ fn principal_of_token(
         metering: key.map(|k| k.metering.clone()).unwrap_or_default(),
         meter_id: key.map(|k| k.meter_id.clone()),
         inherited_budgets,
-        models: key.map(|k| k.models.clone()).unwrap_or_default(),
+        models: key
+            .map(|k| k.models.clone())
+            .unwrap_or_default()
+            .intersection(&above.models),
+        owner_models: above.models,
         end_user: token.end_user.clone(),
         end_user_budgets,
     }
@@ -254,32 +295,53 @@ impl Services {
         if let Some(principal) = self.cache.get(&hash, now) {
             return Ok(principal);
         }
+        // A secret naming its owner has the owner's budgets read with it; one of the earlier
+        // format has them read once its credential is known.
+        let meters = parsed.owner.map_or_else(Vec::new, |owner| {
+            owner_meters(&owner.tenant.to_string(), &owner.user.to_string())
+        });
         let principal = match parsed.kind {
             CredentialKind::ApiKey => {
                 let ancestors = ids_of(parsed.key_ancestors());
                 let chain = self
                     .store
-                    .get_api_key_chain(&parsed.id.to_string(), &ancestors)
+                    .get_api_key_chain(&parsed.id.to_string(), &ancestors, &meters)
                     .await?
                     .ok_or(Refused::NotFound)?;
-                if !same_hash(&hash, &chain.hash) || chain.key.lineage != ancestors {
+                if !same_hash(&hash, &chain.hash)
+                    || chain.key.lineage != ancestors
+                    || parsed
+                        .owner
+                        .is_some_and(|owner| !owner.is(&chain.key.tenant_id, &chain.key.user_id))
+                {
                     return Err(Refused::NotFound);
                 }
                 let key = effective_key(&chain.key, &chain.ancestors, now)?;
+                let above = self
+                    .budgets_above(&meters, chain.owner_budgets, &key.tenant_id, &key.user_id)
+                    .await?;
                 self.note_key_use(&chain.key, now).await;
-                principal_of_key(&key, inherited_budgets(&chain.ancestors))
+                principal_of_key(&key, inherited_budgets(&chain.ancestors), above)
             }
             CredentialKind::AccessToken | CredentialKind::Session => {
                 let parent = parsed.parent().map(|p| p.to_string());
                 let key_ancestors = ids_of(parsed.key_ancestors());
                 let found = self
                     .store
-                    .get_token_with_key(&parsed.id.to_string(), parent.as_deref(), &key_ancestors)
+                    .get_token_with_key(
+                        &parsed.id.to_string(),
+                        parent.as_deref(),
+                        &key_ancestors,
+                        &meters,
+                    )
                     .await?
                     .ok_or(Refused::NotFound)?;
                 if found.token.kind != parsed.kind
                     || found.token.key_id != parent
                     || !same_hash(&hash, &found.hash)
+                    || parsed.owner.is_some_and(|owner| {
+                        !owner.is(&found.token.tenant_id, &found.token.user_id)
+                    })
                 {
                     return Err(Refused::NotFound);
                 }
@@ -304,11 +366,36 @@ impl Services {
                     ),
                     (None, _) => (Vec::new(), Vec::new()),
                 };
-                principal_of_token(&found.token, key.as_ref(), budgets, end_users)
+                let above = self
+                    .budgets_above(
+                        &meters,
+                        found.owner_budgets,
+                        &found.token.tenant_id,
+                        &found.token.user_id,
+                    )
+                    .await?;
+                principal_of_token(&found.token, key.as_ref(), budgets, end_users, above)
             }
         };
         self.cache.put(hash, principal.clone());
         Ok(principal)
+    }
+
+    /// The budgets above a verified credential: as read with it (`read` at `meters`), or,
+    /// for a secret of the earlier format (no meters asked), read now.
+    async fn budgets_above(
+        &self,
+        meters: &[String],
+        read: Vec<Option<OwnerBudget>>,
+        tenant_id: &str,
+        user_id: &str,
+    ) -> Result<AboveKeys, Refused> {
+        if !meters.is_empty() {
+            return Ok(above_keys(meters, read));
+        }
+        let meters = owner_meters(tenant_id, user_id);
+        let read = self.store.read_owner_budgets(&meters).await?;
+        Ok(above_keys(&meters, read))
     }
 
     /// Writes `last_used_at` when the stamp just read (and this instance's own memory) is
@@ -485,7 +572,11 @@ impl Services {
         if let Some(limit) = minter.expires_at {
             expires_at = expires_at.min(limit);
         }
-        let new = credential::generate(CredentialKind::AccessToken, &lineage);
+        let new = credential::generate(
+            CredentialKind::AccessToken,
+            super::owner_of(&minter.tenant_id, &minter.user_id)?,
+            &lineage,
+        );
         let token = AccessToken {
             id: new.id.to_string(),
             kind: CredentialKind::AccessToken,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::auth::{above_keys, owner_meters};
 use super::{Error, Services};
 use crate::domain::api_key::ApiKey;
 use crate::domain::clock::now_epoch;
@@ -66,7 +67,7 @@ fn admit_plan(budget: &Budget, cost: i64, now: i64) -> AdmitPlan<'_> {
 
 /// Where a meter stands now as read: a window or refill period that has ended counts as
 /// reset (the next admission rolls it), so nothing is reported as used up that is not.
-fn current_status(metering: &Metering, seen: &MeterSnapshot, now: i64) -> MeterStatus {
+pub(super) fn current_status(metering: &Metering, seen: &MeterSnapshot, now: i64) -> MeterStatus {
     let mut status = status_of(metering, seen, now);
     if let Some((period, amount)) = credits_check(metering, now).and_then(|c| c.period)
         && seen.period != Some(period)
@@ -418,19 +419,21 @@ impl Services {
             Some((key, _)) if key.tenant_id == caller.tenant_id => key,
             _ => return Err(Error::NotFound("API key")),
         };
-        // The report is charged against every budget above the key too.
-        let lineage = match key.lineage.is_empty() {
-            true => None,
-            false => self.store.get_api_key_chain(&key.id, &key.lineage).await?,
-        };
-        let ancestors: Vec<&ApiKey> = lineage
-            .iter()
-            .flat_map(|chain| chain.ancestors.iter().flatten())
-            .collect();
+        // The report is charged against every budget above the key too: its ancestors',
+        // its user's and its tenant's.
+        let meters = owner_meters(&key.tenant_id, &key.user_id);
+        let chain = self
+            .store
+            .get_api_key_chain(&key.id, &key.lineage, &meters)
+            .await?
+            .ok_or(Error::NotFound("API key"))?;
+        let ancestors: Vec<&ApiKey> = chain.ancestors.iter().flatten().collect();
+        let above = above_keys(&meters, chain.owner_budgets.clone());
         if let Some(model) = report.model.as_deref()
             && !key
                 .narrowed_by(ancestors.iter().copied())
                 .models
+                .intersection(&above.models)
                 .allows(model)
         {
             // Refused before anything is charged: the call should not have been made.
@@ -458,6 +461,13 @@ impl Services {
                     windows: unit_windows(&ancestor.metering, &kind, now),
                 });
             }
+        }
+        for budget in &above.charged {
+            charges.push(UsageCharge {
+                meter_id: &budget.meter_id,
+                credits: credits_check(&budget.metering, now),
+                windows: unit_windows(&budget.metering, &kind, now),
+            });
         }
         let plan = UsagePlan {
             charges,

@@ -9,6 +9,7 @@ pub mod datasets;
 mod error;
 pub mod key_check;
 pub mod metering;
+pub mod owner_budgets;
 pub mod passwords;
 pub mod roll;
 pub mod secret_scanning;
@@ -23,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
-use crate::domain::credential::CredentialHasher;
+use crate::domain::credential::{self, CredentialHasher};
 use crate::domain::password::PasswordHasher;
 use crate::store::Store;
 use verify_cache::VerifyCache;
@@ -64,4 +65,11 @@ impl Services {
     pub fn hasher(&self) -> &CredentialHasher {
         &self.hasher
     }
+}
+
+/// The owner a new secret carries. Every tenant and user id keygate issues is a ULID, so
+/// anything else is a malformed stored item.
+fn owner_of(tenant_id: &str, user_id: &str) -> Result<credential::Owner, Error> {
+    credential::Owner::of(tenant_id, user_id)
+        .ok_or_else(|| Error::Internal("a stored tenant or user id is not a ULID".into()))
 }

@@ -76,7 +76,11 @@ impl Services {
             .map(|id| ulid::Ulid::from_string(id))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| Error::Conflict("this key's lineage is malformed".into()))?;
-        let new = credential::generate(CredentialKind::ApiKey, &lineage);
+        let new = credential::generate(
+            CredentialKind::ApiKey,
+            super::owner_of(&old.tenant_id, &old.user_id)?,
+            &lineage,
+        );
         let old_end = rolled_key_end(old.expires_at, now, grace_secs);
         let predecessors = old.predecessors_of_successor(old_end, now);
         if predecessors.len() > MAX_PREDECESSORS_IN_GRACE {

@@ -94,7 +94,7 @@ impl Services {
                 self.forget_credential(&id);
             }
             CredentialKind::AccessToken | CredentialKind::Session => {
-                let Some(found) = self.store.get_token_with_key(&id, None, &[]).await? else {
+                let Some(found) = self.store.get_token_with_key(&id, None, &[], &[]).await? else {
                     return Ok(Label::FalsePositive);
                 };
                 if found.token.kind != parsed.kind

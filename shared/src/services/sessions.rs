@@ -99,7 +99,11 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<IssuedToken, Error> {
         let now = now_epoch();
-        let new = credential::generate(CredentialKind::Session, &[]);
+        let new = credential::generate(
+            CredentialKind::Session,
+            super::owner_of(&user.tenant_id, &user.id)?,
+            &[],
+        );
         let session = AccessToken {
             id: new.id.to_string(),
             kind: CredentialKind::Session,

@@ -4,11 +4,13 @@
 use super::item::{Item, Reader, b, list, n, put_opt, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
 use super::meter::MeterStart;
+use super::owner_budgets::{budget_keys, budgets_in};
 use super::{Store, StoreError, condition_failed_at, primary_key};
 use crate::domain::api_key::{ApiKey, LAST_USED_RESOLUTION_SECS, Predecessor};
 use crate::domain::audit::AuditEvent;
 use crate::domain::metering::Metering;
 use crate::domain::models::AllowedModels;
+use crate::domain::owner_budget::OwnerBudget;
 use crate::domain::scope::{KeyType, Scopes, UserRole};
 
 pub enum CreateKey {
@@ -220,6 +222,8 @@ pub struct KeyChain {
     pub key: ApiKey,
     pub hash: String,
     pub ancestors: Vec<Option<ApiKey>>,
+    /// The budgets asked for with it (its user's and tenant's), in the order asked.
+    pub owner_budgets: Vec<Option<OwnerBudget>>,
 }
 
 fn user_key(tenant_id: &str, user_id: &str) -> Item {
@@ -273,19 +277,21 @@ impl Store {
         item.as_ref().map(key_from).transpose()
     }
 
-    /// Reads a key with its hash and the keys named as its ancestors in one strongly
-    /// consistent BatchGetItem (one read unit per item), for verification.
+    /// Reads a key with its hash, the keys named as its ancestors and the budgets named by
+    /// `budget_meters` in one strongly consistent BatchGetItem (one read unit per item),
+    /// for verification.
     pub async fn get_api_key_chain(
         &self,
         key_id: &str,
         ancestors: &[String],
+        budget_meters: &[String],
     ) -> Result<Option<KeyChain>, StoreError> {
         let chain: Vec<&str> = std::iter::once(key_id)
             .chain(ancestors.iter().map(String::as_str))
             .collect();
-        let found = self
-            .get_consistent_batch(chain.iter().map(|id| key_primary_key(id)).collect())
-            .await?;
+        let mut wanted: Vec<Item> = chain.iter().map(|id| key_primary_key(id)).collect();
+        wanted.extend(budget_keys(budget_meters));
+        let found = self.get_consistent_batch(wanted).await?;
         let key_pk = keys::api_key(key_id);
         let Some(key_item) = found
             .iter()
@@ -298,6 +304,7 @@ impl Store {
             key,
             hash,
             ancestors: keys_in(&found, &chain[1..])?,
+            owner_budgets: budgets_in(&found, budget_meters),
         }))
     }
 

@@ -32,15 +32,15 @@ const USAGE_RETENTION_SECS: i64 = 400 * 86_400;
 /// A usage report's request id is remembered this long (retries within it never charge twice).
 pub const REPORT_MARKER_SECS: i64 = 7 * 86_400;
 
-const HOUR: &str = "h";
-const PERIOD: &str = "p";
-const REMAINING: &str = "remaining";
+pub(super) const HOUR: &str = "h";
+pub(super) const PERIOD: &str = "p";
+pub(super) const REMAINING: &str = "remaining";
 const ADMITTED: &str = "h_admitted";
 const SPENT: &str = "h_spent";
 const REFUSED_PREFIX: &str = "h_refused_";
 const UNITS_PREFIX: &str = "hu_";
-const WINDOW_START_PREFIX: &str = "ws_";
-const WINDOW_COUNT_PREFIX: &str = "wc_";
+pub(super) const WINDOW_START_PREFIX: &str = "ws_";
+pub(super) const WINDOW_COUNT_PREFIX: &str = "wc_";
 
 /// One hour's usage totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,11 +129,11 @@ pub enum Reported {
     Duplicate,
 }
 
-fn meter_key(meter_id: &str) -> Item {
+pub(super) fn meter_key(meter_id: &str) -> Item {
     primary_key(keys::api_key(meter_id), keys::METER_SK)
 }
 
-fn snapshot(item: &Item) -> MeterSnapshot {
+pub(super) fn snapshot(item: &Item) -> MeterSnapshot {
     let r = Reader(item);
     let mut windows: HashMap<String, (i64, i64)> = HashMap::new();
     let mut totals = HourTotals {

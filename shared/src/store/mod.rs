@@ -11,6 +11,7 @@ pub mod datasets;
 mod https;
 pub mod logins;
 pub mod meter;
+pub mod owner_budgets;
 pub mod prompt_logs;
 pub mod schema;
 pub mod tokens;
@@ -262,6 +263,18 @@ impl Store {
         values: item::Item,
     ) -> TransactWriteItem {
         self.update_item(key, expression, None, HashMap::new(), values)
+    }
+
+    /// A transactional Update, whatever the item's state, whose expressions name attributes
+    /// through `#placeholders`.
+    pub(crate) fn update_named(
+        &self,
+        key: item::Item,
+        expression: &str,
+        names: HashMap<String, String>,
+        values: item::Item,
+    ) -> TransactWriteItem {
+        self.update_item(key, expression, None, names, values)
     }
 
     /// A transactional Update whose expressions name attributes through `#placeholders`

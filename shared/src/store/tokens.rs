@@ -4,11 +4,12 @@
 use super::item::{Item, Reader, list, n, put_opt, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, PK, PURGE_AT, SK};
 use super::logins::login_item;
-use super::{Store, StoreError, api_keys, primary_key};
+use super::{Store, StoreError, api_keys, owner_budgets, primary_key};
 use crate::domain::activity::Login;
 use crate::domain::api_key::ApiKey;
 use crate::domain::audit::AuditEvent;
 use crate::domain::credential::CredentialKind;
+use crate::domain::owner_budget::OwnerBudget;
 use crate::domain::scope::{KeyType, Scopes, UserRole};
 use crate::domain::token::{AccessToken, TokenOrigin};
 
@@ -101,6 +102,8 @@ pub struct TokenWithKey {
     pub hash: String,
     pub key: Option<ApiKey>,
     pub key_ancestors: Vec<Option<ApiKey>>,
+    /// The budgets asked for with it (its user's and tenant's), in the order asked.
+    pub owner_budgets: Vec<Option<OwnerBudget>>,
 }
 
 impl Store {
@@ -157,6 +160,7 @@ impl Store {
         token_id: &str,
         key_id: Option<&str>,
         key_ancestors: &[String],
+        budget_meters: &[String],
     ) -> Result<Option<TokenWithKey>, StoreError> {
         let token_pk = keys::token(token_id);
         let mut wanted = vec![primary_key(token_pk.clone(), keys::TOKEN_SK)];
@@ -165,6 +169,7 @@ impl Store {
             .chain(key_ancestors.iter().map(String::as_str))
             .collect();
         wanted.extend(chain.iter().map(|id| api_keys::key_primary_key(id)));
+        wanted.extend(owner_budgets::budget_keys(budget_meters));
         let found = self.get_consistent_batch(wanted).await?;
         let is_token = |item: &&Item| item.get(PK).and_then(|v| v.as_s().ok()) == Some(&token_pk);
         let Some(token_item) = found.iter().find(is_token) else {
@@ -178,6 +183,7 @@ impl Store {
             hash,
             key,
             key_ancestors: keys.collect(),
+            owner_budgets: owner_budgets::budgets_in(&found, budget_meters),
         }))
     }
 

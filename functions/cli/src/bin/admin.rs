@@ -4,12 +4,17 @@
 //! keygate-admin create-table                       # idempotent
 //! keygate-admin bootstrap --tenant NAME --email E  # prints {"tenant_id","user_id","email","api_key"}
 //! keygate-admin openapi                            # prints the /v1 OpenAPI document
+//! keygate-admin tenant-budget --tenant ID --budget JSON   # sets it; prints the budget
+//! keygate-admin tenant-budget --tenant ID                 # prints it
+//! keygate-admin tenant-budget --tenant ID --clear         # removes it
 //! ```
+//!
+//! A tenant budget's JSON is a user budget's: `{"ratelimits"?, "credits"?, "models"?}`.
 
 use serde_json::json;
 
-const USAGE: &str =
-    "usage: keygate-admin create-table | bootstrap --tenant NAME --email EMAIL | openapi";
+const USAGE: &str = "usage: keygate-admin create-table | bootstrap --tenant NAME --email EMAIL \
+     | openapi | tenant-budget --tenant ID [--budget JSON | --clear]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -60,6 +65,32 @@ async fn run() -> Result<(), String> {
                 "api_key": made.key.secret,
             });
             println!("{output}");
+            Ok(())
+        }
+        Some("tenant-budget") => {
+            let tenant = flag(&args, "--tenant").ok_or(USAGE)?;
+            if args.iter().any(|a| a == "--clear") {
+                services
+                    .clear_tenant_budget(tenant)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                eprintln!("removed the budget of tenant {tenant}");
+                return Ok(());
+            }
+            let state = match flag(&args, "--budget") {
+                Some(raw) => {
+                    let input = serde_json::from_str(raw)
+                        .map_err(|e| format!("--budget is not a budget: {e}"))?;
+                    services.set_tenant_budget(tenant, &input).await
+                }
+                None => services.tenant_budget(tenant).await,
+            }
+            .map_err(|e| e.to_string())?;
+            let view = keygate::routes::budgets::BudgetView::of(state, tenant, None);
+            println!(
+                "{}",
+                serde_json::to_string(&view).map_err(|e| e.to_string())?
+            );
             Ok(())
         }
         _ => Err(USAGE.to_owned()),

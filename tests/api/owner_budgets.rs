@@ -1,0 +1,394 @@
+//! Budgets above every key: a user's (`PUT|GET|DELETE /v1/users/{id}/budget`) and a
+//! tenant's (set by the operator, read at `GET /v1/tenant/budget`). Each is one meter that
+//! every credential of the user (of the tenant) draws on, whichever key it came through, so
+//! a user budget of n admits n across all the user's keys together, under concurrency.
+
+use futures::future::join_all;
+use keygate::domain::owner_budget::OwnerBudgetInput;
+use keygate_tests::{Reply, StatusCode, TestApp, spawn_app};
+use serde_json::{Value, json};
+
+use crate::metering::{METERED, clear_of_boundary};
+
+const DAY: i64 = 86_400;
+
+/// A user of the test tenant with `keys` keys of every user scope; (user id, key secrets).
+async fn user_with_keys(app: &TestApp, email: &str, keys: usize) -> (String, Vec<String>) {
+    let (user_id, first) = app
+        .new_user_with_key(
+            email,
+            json!({"name": "key 0", "scopes": ["chat", "read", "write"]}),
+        )
+        .await;
+    let mut secrets = vec![first];
+    for index in 1..keys {
+        let key = app
+            .call(
+                "POST",
+                &format!("/v1/users/{user_id}/api-keys"),
+                Some(&app.admin_key),
+                Some(json!({"name": format!("key {index}"), "scopes": ["chat", "read", "write"]})),
+            )
+            .await;
+        assert_eq!(key.status, StatusCode::CREATED, "{}", key.body);
+        secrets.push(key.body["key"].as_str().unwrap().to_owned());
+    }
+    (user_id, secrets)
+}
+
+async fn put_budget(app: &TestApp, user_id: &str, body: Value) -> Reply {
+    app.call(
+        "PUT",
+        &format!("/v1/users/{user_id}/budget"),
+        Some(&app.admin_key),
+        Some(body),
+    )
+    .await
+}
+
+/// `per` requests on each credential, all at once.
+async fn burst(app: &TestApp, credentials: &[String], per: usize) -> Vec<Reply> {
+    let calls = credentials
+        .iter()
+        .flat_map(|credential| (0..per).map(move |_| credential))
+        .map(|credential| app.call("GET", METERED, Some(credential), None));
+    join_all(calls).await
+}
+
+/// How many were admitted; every other answer is a 429 (nothing failed).
+fn admitted(replies: &[Reply]) -> usize {
+    for reply in replies {
+        assert!(
+            reply.status == StatusCode::OK || reply.status == StatusCode::TOO_MANY_REQUESTS,
+            "{} {}",
+            reply.status,
+            reply.body
+        );
+    }
+    replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count()
+}
+
+fn requests_per_day(limit: i64) -> Value {
+    json!([{"name": "requests", "limit": limit, "window_secs": DAY}])
+}
+
+#[tokio::test]
+async fn a_user_budget_is_shared_by_all_three_of_the_users_keys_under_concurrency() {
+    clear_of_boundary(DAY, 300);
+    let app = spawn_app().await;
+    let (user_id, keys) = user_with_keys(&app, "three@example.com", 3).await;
+    let set = put_budget(&app, &user_id, json!({"ratelimits": requests_per_day(10)})).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.body["ratelimits"][0]["remaining"], 10, "{}", set.body);
+    // 120 requests at once, 40 on each key: ten in all, whichever key they came through.
+    assert_eq!(admitted(&burst(&app, &keys, 40).await), 10);
+    let read = app
+        .call(
+            "GET",
+            &format!("/v1/users/{user_id}/budget"),
+            Some(&keys[0]),
+            None,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.body["level"], "user");
+    assert_eq!(read.body["ratelimits"][0]["remaining"], 0, "{}", read.body);
+    // Setting it again keeps the running window: it hands out no fresh ten.
+    put_budget(&app, &user_id, json!({"ratelimits": requests_per_day(10)})).await;
+    assert_eq!(admitted(&burst(&app, &keys, 2).await), 0);
+    // Another user of the tenant is not held to it.
+    let (_, other) = user_with_keys(&app, "other@example.com", 1).await;
+    assert_eq!(admitted(&burst(&app, &other, 3).await), 3);
+}
+
+#[tokio::test]
+async fn a_user_budgets_credits_are_one_balance_for_every_key_and_token() {
+    let app = spawn_app().await;
+    let (user_id, keys) = user_with_keys(&app, "credits@example.com", 2).await;
+    let set = put_budget(&app, &user_id, json!({"credits": {"remaining": 7}})).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.body["credits"]["remaining"], 7);
+    // A token exchanged for one of the keys spends the same balance.
+    let token = app
+        .call(
+            "POST",
+            "/v1/auth/token",
+            None,
+            Some(json!({"email": "credits@example.com", "api_key": keys[1]})),
+        )
+        .await;
+    assert_eq!(token.status, StatusCode::OK, "{}", token.body);
+    let token = token.body["access_token"].as_str().unwrap().to_owned();
+    let credentials = vec![keys[0].clone(), keys[1].clone(), token];
+    assert_eq!(admitted(&burst(&app, &credentials, 12).await), 7);
+    let read = app
+        .call(
+            "GET",
+            &format!("/v1/users/{user_id}/budget"),
+            Some(&app.admin_key),
+            None,
+        )
+        .await;
+    assert_eq!(read.body["credits"]["remaining"], 0, "{}", read.body);
+}
+
+#[tokio::test]
+async fn a_tenant_budget_bounds_every_user_of_the_tenant_together() {
+    clear_of_boundary(DAY, 300);
+    let app = spawn_app().await;
+    let (_, ada) = user_with_keys(&app, "ada@example.com", 2).await;
+    let (_, bob) = user_with_keys(&app, "bob@example.com", 1).await;
+    let input: OwnerBudgetInput =
+        serde_json::from_value(json!({"ratelimits": requests_per_day(12)})).unwrap();
+    app.services
+        .set_tenant_budget(&app.tenant_id, &input)
+        .await
+        .expect("the operator sets the tenant's budget");
+    let everyone: Vec<String> = ada
+        .iter()
+        .chain(&bob)
+        .cloned()
+        .chain([app.admin_key.clone()])
+        .collect();
+    assert_eq!(admitted(&burst(&app, &everyone, 30).await), 12);
+    let read = app
+        .call("GET", "/v1/tenant/budget", Some(&app.admin_key), None)
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.body["level"], "tenant");
+    assert_eq!(read.body["tenant_id"], app.tenant_id.as_str());
+    assert_eq!(read.body["ratelimits"][0]["remaining"], 0, "{}", read.body);
+    // Only the tenant's admins read it.
+    let member = app
+        .call("GET", "/v1/tenant/budget", Some(&bob[0]), None)
+        .await;
+    assert_eq!(member.status, StatusCode::FORBIDDEN, "{}", member.body);
+    // Removed by the operator: the tenant's users are unmetered again.
+    app.services
+        .clear_tenant_budget(&app.tenant_id)
+        .await
+        .expect("the operator removes it");
+    assert_eq!(admitted(&burst(&app, &bob, 2).await), 2);
+    let gone = app
+        .call("GET", "/v1/tenant/budget", Some(&app.admin_key), None)
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
+}
+
+#[tokio::test]
+async fn budgets_are_set_by_tenant_admins_read_by_their_user_and_refused_by_field() {
+    let app = spawn_app().await;
+    let (user_id, keys) = user_with_keys(&app, "member@example.com", 1).await;
+    let (other_id, _) = user_with_keys(&app, "neighbour@example.com", 1).await;
+    let path = format!("/v1/users/{user_id}/budget");
+    let none = app.call("GET", &path, Some(&keys[0]), None).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND, "{}", none.body);
+    // A member may not set their own budget, nor read another's.
+    let by_member = app
+        .call(
+            "PUT",
+            &path,
+            Some(&keys[0]),
+            Some(json!({"credits": {"remaining": 1000}})),
+        )
+        .await;
+    assert_eq!(
+        by_member.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        by_member.body
+    );
+    let neighbours = app
+        .call(
+            "GET",
+            &format!("/v1/users/{other_id}/budget"),
+            Some(&keys[0]),
+            None,
+        )
+        .await;
+    assert_eq!(
+        neighbours.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        neighbours.body
+    );
+    // Bad values are 400s; a field the body may not have is a 422, as on every /v1 route.
+    let limit_zero = json!({"ratelimits": [{"name": "r", "limit": 0, "window_secs": 60}]});
+    for (body, field, status) in [
+        (json!({}), "ratelimits", StatusCode::BAD_REQUEST),
+        (limit_zero, "ratelimits[0].limit", StatusCode::BAD_REQUEST),
+        (
+            json!({"credits": {"remaining": -1}}),
+            "credits.remaining",
+            StatusCode::BAD_REQUEST,
+        ),
+        (json!({"models": []}), "models", StatusCode::BAD_REQUEST),
+        (
+            json!({"budget": 5}),
+            "budget",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let refused = put_budget(&app, &user_id, body.clone()).await;
+        assert_eq!(refused.status, status, "{body}: {}", refused.body);
+        assert!(
+            refused.body.to_string().contains(field),
+            "{body} names {field}: {}",
+            refused.body
+        );
+    }
+    let unknown = put_budget(
+        &app,
+        "01KAAAAAAAAAAAAAAAAAAAAAAA",
+        json!({"credits": {"remaining": 1}}),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+    let set = put_budget(&app, &user_id, json!({"credits": {"remaining": 1}})).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    let own = app.call("GET", &path, Some(&keys[0]), None).await;
+    assert_eq!(own.body["credits"]["remaining"], 1, "{}", own.body);
+    assert_eq!(own.body["user_id"], user_id.as_str());
+    // Removed: the user's requests are unmetered again; removing twice finds nothing.
+    let removed = app.call("DELETE", &path, Some(&app.admin_key), None).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    assert_eq!(admitted(&burst(&app, &keys, 3).await), 3);
+    let again = app.call("DELETE", &path, Some(&app.admin_key), None).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.body);
+    // Every change is in the audit trail.
+    let audit = app.audit(&app.admin_key, "limit=50").await;
+    let types: Vec<&str> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert!(types.contains(&"budget.set"), "{types:?}");
+    assert!(types.contains(&"budget.removed"), "{types:?}");
+}
+
+#[tokio::test]
+async fn a_user_budgets_models_hold_every_credential_of_the_user() {
+    let app = spawn_app().await;
+    let (user_id, key) = app
+        .new_user_with_key(
+            "models@example.com",
+            json!({"name": "full", "scopes": ["chat", "read", "write", "admin"]}),
+        )
+        .await;
+    let keys = [key];
+    let set = put_budget(
+        &app,
+        &user_id,
+        json!({"models": ["gpt-4o", "claude-3-5-sonnet"]}),
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    let me = app.call("GET", "/v1/auth/me", Some(&keys[0]), None).await;
+    assert_eq!(
+        me.body["models"],
+        json!(["claude-3-5-sonnet", "gpt-4o"]),
+        "{}",
+        me.body
+    );
+    let (_, service) = app
+        .new_key(
+            &app.admin_key,
+            json!({"name": "gateway", "scopes": ["verify"]}),
+        )
+        .await;
+    let verify = |model: &str| {
+        let body = json!({"key": keys[0], "model": model});
+        let (app, service) = (&app, &service);
+        async move {
+            app.call("POST", "/v1/keys/verify", Some(service), Some(body))
+                .await
+                .body
+        }
+    };
+    assert_eq!(verify("gpt-4o").await["code"], "VALID");
+    assert_eq!(verify("o1").await["code"], "FORBIDDEN_MODEL");
+    // Held only to the user's own list, the user's full key still sets a password: its
+    // sessions are held to the same list.
+    let password = app
+        .call(
+            "PUT",
+            "/v1/users/me/password",
+            Some(&keys[0]),
+            Some(json!({"new_password": "a long enough passphrase"})),
+        )
+        .await;
+    assert_eq!(password.status, StatusCode::NO_CONTENT, "{}", password.body);
+    let session = app
+        .sign_in("models@example.com", "a long enough passphrase")
+        .await;
+    let me = app.call("GET", "/v1/auth/me", Some(&session), None).await;
+    assert_eq!(
+        me.body["models"],
+        json!(["claude-3-5-sonnet", "gpt-4o"]),
+        "{}",
+        me.body
+    );
+}
+
+#[tokio::test]
+async fn reported_units_count_against_a_user_budgets_token_window() {
+    clear_of_boundary(3600, 120);
+    let app = spawn_app().await;
+    let (user_id, keys) = user_with_keys(&app, "tpm@example.com", 2).await;
+    let set = put_budget(
+        &app,
+        &user_id,
+        json!({"ratelimits": [{"name": "tpm", "limit": 100, "window_secs": 3600, "unit": "tokens_out"}]}),
+    )
+    .await;
+    assert_eq!(
+        set.body["ratelimits"][0]["unit"], "tokens_out",
+        "{}",
+        set.body
+    );
+    let key_id = app
+        .call("GET", "/v1/auth/me", Some(&keys[0]), None)
+        .await
+        .body["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, reporter) = app
+        .new_key(
+            &app.admin_key,
+            json!({"name": "platform", "scopes": ["usage"]}),
+        )
+        .await;
+    let reported = app
+        .call(
+            "POST",
+            "/v1/usage",
+            Some(&reporter),
+            Some(json!({"key_id": key_id, "units": 100, "kind": "tokens_out"})),
+        )
+        .await;
+    assert_eq!(reported.status, StatusCode::OK, "{}", reported.body);
+    // Reported through one key, the window is full for the other too.
+    let refused = app.call("GET", METERED, Some(&keys[1]), None).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.body["code"], "RATE_LIMITED", "{}", refused.body);
+    assert!(refused.headers.contains_key("retry-after"));
+    let read = app
+        .call(
+            "GET",
+            &format!("/v1/users/{user_id}/budget"),
+            Some(&app.admin_key),
+            None,
+        )
+        .await;
+    assert_eq!(read.body["ratelimits"][0]["remaining"], 0, "{}", read.body);
+}
