@@ -1,40 +1,39 @@
 //! The shared-budget load benchmark (run by scripts/bench-budgets, never as a test): many
-//! concurrent clients for a while across 50 keys that share budgets above them, through the
-//! local server against the emulator. Prints requests/s, p50/p99 latency, and whether every
-//! budget admitted exactly its limit (it must: a budget that admits one more is a defect).
+//! concurrent clients for a while across 50 keys that share the budgets above them, through
+//! the local server against the emulator. Prints requests/s, p50/p99 latency, and whether
+//! every budget admitted exactly its limit (it must: a budget that admits one more is a
+//! defect).
 //!
-//! The shared levels are keys above keys — a "tenant" key, two "user" keys it created, and
-//! 25 keys each of those created for 25 people — since user and tenant budgets of their own
-//! are not built yet (issue #20); their chain is the same one transaction per request.
+//! The levels are the three a request is charged at: each key's own budget, its user's
+//! budget (`PUT /v1/users/{id}/budget`) and the tenant's (`keygate-admin tenant-budget`).
+//! A user holds at most 10 active keys, so the 50 keys are 5 users' 10 each: every key
+//! shares its user's budget with 9 others, and all 50 share the tenant's.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use keygate::domain::owner_budget::{BudgetOwner, OwnerBudgetInput};
 use keygate_tests::{StatusCode, TestApp, spawn_app};
 use serde_json::{Value, json};
 
 const ROUTE: &str = "/v1/chats";
 const DAY: i64 = 86_400;
-const KEYS_PER_USER: usize = 25;
-// Each level alone would admit more than the one above it lets through (25 × 8 = 200 > 150
-// per user, 2 × 150 = 300 > 240): the tenant budget binds, at a demand the emulator can
+const USERS: usize = 5;
+const KEYS_PER_USER: usize = 10;
+// Each level alone would admit more than the one above it lets through (10 × 8 = 80 > 60
+// per user, 5 × 60 = 300 > 240): the tenant budget binds, at a demand the emulator can
 // serve in the run (it serialises requests: a few dozen chain admissions a second).
 const TENANT_LIMIT: usize = 240;
-const USER_LIMIT: usize = 150;
+const USER_LIMIT: usize = 60;
 const KEY_LIMIT: usize = 8;
 
 fn budget(limit: usize) -> Value {
     json!([{"name": "requests", "limit": limit, "window_secs": DAY}])
 }
 
-fn manager(name: &str, limit: usize) -> Value {
-    json!({"name": name, "type": "admin", "scopes": ["chat", "read", "write", "admin"],
-           "ratelimits": budget(limit)})
-}
-
-async fn window_count(app: &TestApp, key_id: &str) -> usize {
-    let meter = app.services.store.read_meter(key_id).await.unwrap();
+async fn window_count(app: &TestApp, meter_id: &str) -> usize {
+    let meter = app.services.store.read_meter(meter_id).await.unwrap();
     meter
         .windows
         .get("requests")
@@ -64,32 +63,40 @@ async fn main() {
         tokio::time::sleep(Duration::from_secs((DAY - now.rem_euclid(DAY) + 1) as u64)).await;
     }
     let app = Arc::new(spawn_app().await);
-    let (tenant_id, tenant) = app
-        .new_key(&app.admin_key, manager("tenant", TENANT_LIMIT))
-        .await;
+    let tenant_budget: OwnerBudgetInput =
+        serde_json::from_value(json!({"ratelimits": budget(TENANT_LIMIT)})).unwrap();
+    app.services
+        .set_tenant_budget(&app.tenant_id, &tenant_budget)
+        .await
+        .expect("the operator sets the tenant's budget");
     let mut users = Vec::new();
     let mut keys = Vec::new();
-    for u in 0..2 {
-        let (user_id, user) = app
-            .new_key(&tenant, manager(&format!("user {u}"), USER_LIMIT))
+    for u in 0..USERS {
+        let person = app
+            .call(
+                "POST",
+                "/v1/users",
+                Some(&app.admin_key),
+                Some(json!({"email": format!("person{u}@example.com")})),
+            )
             .await;
+        assert_eq!(person.status, StatusCode::CREATED, "{}", person.body);
+        let user_id = person.body["id"].as_str().unwrap().to_owned();
+        let set = app
+            .call(
+                "PUT",
+                &format!("/v1/users/{user_id}/budget"),
+                Some(&app.admin_key),
+                Some(json!({"ratelimits": budget(USER_LIMIT)})),
+            )
+            .await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.body);
         for k in 0..KEYS_PER_USER {
-            // One person per key (a person holds at most 10): the "user" key, a tenant
-            // admin's, makes each person's key, which so counts against it.
-            let person = app
-                .call(
-                    "POST",
-                    "/v1/users",
-                    Some(&app.admin_key),
-                    Some(json!({"email": format!("p{u}-{k}@example.com")})),
-                )
-                .await;
-            assert_eq!(person.status, StatusCode::CREATED, "{}", person.body);
             let created = app
                 .call(
                     "POST",
-                    &format!("/v1/users/{}/api-keys", person.body["id"].as_str().unwrap()),
-                    Some(&user),
+                    &format!("/v1/users/{user_id}/api-keys"),
+                    Some(&app.admin_key),
                     Some(json!({"name": format!("key {u}.{k}"), "scopes": ["chat"],
                                 "ratelimits": budget(KEY_LIMIT)})),
                 )
@@ -168,14 +175,21 @@ async fn main() {
         total + refused
     );
     let mut exact = other == 0 && total == TENANT_LIMIT;
-    println!(
-        "tenant: limit {TENANT_LIMIT}, admitted {total}, its meter {}",
-        window_count(&app, &tenant_id).await
-    );
-    exact &= window_count(&app, &tenant_id).await == total;
+    let tenant_meter = BudgetOwner::Tenant {
+        tenant_id: &app.tenant_id,
+    }
+    .meter_id();
+    let tenant_count = window_count(&app, &tenant_meter).await;
+    println!("tenant: limit {TENANT_LIMIT}, admitted {total}, its meter {tenant_count}");
+    exact &= tenant_count == total;
     for (u, user_id) in users.iter().enumerate() {
         let by_user = count(Some(u), admitted);
-        let meter = window_count(&app, user_id).await;
+        let user_meter = BudgetOwner::User {
+            tenant_id: &app.tenant_id,
+            user_id,
+        }
+        .meter_id();
+        let meter = window_count(&app, &user_meter).await;
         println!("user {u}: limit {USER_LIMIT}, admitted {by_user}, its meter {meter}");
         exact &= by_user <= USER_LIMIT && meter == by_user;
     }

@@ -365,7 +365,18 @@ def call(function, path_file, credential=None, body=None, bearer=None, raw_path=
     return json.loads(answer.get("body") or "null")
 
 
-def credentials(endpoint, env, made):
+def under_user_budget(auth, made, budget, user_id=None):
+    """A metered key (made by the tenant's bootstrap key, an unmetered ancestor) of a user
+    with a user budget: a new user of the tenant, or `user_id`."""
+    if user_id is None:
+        user_id = call(auth, "auth/create-user.json", made["api_key"],
+                       {"email": f"budgeted-{uuid.uuid4().hex[:8]}@example.com"})["id"]
+    call(auth, "auth/put-user-budget.json", made["api_key"], budget, raw_path=f"/v1/users/{user_id}/budget")
+    return call(auth, "auth/create-user-key.json", made["api_key"], {"name": "under a user budget", **budget},
+                raw_path=f"/v1/users/{user_id}/api-keys")["key"]
+
+
+def credentials(endpoint, env, made, budgeted):
     """(label, secret, expected lineage depth) of every credential measured, made through the
     auth function itself."""
     auth = Function("auth", endpoint, env)
@@ -389,10 +400,16 @@ def credentials(endpoint, env, made):
     # (one TransactWriteItems of two updates).
     metered_child = call(auth, "auth/create-user-key.json", metered,
                          {"name": "metered child", **budget}, raw_path=user_path)["key"]
+    # The budgets above keys: a user's (one more update in the transaction), and a user's in
+    # a tenant with a tenant budget (two more).
+    with_user = under_user_budget(auth, made, budget)
+    with_tenant = under_user_budget(auth, budgeted, budget, user_id=budgeted["user_id"])
     auth.stop()
     return [("API key", made["api_key"], 0), ("API key, 1 ancestor", child, 1),
             ("access token", token, 0), ("metered API key (q2a, cost 1)", metered, 0),
-            ("metered API key under a metered key (q2a, cost 1)", metered_child, 1)]
+            ("metered API key under a metered key (q2a, cost 1)", metered_child, 1),
+            ("metered API key + user budget (q2a, cost 1)", with_user, 1),
+            ("metered API key + user + tenant budgets (q2a, cost 1)", with_tenant, 1)]
 
 
 def measure_case(endpoint, meter, env, label, credential, depth, requests, dynamodb_ms, cpu_share):
@@ -439,6 +456,8 @@ def main():
     parser.add_argument("--cpu-period-ms", type=float, default=20.0,
                         help="the CFS period of the emulated 256 MB CPU share (0: no cap, the stretched bound only)")
     parser.add_argument("--bootstrap", required=True, help="keygate-admin bootstrap output (JSON)")
+    parser.add_argument("--budgeted-tenant", required=True,
+                        help="keygate-admin bootstrap output of a tenant with a tenant budget (JSON)")
     parser.add_argument("--table", required=True)
     args = parser.parse_args()
     emulator = os.environ["KEYGATE_DYNAMODB_ENDPOINT"]
@@ -448,7 +467,7 @@ def main():
     # Logging as template.yaml's LoggingConfig sets it (JSON, INFO; the platform's START/END/
     # REPORT lines are off at SystemLogLevel WARN), so the metric lines are written too.
     base_env = {"KEYGATE_TABLE": args.table, "AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"}
-    measured = credentials(endpoint, base_env, made)
+    measured = credentials(endpoint, base_env, made, json.loads(args.budgeted_tenant))
     cases = [(mode, dict(base_env, KEYGATE_AUTH_CACHE_SECS=cache_secs), label, credential, depth)
              for mode, cache_secs in (("default (cache off)", "0"), ("opt-in cache, hit", "5"))
              for label, credential, depth in measured
