@@ -352,8 +352,9 @@ async fn a_throttled_admission_is_a_503_to_retry_and_moves_no_counter() {
 #[tokio::test]
 async fn a_token_window_refuses_once_reported_units_reach_it_at_every_level() {
     let app = spawn_app().await;
-    clear_of_boundary(3600, 300);
-    let tpm = json!([{"name": "tpm", "limit": 100, "window_secs": 3600, "unit": "tokens_out"}]);
+    // A short window, so waiting clear of its end takes at most a minute.
+    clear_of_boundary(300, 60);
+    let tpm = json!([{"name": "tpm", "limit": 100, "window_secs": 300, "unit": "tokens_out"}]);
     let (parent_id, parent, child_id, child) = parent_and_child(
         &app,
         json!({"name": "parent", "ratelimits": tpm}),

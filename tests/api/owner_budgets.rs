@@ -336,13 +336,13 @@ async fn a_user_budgets_models_hold_every_credential_of_the_user() {
 
 #[tokio::test]
 async fn reported_units_count_against_a_user_budgets_token_window() {
-    clear_of_boundary(3600, 120);
+    clear_of_boundary(300, 60);
     let app = spawn_app().await;
     let (user_id, keys) = user_with_keys(&app, "tpm@example.com", 2).await;
     let set = put_budget(
         &app,
         &user_id,
-        json!({"ratelimits": [{"name": "tpm", "limit": 100, "window_secs": 3600, "unit": "tokens_out"}]}),
+        json!({"ratelimits": [{"name": "tpm", "limit": 100, "window_secs": 300, "unit": "tokens_out"}]}),
     )
     .await;
     assert_eq!(

@@ -1082,3 +1082,64 @@ async fn what_every_following_row_derives_spends_within_the_parents_budget() {
             .all(|r| r.status == StatusCode::OK || r.status == StatusCode::TOO_MANY_REQUESTS)
     );
 }
+
+/// A user's budget bounds the user's credentials in aggregate: whatever every row derives
+/// that is still the user's (keys on every surface, tokens, sessions), spending all at once
+/// with the user's own keys, admits no more than the user budget's limit. The parent key is
+/// unmetered, so only the user's budget can hold them.
+#[tokio::test]
+async fn what_every_row_derives_for_the_user_spends_within_the_users_budget() {
+    let app = rights_app().await;
+    crate::metering::clear_of_boundary(86_400, 600);
+    let limit = 12;
+    let parent = new_parent(
+        &app,
+        json!({"name": "unmetered parent", "scopes": ALL, "type": "admin"}),
+    )
+    .await;
+    let set = app
+        .call(
+            "PUT",
+            &format!("/v1/users/{}/budget", parent.user_id),
+            Some(&app.admin_key),
+            Some(json!({"ratelimits": [{"name": "requests", "limit": limit, "window_secs": 86_400}]})),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    let mut spenders = vec![parent.secret.clone(), parent.owner.clone()];
+    let mut derived_by = Vec::new();
+    // The rows following the parent (as in the test above: the others would fill the user's
+    // ten key slots), and of those what is still the user's.
+    for row in ROWS.iter().filter(|row| row.follows_parent) {
+        if let Derived::Credential(secret) = (row.derive)(&app, &parent).await {
+            let me = app.call("GET", "/v1/auth/me", Some(&secret), None).await;
+            if me.body["user_id"] == parent.user_id.as_str() {
+                spenders.push(secret);
+                derived_by.push(row.path);
+            }
+        }
+    }
+    assert!(derived_by.len() >= 8, "derived only through {derived_by:?}");
+    let replies = futures::future::join_all(
+        spenders
+            .iter()
+            .flat_map(|secret| std::iter::repeat_n(secret, 4))
+            .map(|secret| app.call("GET", crate::metering::METERED, Some(secret), None)),
+    )
+    .await;
+    let admitted = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert_eq!(
+        admitted,
+        limit,
+        "{} credentials of the user ({derived_by:?}) together",
+        spenders.len()
+    );
+    assert!(
+        replies
+            .iter()
+            .all(|r| r.status == StatusCode::OK || r.status == StatusCode::TOO_MANY_REQUESTS)
+    );
+}
