@@ -392,3 +392,76 @@ async fn reported_units_count_against_a_user_budgets_token_window() {
         .await;
     assert_eq!(read.body["ratelimits"][0]["remaining"], 0, "{}", read.body);
 }
+
+/// A key secret in the format made before owners rode in secrets
+/// (`kg_<id><lineage…><random><crc>`),
+/// for a key already in the table: its stored hash is replaced by this secret's.
+async fn as_earlier_secret(app: &TestApp, key_id: &str) -> String {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use keygate::domain::base62;
+    // The key's lineage follows its id, as in every secret (the admin's key made it).
+    let (key, _) = app
+        .services
+        .store
+        .get_api_key(key_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut secret = format!("kg_{key_id}{}", key.lineage.concat());
+    secret.push_str(&base62::encode(&[42u8; 24], base62::width_for(24)));
+    let crc = base62::encode(
+        &crc32fast::hash(secret.as_bytes()).to_be_bytes(),
+        base62::width_for(4),
+    );
+    secret.push_str(&crc);
+    app.services
+        .store
+        .client()
+        .update_item()
+        .table_name(app.services.store.table())
+        .key("PK", AttributeValue::S(format!("KEY#{key_id}")))
+        .key("SK", AttributeValue::S("KEY".into()))
+        .update_expression("SET #hash = :hash")
+        .expression_attribute_names("#hash", "hash")
+        .expression_attribute_values(
+            ":hash",
+            AttributeValue::S(app.services.hasher().hash(&secret)),
+        )
+        .send()
+        .await
+        .expect("the hash is replaced");
+    secret
+}
+
+#[tokio::test]
+async fn a_secret_of_the_earlier_format_is_held_to_its_owners_budget_in_a_second_read() {
+    clear_of_boundary(DAY, 300);
+    let (app, faults) = keygate_tests::spawn_app_with_faults().await;
+    let (user_id, keys) = user_with_keys(&app, "earlier@example.com", 1).await;
+    let key_id = app
+        .call("GET", "/v1/auth/me", Some(&keys[0]), None)
+        .await
+        .body["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let earlier = as_earlier_secret(&app, &key_id).await;
+    assert_eq!(
+        app.call("GET", "/v1/auth/me", Some(&keys[0]), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED,
+        "the stored hash is the earlier secret's now"
+    );
+    put_budget(&app, &user_id, json!({"ratelimits": requests_per_day(2)})).await;
+    faults.take_seen();
+    let me = app.call("GET", "/v1/auth/me", Some(&earlier), None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    let batches = faults
+        .take_seen()
+        .into_iter()
+        .filter(|(operation, _)| operation == "BatchGetItem")
+        .count();
+    assert_eq!(batches, 2, "the credential, then its owner's budgets");
+    assert_eq!(admitted(&burst(&app, &[earlier], 6).await), 2);
+}
