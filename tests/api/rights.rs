@@ -1034,6 +1034,27 @@ async fn every_scope_asker_key_with_expiry() {
     invariant_holds_for(ParentKey::new(&ALL, "asker", true), &refused).await;
 }
 
+/// Four metered requests by each credential, all at once; how many were admitted (every
+/// other answer must be a 429: nothing failed).
+async fn spend_together(app: &TestApp, spenders: &[String]) -> usize {
+    let replies = futures::future::join_all(
+        spenders
+            .iter()
+            .flat_map(|secret| std::iter::repeat_n(secret, 4))
+            .map(|secret| app.call("GET", crate::metering::METERED, Some(secret), None)),
+    )
+    .await;
+    assert!(
+        replies
+            .iter()
+            .all(|r| r.status == StatusCode::OK || r.status == StatusCode::TOO_MANY_REQUESTS)
+    );
+    replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count()
+}
+
 /// Budgets only narrow in aggregate: a metered parent and everything derived from it through
 /// every row whose credential follows the parent, spending all at once, admit no more than the
 /// parent's own limit and balance together.
@@ -1059,27 +1080,12 @@ async fn what_every_following_row_derives_spends_within_the_parents_budget() {
     // The rows that derive a spending credential from a metered parent (keys on every
     // surface carry its limits; tokens follow it): none of them may pass by refusing.
     assert!(derived_by.len() >= 8, "derived only through {derived_by:?}");
-    let replies = futures::future::join_all(
-        spenders
-            .iter()
-            .flat_map(|secret| std::iter::repeat_n(secret, 4))
-            .map(|secret| app.call("GET", crate::metering::METERED, Some(secret), None)),
-    )
-    .await;
-    let admitted = replies
-        .iter()
-        .filter(|r| r.status == StatusCode::OK)
-        .count();
+    let admitted = spend_together(&app, &spenders).await;
     assert_eq!(
         admitted,
         limit,
         "{} credentials ({derived_by:?}) together",
         spenders.len()
-    );
-    assert!(
-        replies
-            .iter()
-            .all(|r| r.status == StatusCode::OK || r.status == StatusCode::TOO_MANY_REQUESTS)
     );
 }
 
@@ -1120,26 +1126,11 @@ async fn what_every_row_derives_for_the_user_spends_within_the_users_budget() {
         }
     }
     assert!(derived_by.len() >= 8, "derived only through {derived_by:?}");
-    let replies = futures::future::join_all(
-        spenders
-            .iter()
-            .flat_map(|secret| std::iter::repeat_n(secret, 4))
-            .map(|secret| app.call("GET", crate::metering::METERED, Some(secret), None)),
-    )
-    .await;
-    let admitted = replies
-        .iter()
-        .filter(|r| r.status == StatusCode::OK)
-        .count();
+    let admitted = spend_together(&app, &spenders).await;
     assert_eq!(
         admitted,
         limit,
         "{} credentials of the user ({derived_by:?}) together",
         spenders.len()
-    );
-    assert!(
-        replies
-            .iter()
-            .all(|r| r.status == StatusCode::OK || r.status == StatusCode::TOO_MANY_REQUESTS)
     );
 }

@@ -1,5 +1,6 @@
 //! Creating, listing, changing and revoking API keys.
 
+use super::metering::{initial_balance, meter_start};
 use super::{Error, Services};
 use serde_json::json;
 
@@ -10,7 +11,7 @@ use crate::domain::credential::{self, CredentialKind, MAX_KEY_ANCESTORS};
 use crate::domain::ids;
 use crate::domain::metering::{
     self, Credits, CreditsInput, CreditsPolicy, EndUserBudgetInput, Metering, RateLimitInput,
-    parse_credits, parse_end_user_budget, parse_ratelimits, refill_period, window_start,
+    parse_credits, parse_end_user_budget, parse_ratelimits,
 };
 use crate::domain::models::AllowedModels;
 use crate::domain::principal::Principal;
@@ -18,7 +19,6 @@ use crate::domain::scope::{KeyType, Scope, Scopes};
 use crate::domain::user::User;
 use crate::domain::validation::Name;
 use crate::store::api_keys::{CreateKey, KeyChanges, PatchKey};
-use crate::store::meter::MeterStart;
 
 /// Client input for a new key, before validation.
 #[derive(Debug, Default)]
@@ -101,17 +101,6 @@ fn models_within(caller: &Principal, wanted: Option<&[String]>) -> Result<Allowe
             "may not be lifted (null) by a credential that may use only some models",
         )),
     }
-}
-
-/// The balance a key starts with, and the refill period it stands for.
-fn initial_balance(credits: &Credits, now: i64) -> (i64, Option<i64>) {
-    (
-        credits.remaining,
-        credits
-            .refill
-            .as_ref()
-            .map(|refill| refill_period(now, refill).0),
-    )
 }
 
 /// A key may be given at most ten years of life in days.
@@ -344,16 +333,7 @@ impl Services {
                 &event,
                 key.metering
                     .is_metered()
-                    .then(|| MeterStart {
-                        hour: now - now.rem_euclid(3600),
-                        windows: key
-                            .metering
-                            .ratelimits
-                            .iter()
-                            .map(|l| (l.name.as_str(), window_start(now, l.window_secs)))
-                            .collect(),
-                        credits: credits.as_ref().map(|c| initial_balance(c, now)),
-                    })
+                    .then(|| meter_start(&key.metering, credits.as_ref(), now))
                     .as_ref(),
             )
             .await?

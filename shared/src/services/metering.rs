@@ -8,15 +8,15 @@ use super::{Error, Services};
 use crate::domain::api_key::ApiKey;
 use crate::domain::clock::now_epoch;
 use crate::domain::metering::{
-    Budget, LimitStatus, MAX_UNITS_PER_REPORT, MeterStatus, Metering, RateLimit, Refusal,
+    Budget, Credits, LimitStatus, MAX_UNITS_PER_REPORT, MeterStatus, Metering, RateLimit, Refusal,
     RefusalReason, parse_usage_kind, refill_period, window_start,
 };
 use crate::domain::principal::Principal;
 use crate::domain::scope::{Scope, UserRole};
 use crate::store::StoreError;
 use crate::store::meter::{
-    AdmitPlan, ChainAdmit, CreditsCheck, HourTotals, LimitCheck, MeterSnapshot, Reported,
-    UsageCharge, UsagePlan,
+    AdmitPlan, ChainAdmit, CreditsCheck, HourTotals, LimitCheck, MeterSnapshot, MeterStart,
+    Reported, UsageCharge, UsagePlan,
 };
 
 const HOUR_SECS: i64 = 3600;
@@ -62,6 +62,35 @@ fn admit_plan(budget: &Budget, cost: i64, now: i64) -> AdmitPlan<'_> {
         limits: limit_checks(&budget.metering, now),
         cost,
         credits: credits_check(&budget.metering, now),
+    }
+}
+
+/// The balance a key starts with, and the refill period it stands for.
+pub(super) fn initial_balance(credits: &Credits, now: i64) -> (i64, Option<i64>) {
+    (
+        credits.remaining,
+        credits
+            .refill
+            .as_ref()
+            .map(|refill| refill_period(now, refill).0),
+    )
+}
+
+/// A new meter's stamps, all current, and its starting balance: its first requests need no
+/// roll. A key's meter and a user's or tenant's budget start this way.
+pub(super) fn meter_start<'a>(
+    metering: &'a Metering,
+    credits: Option<&Credits>,
+    now: i64,
+) -> MeterStart<'a> {
+    MeterStart {
+        hour: now - now.rem_euclid(3600),
+        windows: metering
+            .ratelimits
+            .iter()
+            .map(|l| (l.name.as_str(), window_start(now, l.window_secs)))
+            .collect(),
+        credits: credits.map(|c| initial_balance(c, now)),
     }
 }
 
@@ -421,7 +450,10 @@ impl Services {
         };
         // The report is charged against every budget above the key too: its ancestors',
         // its user's and its tenant's.
-        let meters = owner_meters(&key.tenant_id, &key.user_id);
+        let meters = match self.config.owner_budgets {
+            true => owner_meters(&key.tenant_id, &key.user_id),
+            false => Vec::new(),
+        };
         let chain = self
             .store
             .get_api_key_chain(&key.id, &key.lineage, &meters)
