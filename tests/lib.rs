@@ -60,8 +60,15 @@ pub async fn spawn_app() -> TestApp {
 
 /// A keygate whose DynamoDB endpoint fails the operations the returned switch names.
 pub async fn spawn_app_with_faults() -> (TestApp, faults::Faults) {
+    spawn_app_with_faults_and(&[]).await
+}
+
+/// [`spawn_app_with_faults`] with `extra` configuration.
+pub async fn spawn_app_with_faults_and(extra: &[(&str, &str)]) -> (TestApp, faults::Faults) {
     let (endpoint, faults) = faults::start(emulator_endpoint()).await;
-    let app = spawn_app_with(&[("KEYGATE_DYNAMODB_ENDPOINT", &endpoint)]).await;
+    let mut config = vec![("KEYGATE_DYNAMODB_ENDPOINT", endpoint.as_str())];
+    config.extend_from_slice(extra);
+    let app = spawn_app_with(&config).await;
     (app, faults)
 }
 

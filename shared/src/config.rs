@@ -97,6 +97,10 @@ pub struct Config {
     /// How long one DynamoDB attempt may take (`KEYGATE_DYNAMODB_TIMEOUT_SECS`, default 3);
     /// a whole operation with its retries gets twice that plus 2 s.
     pub dynamodb_attempt_timeout: Duration,
+    /// Whether user and tenant budgets exist in this deployment (`KEYGATE_OWNER_BUDGETS`,
+    /// `on` by default). Every verification reads them (two read units); `off` saves that
+    /// where none is wanted, and setting one is then refused.
+    pub owner_budgets: bool,
 }
 
 /// An HTTP API answers an authorizer's `isAuthorized: false` with a bare 403, whatever the
@@ -221,6 +225,16 @@ impl Config {
                 1,
                 60,
             )? as u64),
+            owner_budgets: match value("KEYGATE_OWNER_BUDGETS").as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "KEYGATE_OWNER_BUDGETS",
+                        reason: format!("expected \"on\" or \"off\", got {other:?}"),
+                    });
+                }
+            },
         })
     }
 }
@@ -251,6 +265,27 @@ mod tests {
             _ => None,
         });
         assert!(matches!(too_long, Err(ConfigError::Invalid { .. })));
+    }
+
+    #[test]
+    fn owner_budgets_are_on_unless_turned_off() {
+        let with = |value: &'static str| {
+            Config::from_lookup(move |n| match n {
+                "KEYGATE_TABLE" => Some("t".into()),
+                "KEYGATE_OWNER_BUDGETS" => Some(value.into()),
+                _ => None,
+            })
+        };
+        assert!(with("").unwrap().owner_budgets, "on by default");
+        assert!(with("on").unwrap().owner_budgets);
+        assert!(!with("off").unwrap().owner_budgets);
+        assert!(matches!(
+            with("maybe"),
+            Err(ConfigError::Invalid {
+                name: "KEYGATE_OWNER_BUDGETS",
+                ..
+            })
+        ));
     }
 
     #[test]

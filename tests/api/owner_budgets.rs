@@ -46,6 +46,17 @@ async fn put_budget(app: &TestApp, user_id: &str, body: Value) -> Reply {
     .await
 }
 
+/// `GET /v1/users/{user_id}/budget` as `credential`.
+async fn read_budget(app: &TestApp, user_id: &str, credential: &str) -> Reply {
+    app.call(
+        "GET",
+        &format!("/v1/users/{user_id}/budget"),
+        Some(credential),
+        None,
+    )
+    .await
+}
+
 /// `per` requests on each credential, all at once.
 async fn burst(app: &TestApp, credentials: &[String], per: usize) -> Vec<Reply> {
     let calls = credentials
@@ -85,14 +96,7 @@ async fn a_user_budget_is_shared_by_all_three_of_the_users_keys_under_concurrenc
     assert_eq!(set.body["ratelimits"][0]["remaining"], 10, "{}", set.body);
     // 120 requests at once, 40 on each key: ten in all, whichever key they came through.
     assert_eq!(admitted(&burst(&app, &keys, 40).await), 10);
-    let read = app
-        .call(
-            "GET",
-            &format!("/v1/users/{user_id}/budget"),
-            Some(&keys[0]),
-            None,
-        )
-        .await;
+    let read = read_budget(&app, &user_id, &keys[0]).await;
     assert_eq!(read.status, StatusCode::OK, "{}", read.body);
     assert_eq!(read.body["level"], "user");
     assert_eq!(read.body["ratelimits"][0]["remaining"], 0, "{}", read.body);
@@ -124,14 +128,7 @@ async fn a_user_budgets_credits_are_one_balance_for_every_key_and_token() {
     let token = token.body["access_token"].as_str().unwrap().to_owned();
     let credentials = vec![keys[0].clone(), keys[1].clone(), token];
     assert_eq!(admitted(&burst(&app, &credentials, 12).await), 7);
-    let read = app
-        .call(
-            "GET",
-            &format!("/v1/users/{user_id}/budget"),
-            Some(&app.admin_key),
-            None,
-        )
-        .await;
+    let read = read_budget(&app, &user_id, &app.admin_key).await;
     assert_eq!(read.body["credits"]["remaining"], 0, "{}", read.body);
 }
 
@@ -382,14 +379,7 @@ async fn reported_units_count_against_a_user_budgets_token_window() {
     );
     assert_eq!(refused.body["code"], "RATE_LIMITED", "{}", refused.body);
     assert!(refused.headers.contains_key("retry-after"));
-    let read = app
-        .call(
-            "GET",
-            &format!("/v1/users/{user_id}/budget"),
-            Some(&app.admin_key),
-            None,
-        )
-        .await;
+    let read = read_budget(&app, &user_id, &app.admin_key).await;
     assert_eq!(read.body["ratelimits"][0]["remaining"], 0, "{}", read.body);
 }
 
@@ -464,4 +454,30 @@ async fn a_secret_of_the_earlier_format_is_held_to_its_owners_budget_in_a_second
         .count();
     assert_eq!(batches, 2, "the credential, then its owner's budgets");
     assert_eq!(admitted(&burst(&app, &[earlier], 6).await), 2);
+}
+
+#[tokio::test]
+async fn with_owner_budgets_off_a_verification_reads_the_credential_alone_and_none_is_set() {
+    let (app, faults) =
+        keygate_tests::spawn_app_with_faults_and(&[("KEYGATE_OWNER_BUDGETS", "off")]).await;
+    let (user_id, keys) = user_with_keys(&app, "off@example.com", 1).await;
+    let refused = put_budget(&app, &user_id, json!({"credits": {"remaining": 5}})).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    faults.take_seen();
+    let me = app.call("GET", "/v1/auth/me", Some(&keys[0]), None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    let batches: Vec<_> = faults
+        .take_seen()
+        .into_iter()
+        .filter(|(operation, _)| operation == "BatchGetItem")
+        .collect();
+    assert_eq!(batches.len(), 1);
+    let keys_read = batches[0].1["RequestItems"][app.services.store.table()]["Keys"]
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(
+        keys_read,
+        Some(2),
+        "the key and the admin's key above it, no budget"
+    );
 }

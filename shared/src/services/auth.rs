@@ -297,9 +297,12 @@ impl Services {
         }
         // A secret naming its owner has the owner's budgets read with it; one of the earlier
         // format has them read once its credential is known.
-        let meters = parsed.owner.map_or_else(Vec::new, |owner| {
-            owner_meters(&owner.tenant.to_string(), &owner.user.to_string())
-        });
+        let meters = match parsed.owner {
+            Some(owner) if self.config.owner_budgets => {
+                owner_meters(&owner.tenant.to_string(), &owner.user.to_string())
+            }
+            _ => Vec::new(),
+        };
         let principal = match parsed.kind {
             CredentialKind::ApiKey => {
                 let ancestors = ids_of(parsed.key_ancestors());
@@ -382,7 +385,8 @@ impl Services {
     }
 
     /// The budgets above a verified credential: as read with it (`read` at `meters`), or,
-    /// for a secret of the earlier format (no meters asked), read now.
+    /// for a secret of the earlier format (no meters asked), read now; none where owner
+    /// budgets are off.
     async fn budgets_above(
         &self,
         meters: &[String],
@@ -390,6 +394,9 @@ impl Services {
         tenant_id: &str,
         user_id: &str,
     ) -> Result<AboveKeys, Refused> {
+        if !self.config.owner_budgets {
+            return Ok(AboveKeys::default());
+        }
         if !meters.is_empty() {
             return Ok(above_keys(meters, read));
         }

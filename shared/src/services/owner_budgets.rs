@@ -4,14 +4,14 @@
 //! the credential (README, "Budgets").
 
 use super::metering::current_status;
+use super::metering::meter_start;
 use super::{Error, Services};
 use crate::domain::audit::{Actor, EventType, Target};
 use crate::domain::clock::now_epoch;
 use crate::domain::ids;
-use crate::domain::metering::{MeterStatus, refill_period, window_start};
+use crate::domain::metering::MeterStatus;
 use crate::domain::owner_budget::{BudgetOwner, OwnerBudget, OwnerBudgetInput, parse_owner_budget};
 use crate::domain::principal::Principal;
-use crate::store::meter::MeterStart;
 
 /// A budget as it stands: its policy and where its limits and balance are now.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,23 +122,16 @@ impl Services {
         input: &OwnerBudgetInput,
         actor: Actor,
     ) -> Result<BudgetState, Error> {
+        if !self.config.owner_budgets {
+            return Err(Error::Conflict(
+                "user and tenant budgets are off in this deployment (KEYGATE_OWNER_BUDGETS=off): \
+                 a budget set now would hold nothing"
+                    .into(),
+            ));
+        }
         let (budget, credits) = parse_owner_budget(input)?;
         let now = now_epoch();
-        let start = MeterStart {
-            hour: now - now.rem_euclid(3600),
-            windows: budget
-                .metering
-                .ratelimits
-                .iter()
-                .map(|l| (l.name.as_str(), window_start(now, l.window_secs)))
-                .collect(),
-            credits: credits.as_ref().map(|c| {
-                (
-                    c.remaining,
-                    c.refill.as_ref().map(|refill| refill_period(now, refill).0),
-                )
-            }),
-        };
+        let start = meter_start(&budget.metering, credits.as_ref(), now);
         let meter_id = owner.meter_id();
         let event = self
             .budget_event(EventType::BudgetSet, owner, subject, actor)
