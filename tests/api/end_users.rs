@@ -264,3 +264,60 @@ async fn the_authorizer_context_names_the_end_user() {
     let key = authorize(&app.services, &authorizer_event(&app.admin_key)).await;
     assert!(key.context.get("keygate_end_user").is_none());
 }
+
+#[tokio::test]
+async fn usage_reported_for_an_end_users_token_fills_that_end_users_token_window() {
+    clear_of_boundary(300, 60);
+    let app = spawn_app().await;
+    let (key_id, key) = app
+        .new_key(
+            &app.admin_key,
+            json!({"name": "platform", "scopes": ["chat"],
+                   "end_user_budget": {"ratelimits": [{"name": "tpm", "limit": 50, "window_secs": 300, "unit": "tokens_out"}]}}),
+        )
+        .await;
+    let (_, reporter) = app
+        .new_key(
+            &app.admin_key,
+            json!({"name": "meter", "scopes": ["usage"]}),
+        )
+        .await;
+    let alice = token_for(&app, &key, Some("alice")).await;
+    let bob = token_for(&app, &key, Some("bob")).await;
+    let alice_id = app
+        .call("GET", "/v1/auth/me", Some(&alice), None)
+        .await
+        .body["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reported = app
+        .call(
+            "POST",
+            "/v1/usage",
+            Some(&reporter),
+            Some(json!({"credential_id": alice_id, "units": 50, "kind": "tokens_out"})),
+        )
+        .await;
+    assert_eq!(reported.status, StatusCode::OK, "{}", reported.body);
+    let meter = app
+        .services
+        .store
+        .read_meter(&keygate::domain::metering::end_user_meter_id(
+            &key_id, "alice",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(meter.windows.get("tpm").map(|(_, count)| *count), Some(50));
+    // Alice's window is full; Bob's and the key's own traffic are not held by it.
+    let refused = app.call("GET", METERED, Some(&alice), None).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.body["code"], "RATE_LIMITED", "{}", refused.body);
+    assert_eq!(admitted(&burst(&app, &bob, 2).await), 2);
+    assert_eq!(admitted(&burst(&app, &key, 2).await), 2);
+}

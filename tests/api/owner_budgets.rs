@@ -4,7 +4,7 @@
 //! a user budget of n admits n across all the user's keys together, under concurrency.
 
 use futures::future::join_all;
-use keygate::domain::owner_budget::OwnerBudgetInput;
+use keygate::domain::owner_budget::{BudgetOwner, OwnerBudgetInput};
 use keygate_tests::{Reply, StatusCode, TestApp, spawn_app};
 use serde_json::{Value, json};
 
@@ -480,4 +480,49 @@ async fn with_owner_budgets_off_a_verification_reads_the_credential_alone_and_no
         Some(2),
         "the key and the admin's key above it, no budget"
     );
+}
+
+#[tokio::test]
+async fn a_refusal_at_the_user_level_moves_no_counter_at_the_key_or_the_tenant() {
+    clear_of_boundary(DAY, 300);
+    let app = spawn_app().await;
+    let (user_id, key) = app
+        .new_user_with_key(
+            "refused@example.com",
+            json!({"name": "wide key", "scopes": ["chat"], "ratelimits": requests_per_day(10)}),
+        )
+        .await;
+    let input: OwnerBudgetInput =
+        serde_json::from_value(json!({"ratelimits": requests_per_day(100)})).unwrap();
+    app.services
+        .set_tenant_budget(&app.tenant_id, &input)
+        .await
+        .unwrap();
+    put_budget(&app, &user_id, json!({"ratelimits": requests_per_day(3)})).await;
+    assert_eq!(
+        admitted(&burst(&app, std::slice::from_ref(&key), 10).await),
+        3
+    );
+    let key_id = app.call("GET", "/v1/auth/me", Some(&key), None).await.body["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let count = |meter_id: String| {
+        let app = &app;
+        async move {
+            let meter = app.services.store.read_meter(&meter_id).await.unwrap();
+            meter.windows.get("requests").map_or(0, |(_, count)| *count)
+        }
+    };
+    let user = BudgetOwner::User {
+        tenant_id: &app.tenant_id,
+        user_id: &user_id,
+    };
+    let tenant = BudgetOwner::Tenant {
+        tenant_id: &app.tenant_id,
+    };
+    // GET /v1/auth/me is not metered (cost 0): every level counted the three admitted.
+    assert_eq!(count(key_id).await, 3);
+    assert_eq!(count(user.meter_id()).await, 3);
+    assert_eq!(count(tenant.meter_id()).await, 3);
 }

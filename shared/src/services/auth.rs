@@ -67,7 +67,11 @@ fn inherited_budgets(ancestors: &[Option<ApiKey>]) -> Vec<Budget> {
 
 /// A token's end user's budgets: one meter per key with an end-user budget, the token's key
 /// and every key above it (read with it), nearest first.
-fn end_user_budgets(end_user: &str, key: &ApiKey, ancestors: &[Option<ApiKey>]) -> Vec<Budget> {
+pub(super) fn end_user_budgets(
+    end_user: &str,
+    key: &ApiKey,
+    ancestors: &[Option<ApiKey>],
+) -> Vec<Budget> {
     std::iter::once(key)
         .chain(ancestors.iter().flatten())
         .filter(|k| k.end_user_budget.is_metered())

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::auth::{above_keys, owner_meters};
+use super::auth::{above_keys, end_user_budgets, owner_meters};
 use super::{Error, Services};
 use crate::domain::api_key::ApiKey;
 use crate::domain::clock::now_epoch;
@@ -424,19 +424,31 @@ impl Services {
                 ));
             }
         };
-        let key_id = match (report.key_id.as_deref(), report.credential_id.as_deref()) {
+        let (key_id, end_user) = match (report.key_id.as_deref(), report.credential_id.as_deref()) {
             (Some(_), Some(_)) => {
                 return Err(Error::invalid(
                     "key_id",
                     "give key_id or credential_id, not both",
                 ));
             }
-            (Some(key_id), None) => key_id.to_owned(),
-            (None, Some(credential_id)) => self
-                .store
-                .key_behind_credential(credential_id)
-                .await?
-                .ok_or(Error::NotFound("credential"))?,
+            (Some(key_id), None) => (key_id.to_owned(), None),
+            (None, Some(credential_id)) => {
+                let key_id = self
+                    .store
+                    .key_behind_credential(credential_id)
+                    .await?
+                    .ok_or(Error::NotFound("credential"))?;
+                // A token minted for an end user: that end user's budgets are charged too.
+                let end_user = match key_id == credential_id {
+                    true => None,
+                    false => self
+                        .store
+                        .get_token(credential_id)
+                        .await?
+                        .and_then(|token| token.end_user),
+                };
+                (key_id, end_user)
+            }
             (None, None) => {
                 return Err(Error::invalid(
                     "key_id",
@@ -473,6 +485,9 @@ impl Services {
                 "the key may not use the model '{model}' (FORBIDDEN_MODEL); nothing was charged"
             )));
         }
+        let end_users = end_user.as_deref().map_or_else(Vec::new, |end_user| {
+            end_user_budgets(end_user, &key, &chain.ancestors)
+        });
         let now = now_epoch();
         let hour = current_hour(now);
         // The key's own meter always records the units (its usage totals), metered or not;
@@ -483,6 +498,13 @@ impl Services {
             credits: credits_check(&key.metering, now),
             windows: unit_windows(&key.metering, &kind, now),
         }];
+        for budget in &end_users {
+            charges.push(UsageCharge {
+                meter_id: &budget.meter_id,
+                credits: credits_check(&budget.metering, now),
+                windows: unit_windows(&budget.metering, &kind, now),
+            });
+        }
         for ancestor in &ancestors {
             if ancestor.metering.is_metered()
                 && !charges.iter().any(|c| c.meter_id == ancestor.meter_id)
