@@ -225,6 +225,20 @@ impl TestApp {
         (id, created.body["key"].as_str().unwrap().to_owned())
     }
 
+    /// A key of the bootstrap admin holding only the scopes a platform's own service needs
+    /// (`verify` for the verify API, `usage` to report usage); its secret.
+    pub async fn service_key(&self, scopes: &[&str]) -> String {
+        let body = serde_json::json!({"name": "service", "scopes": scopes});
+        self.new_key(&self.admin_key, body).await.1
+    }
+
+    /// The id of the credential `secret` is (`credential_id` of `GET /v1/auth/me`).
+    pub async fn credential_id(&self, secret: &str) -> String {
+        let me = self.call("GET", "/v1/auth/me", Some(secret), None).await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+        me.body["credential_id"].as_str().unwrap().to_owned()
+    }
+
     /// Reads a key as `credential` sees it (`GET /v1/api-keys/{id}`).
     pub async fn read_key(&self, credential: &str, key_id: &str) -> Reply {
         self.call(

@@ -249,12 +249,7 @@ async fn reported_usage_is_charged_against_every_budget_above_the_key() {
         json!({"name": "child", "credits": {"remaining": 50}}),
     )
     .await;
-    let (_, reporter) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "platform", "scopes": ["usage"]}),
-        )
-        .await;
+    let reporter = app.service_key(&["usage"]).await;
     let report =
         json!({"key_id": child_id, "units": 30, "kind": "tokens_out", "request_id": "r-1"});
     for _ in 0..2 {
@@ -272,12 +267,7 @@ async fn reported_usage_is_charged_against_every_budget_above_the_key() {
 async fn a_check_that_spends_nothing_reports_every_budget_and_moves_nothing() {
     let app = spawn_app().await;
     clear_of_boundary(DAY, 300);
-    let (_, service) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "service", "scopes": ["verify"]}),
-        )
-        .await;
+    let service = app.service_key(&["verify"]).await;
     let (parent_id, parent, child_id, child) = parent_and_child(
         &app,
         json!({"name": "parent", "ratelimits": limit(10), "credits": {"remaining": 7}}),
@@ -361,12 +351,7 @@ async fn a_token_window_refuses_once_reported_units_reach_it_at_every_level() {
         json!({"name": "child", "ratelimits": tpm}),
     )
     .await;
-    let (_, reporter) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "platform", "scopes": ["usage"]}),
-        )
-        .await;
+    let reporter = app.service_key(&["usage"]).await;
     let shown = app.read_key(&parent, &child_id).await;
     assert_eq!(
         shown.body["ratelimits"][0]["unit"], "tokens_out",

@@ -111,13 +111,7 @@ async fn the_key_budget_bounds_all_its_end_users_together() {
 #[tokio::test]
 async fn an_end_users_credits_start_at_the_budget_and_every_token_shares_them() {
     let app = spawn_app().await;
-    let service = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "service", "scopes": ["verify"]}),
-        )
-        .await
-        .1;
+    let service = app.service_key(&["verify"]).await;
     let (_, key) = app
         .new_key(
             &app.admin_key,
@@ -276,21 +270,10 @@ async fn usage_reported_for_an_end_users_token_fills_that_end_users_token_window
                    "end_user_budget": {"ratelimits": [{"name": "tpm", "limit": 50, "window_secs": 300, "unit": "tokens_out"}]}}),
         )
         .await;
-    let (_, reporter) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "meter", "scopes": ["usage"]}),
-        )
-        .await;
+    let reporter = app.service_key(&["usage"]).await;
     let alice = token_for(&app, &key, Some("alice")).await;
     let bob = token_for(&app, &key, Some("bob")).await;
-    let alice_id = app
-        .call("GET", "/v1/auth/me", Some(&alice), None)
-        .await
-        .body["credential_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let alice_id = app.credential_id(&alice).await;
     let reported = app
         .call(
             "POST",

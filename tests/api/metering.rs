@@ -205,12 +205,7 @@ async fn reported_usage_debits_credits_once_per_request_id() {
             json!({"name": "user key", "credits": {"remaining": 1000}}),
         )
         .await;
-    let (_, platform) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "platform", "scopes": ["usage"]}),
-        )
-        .await;
+    let platform = app.service_key(&["usage"]).await;
     let report = json!({"key_id": id, "units": 300, "kind": "tokens_out", "model": "m-1", "request_id": "req-1"});
     let first = app
         .call("POST", "/v1/usage", Some(&platform), Some(report.clone()))

@@ -16,15 +16,6 @@ async fn verify(app: &TestApp, service: &str, body: Value) -> Value {
     reply.body
 }
 
-async fn service_key(app: &TestApp) -> String {
-    app.new_key(
-        &app.admin_key,
-        json!({"name": "service", "scopes": ["verify", "usage"]}),
-    )
-    .await
-    .1
-}
-
 async fn models_of(app: &TestApp, credential: &str) -> Value {
     let me = app.call("GET", "/v1/auth/me", Some(credential), None).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
@@ -201,7 +192,7 @@ async fn a_key_limited_to_some_models_may_not_set_a_password() {
 #[tokio::test]
 async fn verify_answers_forbidden_model_and_spends_nothing_on_it() {
     let app = spawn_app().await;
-    let service = service_key(&app).await;
+    let service = app.service_key(&["verify", "usage"]).await;
     let (_, limited) = app
         .new_key(
             &app.admin_key,
@@ -258,7 +249,7 @@ async fn verify_answers_forbidden_model_and_spends_nothing_on_it() {
 #[tokio::test]
 async fn usage_for_another_model_is_refused_and_charges_nothing() {
     let app = spawn_app().await;
-    let service = service_key(&app).await;
+    let service = app.service_key(&["verify", "usage"]).await;
     let (parent_id, parent) = app
         .new_key(
             &app.admin_key,

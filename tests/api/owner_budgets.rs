@@ -291,12 +291,7 @@ async fn a_user_budgets_models_hold_every_credential_of_the_user() {
         "{}",
         me.body
     );
-    let (_, service) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "gateway", "scopes": ["verify"]}),
-        )
-        .await;
+    let service = app.service_key(&["verify"]).await;
     let verify = |model: &str| {
         let body = json!({"key": keys[0], "model": model});
         let (app, service) = (&app, &service);
@@ -347,19 +342,8 @@ async fn reported_units_count_against_a_user_budgets_token_window() {
         "{}",
         set.body
     );
-    let key_id = app
-        .call("GET", "/v1/auth/me", Some(&keys[0]), None)
-        .await
-        .body["credential_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (_, reporter) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "platform", "scopes": ["usage"]}),
-        )
-        .await;
+    let key_id = app.credential_id(&keys[0]).await;
+    let reporter = app.service_key(&["usage"]).await;
     let reported = app
         .call(
             "POST",
@@ -428,13 +412,7 @@ async fn a_secret_of_the_earlier_format_is_held_to_its_owners_budget_in_a_second
     clear_of_boundary(DAY, 300);
     let (app, faults) = keygate_tests::spawn_app_with_faults().await;
     let (user_id, keys) = user_with_keys(&app, "earlier@example.com", 1).await;
-    let key_id = app
-        .call("GET", "/v1/auth/me", Some(&keys[0]), None)
-        .await
-        .body["credential_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key_id = app.credential_id(&keys[0]).await;
     let earlier = as_earlier_secret(&app, &key_id).await;
     assert_eq!(
         app.call("GET", "/v1/auth/me", Some(&keys[0]), None)
@@ -503,10 +481,7 @@ async fn a_refusal_at_the_user_level_moves_no_counter_at_the_key_or_the_tenant()
         admitted(&burst(&app, std::slice::from_ref(&key), 10).await),
         3
     );
-    let key_id = app.call("GET", "/v1/auth/me", Some(&key), None).await.body["credential_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key_id = app.credential_id(&key).await;
     let count = |meter_id: String| {
         let app = &app;
         async move {

@@ -96,13 +96,7 @@ async fn a_successor_and_its_predecessor_in_grace_spend_one_balance() {
     assert_eq!(balance_of(&app, &old_id).await, 37);
 
     // The verify API answers (and spends) the shared balance, through either key.
-    let service = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "service", "scopes": ["verify"]}),
-        )
-        .await
-        .1;
+    let service = app.service_key(&["verify"]).await;
     let through_new = verify(&app, &service, json!({"key": new_key, "cost": 5})).await;
     assert_eq!(through_new["code"], "VALID", "{through_new}");
     assert_eq!(through_new["credits"]["remaining"], 32);
@@ -112,12 +106,7 @@ async fn a_successor_and_its_predecessor_in_grace_spend_one_balance() {
     assert_eq!(through_old["ratelimits"][0]["remaining"], 1000 - 5);
 
     // A usage report charges the shared meter once per request id, whichever key it names.
-    let (_, platform) = app
-        .new_key(
-            &app.admin_key,
-            json!({"name": "platform", "scopes": ["usage"]}),
-        )
-        .await;
+    let platform = app.service_key(&["usage"]).await;
     for key_id in [&new_id, &old_id] {
         let report = app
             .call(

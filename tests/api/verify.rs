@@ -33,16 +33,6 @@ async fn verify(app: &TestApp, service_key: &str, body: Value) -> Value {
     reply.body
 }
 
-/// A service key (holding `verify`) made by the tenant admin.
-async fn service_key(app: &TestApp) -> String {
-    app.new_key(
-        &app.admin_key,
-        json!({"name": "service", "scopes": ["verify"]}),
-    )
-    .await
-    .1
-}
-
 /// The credentials of the table: (label, secret).
 async fn credential_table(app: &TestApp) -> Vec<(&'static str, String)> {
     let (_, asker) = app
@@ -111,7 +101,7 @@ async fn credential_table(app: &TestApp) -> Vec<(&'static str, String)> {
 #[tokio::test]
 async fn every_code_is_answered_and_other_tenants_credentials_are_not_found() {
     let app = spawn_app().await;
-    let service = service_key(&app).await;
+    let service = app.service_key(&["verify"]).await;
     let table = credential_table(&app).await;
     let expected = [
         ("admin", "VALID"),
@@ -188,7 +178,7 @@ async fn every_code_is_answered_and_other_tenants_credentials_are_not_found() {
 #[tokio::test]
 async fn a_key_revoked_a_moment_ago_is_revoked() {
     let app = spawn_app().await;
-    let service = service_key(&app).await;
+    let service = app.service_key(&["verify"]).await;
     let (id, key) = app
         .new_key(&app.admin_key, json!({"name": "short-lived"}))
         .await;
@@ -214,7 +204,7 @@ async fn a_key_revoked_a_moment_ago_is_revoked() {
 #[tokio::test]
 async fn the_caller_needs_a_verify_key_and_a_well_formed_body() {
     let app = spawn_app().await;
-    let service = service_key(&app).await;
+    let service = app.service_key(&["verify"]).await;
     let body = json!({"key": app.admin_key});
     let missing = app
         .call("POST", "/v1/keys/verify", None, Some(body.clone()))
@@ -315,7 +305,7 @@ async fn the_caller_needs_a_verify_key_and_a_well_formed_body() {
 #[tokio::test]
 async fn the_verify_api_and_the_authorizer_agree() {
     let app = spawn_app().await;
-    let service = service_key(&app).await;
+    let service = app.service_key(&["verify"]).await;
     let table = credential_table(&app).await;
     for (route_key, path) in [
         (Q2A, "/v1/single-turn/q2a"),
@@ -379,7 +369,7 @@ async fn the_verify_api_and_the_authorizer_agree() {
 #[tokio::test]
 async fn a_metered_key_is_admitted_and_counted_as_the_authorizer_would() {
     let app = spawn_app().await;
-    let service = service_key(&app).await;
+    let service = app.service_key(&["verify"]).await;
     let (_, limited) = app
         .new_key(
             &app.admin_key,
