@@ -1,6 +1,12 @@
 //! One log line per request: request id, method, route template, status and latency. The
 //! route is the matched template (`/v1/api-keys/{key_id}`), never the raw path or query,
 //! so no id or value a client sent ends up in the logs.
+//!
+//! The line is written at DEBUG for an answer below 500 and at WARN for a server error:
+//! deployed, API Gateway's access log already records every request's id, route, status
+//! and latencies, so at INFO a function writes a line only where the access log cannot
+//! say why (a 5xx, beside the error that caused it). `AWS_LAMBDA_LOG_LEVEL=DEBUG` brings
+//! every line back, deployed or locally.
 
 use std::time::Instant;
 
@@ -19,14 +25,12 @@ pub async fn log_request(request: Request, next: Next) -> Response {
     let request_id = request_id(&request);
     let response = next.run(request).await;
     let latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
-    tracing::info!(
-        request_id,
-        method = %method,
-        route,
-        status = response.status().as_u16(),
-        latency_ms,
-        "request"
-    );
+    let status = response.status().as_u16();
+    if response.status().is_server_error() {
+        tracing::warn!(request_id, method = %method, route, status, latency_ms, "request");
+    } else {
+        tracing::debug!(request_id, method = %method, route, status, latency_ms, "request");
+    }
     response
 }
 
