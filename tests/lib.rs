@@ -43,7 +43,8 @@ pub fn test_config(table: &str, extra: &[(&str, &str)]) -> Config {
             "KEYGATE_TABLE" => Some(table.to_owned()),
             "KEYGATE_DYNAMODB_ENDPOINT" => Some(endpoint.clone()),
             "AWS_REGION" => Some("us-east-1".to_owned()),
-            "KEYGATE_PEPPER" => Some("test-pepper".to_owned()),
+            "KEYGATE_PEPPER_PARAMETER" => Some(TEST_PEPPER_PARAMETER.to_owned()),
+            "KEYGATE_SSM_ENDPOINT" => Some(endpoint.clone()),
             "KEYGATE_ALLOWED_ORIGINS" => Some("https://app.example.com".to_owned()),
             // The emulator serves one request at a time: under the concurrency tests a
             // request may queue for seconds, which is not a failure of the store.
@@ -52,6 +53,85 @@ pub fn test_config(table: &str, extra: &[(&str, &str)]) -> Config {
         }
     })
     .expect("test configuration is valid")
+}
+
+/// The pepper every test app reads from the emulator's SSM, as a deployment reads its own.
+pub const TEST_PEPPER_PARAMETER: &str = "/keygate-tests/pepper";
+
+/// An SSM client on the emulator, as an operator's CLI would be.
+pub fn ssm_client() -> aws_sdk_ssm::Client {
+    // keygate's own HTTPS client (the SDK is built without a default one).
+    let dynamodb = keygate::store::dynamodb_client(
+        "us-east-1",
+        Some(&emulator_endpoint()),
+        None,
+        std::time::Duration::from_secs(30),
+    )
+    .expect("the client builds");
+    let mut config = aws_sdk_ssm::Config::builder()
+        .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest());
+    config.set_http_client(dynamodb.config().http_client());
+    let config = config
+        .region(aws_sdk_ssm::config::Region::new("us-east-1"))
+        .endpoint_url(emulator_endpoint())
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "keygate-tests",
+        ))
+        .build();
+    aws_sdk_ssm::Client::from_conf(config)
+}
+
+/// Stores `value` as the next version of the SecureString parameter `name`: what an
+/// operator does to make or rotate a pepper. Returns the new version.
+pub async fn put_pepper(name: &str, value: &str) -> i64 {
+    ssm_client()
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("the emulator stores the parameter")
+        .version()
+}
+
+/// Makes [`TEST_PEPPER_PARAMETER`] once per emulator: the first test to start stores it,
+/// every later one finds it (and never adds a version, which would change the current one
+/// under a running test).
+async fn ensure_test_pepper() {
+    let found = ssm_client()
+        .get_parameter()
+        .name(TEST_PEPPER_PARAMETER)
+        .send()
+        .await;
+    if found.is_err() {
+        let made = ssm_client()
+            .put_parameter()
+            .name(TEST_PEPPER_PARAMETER)
+            .value("test-pepper")
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await;
+        // Another test may have made it in between: either way it exists now.
+        if let Err(error) = made {
+            let error = aws_sdk_ssm::error::DisplayErrorContext(&error).to_string();
+            assert!(error.contains("ParameterAlreadyExists"), "{error}");
+        }
+    }
+}
+
+/// The services a cold start builds for `config`: the pepper read from the emulator's SSM.
+pub async fn load_services(config: Config) -> Services {
+    ensure_test_pepper().await;
+    let store = Store::connect(&config).expect("the store builds");
+    Services::load(config, store)
+        .await
+        .expect("the pepper parameter is read")
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -74,24 +154,18 @@ pub async fn spawn_app_with_faults_and(extra: &[(&str, &str)]) -> (TestApp, faul
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let table = format!("keygate-test-{}", keygate::domain::credential::new_ulid());
-    let config = test_config(&table, extra);
-    let store = Store::connect(&config).expect("the store builds");
-    store.create_table().await.expect("test table is created");
-    let services = Services::new(config, store);
+    let services = load_services(test_config(&table, extra)).await;
+    services
+        .store
+        .create_table()
+        .await
+        .expect("test table is created");
     let made = services
         .bootstrap("test tenant", "admin@example.com")
         .await
         .expect("bootstrap succeeds");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let server_state = services.clone();
-    tokio::spawn(async move {
-        keygate_cli::serve(listener, server_state, std::future::pending())
-            .await
-            .expect("server runs");
-    });
     TestApp {
-        address,
+        address: serve(services.clone()).await,
         http: reqwest::Client::new(),
         services,
         tenant_id: made.tenant.id,
@@ -99,6 +173,18 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         admin_email: made.admin.email,
         admin_key: made.key.secret,
     }
+}
+
+/// Serves `services` on a free loopback port, as the local server does; its address.
+pub async fn serve(services: Services) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        keygate_cli::serve(listener, services, std::future::pending())
+            .await
+            .expect("server runs");
+    });
+    address
 }
 
 /// A second tenant bootstrapped in the same table as a [`TestApp`]'s own, with its own
@@ -289,10 +375,23 @@ impl TestApp {
 
     /// Another keygate instance on this app's table, with its own DynamoDB client and its
     /// own memory, as another Lambda instance (the authorizer's, say) would be.
-    pub fn other_instance(&self, extra: &[(&str, &str)]) -> Services {
-        let config = test_config(self.services.store.table(), extra);
-        let store = Store::connect(&config).expect("the store builds");
-        Services::new(config, store)
+    pub async fn other_instance(&self, extra: &[(&str, &str)]) -> Services {
+        load_services(test_config(self.services.store.table(), extra)).await
+    }
+
+    /// This app after a redeploy with `extra` configuration: every instance new, served on
+    /// a port of its own, the table, tenant and admin unchanged.
+    pub async fn redeployed(&self, extra: &[(&str, &str)]) -> TestApp {
+        let services = self.other_instance(extra).await;
+        TestApp {
+            address: serve(services.clone()).await,
+            http: reqwest::Client::new(),
+            services,
+            tenant_id: self.tenant_id.clone(),
+            admin_id: self.admin_id.clone(),
+            admin_email: self.admin_email.clone(),
+            admin_key: self.admin_key.clone(),
+        }
     }
 
     /// Every item of the test table (tests may scan; keygate itself never does).

@@ -7,17 +7,18 @@ use crate::store::Store;
 /// The state every handler shares: configuration, one DynamoDB client, caches.
 pub type AppState = Services;
 
-/// Reads the configuration and builds the DynamoDB client (no network I/O here).
-pub fn state_from_env() -> Result<AppState, ConfigError> {
+/// Reads the configuration and builds the DynamoDB client; the one network call is the
+/// pepper's versions, read from SSM when a pepper parameter is named (README, "The pepper").
+pub async fn state_from_env() -> Result<AppState, ConfigError> {
     let config = Config::from_env()?;
     let store = Store::connect(&config)?;
-    Ok(Services::new(config, store))
+    Services::load(config, store).await
 }
 
 /// As [`state_from_env`], but a bad configuration ends the process with a readable message
 /// (a Lambda init failure shows it in the function's log).
-pub fn state_from_env_or_exit() -> AppState {
-    state_from_env().unwrap_or_else(|error| {
+pub async fn state_from_env_or_exit() -> AppState {
+    state_from_env().await.unwrap_or_else(|error| {
         eprintln!("keygate: {error}");
         std::process::exit(1)
     })
@@ -26,8 +27,8 @@ pub fn state_from_env_or_exit() -> AppState {
 /// As [`state_from_env_or_exit`], and the route policy parsed now: for the authorizer and
 /// the local server, which evaluate it on every request (a bad policy stops them at init,
 /// naming the entry; the functions behind the authorizer parse it on first use).
-pub fn authorizer_state_from_env_or_exit() -> AppState {
-    let state = state_from_env_or_exit();
+pub async fn authorizer_state_from_env_or_exit() -> AppState {
+    let state = state_from_env_or_exit().await;
     if let Err(error) = state.config.route_policy.get() {
         eprintln!("keygate: {error}");
         std::process::exit(1)
@@ -44,5 +45,5 @@ pub fn init_tracing() {
 /// The whole body of a function's `main`: state, then the group's router under Lambda.
 pub async fn run_function(routes: fn(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
     init_tracing();
-    lambda_http::run(routes(state_from_env_or_exit())).await
+    lambda_http::run(routes(state_from_env_or_exit().await)).await
 }

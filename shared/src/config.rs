@@ -1,5 +1,6 @@
 //! Configuration from the environment, read once per cold start.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -66,8 +67,14 @@ pub struct Config {
     pub tls_ca_file: Option<std::path::PathBuf>,
     /// `AWS_REGION` (Lambda sets it), else `us-east-1`.
     pub region: String,
-    /// Optional server-side pepper: secrets are then stored as HMAC-SHA256 (`KEYGATE_PEPPER`).
-    pub pepper: Option<Vec<u8>>,
+    /// The SSM Parameter Store parameter (a SecureString) whose versions are the server-side
+    /// pepper (`KEYGATE_PEPPER_PARAMETER`): secrets are then stored as HMAC-SHA256 with the
+    /// current version. Read once at init; the pepper itself is never an environment value.
+    pub pepper_parameter: Option<String>,
+    /// Pepper versions no longer accepted (`KEYGATE_PEPPER_REVOKED`, comma-separated).
+    pub revoked_pepper_versions: BTreeSet<u32>,
+    /// An emulator's endpoint for SSM (`KEYGATE_SSM_ENDPOINT`), as for DynamoDB.
+    pub ssm_endpoint: Option<String>,
     /// Lifetime of tokens exchanged for an API key (`KEYGATE_ACCESS_TOKEN_TTL_SECS`, 24 h).
     pub access_token_ttl_secs: i64,
     /// Lifetime of sign-in sessions (`KEYGATE_SESSION_TTL_SECS`, 12 h).
@@ -121,7 +128,8 @@ impl std::fmt::Debug for Config {
             .field("dynamodb_endpoint", &self.dynamodb_endpoint)
             .field("tls_ca_file", &self.tls_ca_file)
             .field("region", &self.region)
-            .field("pepper", &self.pepper.as_ref().map(|_| "<set>"))
+            .field("pepper_parameter", &self.pepper_parameter)
+            .field("revoked_pepper_versions", &self.revoked_pepper_versions)
             .field("allowed_origins", &self.allowed_origins)
             .field("password_cost", &self.password_cost)
             .field("audit_retention_days", &self.audit_retention_days)
@@ -162,7 +170,36 @@ impl Config {
             region: value("AWS_REGION")
                 .or_else(|| value("AWS_DEFAULT_REGION"))
                 .unwrap_or_else(|| "us-east-1".to_owned()),
-            pepper: value("KEYGATE_PEPPER").map(String::into_bytes),
+            pepper_parameter: match value("KEYGATE_PEPPER") {
+                // An earlier deployment's pepper must not be dropped silently: every
+                // credential hashed with it would stop verifying.
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        name: "KEYGATE_PEPPER",
+                        reason: "is no longer read: store its value as version 1 of an SSM \
+                                 SecureString parameter and name that in \
+                                 KEYGATE_PEPPER_PARAMETER (README, \"The pepper\")"
+                            .into(),
+                    });
+                }
+                None => value("KEYGATE_PEPPER_PARAMETER"),
+            },
+            revoked_pepper_versions: match value("KEYGATE_PEPPER_REVOKED") {
+                None => BTreeSet::new(),
+                Some(raw) => raw
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| match v.parse::<u32>() {
+                        Ok(version) if version > 0 => Ok(version),
+                        _ => Err(ConfigError::Invalid {
+                            name: "KEYGATE_PEPPER_REVOKED",
+                            reason: format!("expected version numbers like \"1,2\", got {v:?}"),
+                        }),
+                    })
+                    .collect::<Result<_, _>>()?,
+            },
+            ssm_endpoint: value("KEYGATE_SSM_ENDPOINT"),
             access_token_ttl_secs: number(
                 "KEYGATE_ACCESS_TOKEN_TTL_SECS",
                 24 * 3600,
@@ -242,6 +279,44 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pepper_is_named_never_given_and_revoked_versions_are_numbers() {
+        let config = |extra: &[(&str, &str)]| {
+            Config::from_lookup(|name| {
+                extra
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+                    .or_else(|| (name == "KEYGATE_TABLE").then(|| "t".to_owned()))
+            })
+        };
+        let named = config(&[
+            ("KEYGATE_PEPPER_PARAMETER", "/keygate/pepper"),
+            ("KEYGATE_PEPPER_REVOKED", "1, 3"),
+        ])
+        .unwrap();
+        assert_eq!(named.pepper_parameter.as_deref(), Some("/keygate/pepper"));
+        assert_eq!(named.revoked_pepper_versions, BTreeSet::from([1, 3]));
+        let given = config(&[("KEYGATE_PEPPER", "a secret value")]).unwrap_err();
+        assert!(matches!(
+            given,
+            ConfigError::Invalid {
+                name: "KEYGATE_PEPPER",
+                ..
+            }
+        ));
+        assert!(!given.to_string().contains("a secret value"));
+        for bad in ["one", "0", "1,-2"] {
+            assert!(matches!(
+                config(&[("KEYGATE_PEPPER_REVOKED", bad)]),
+                Err(ConfigError::Invalid {
+                    name: "KEYGATE_PEPPER_REVOKED",
+                    ..
+                })
+            ));
+        }
+    }
 
     #[test]
     fn table_is_required_and_numbers_are_checked() {

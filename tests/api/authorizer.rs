@@ -253,7 +253,7 @@ async fn context_on(services: &keygate::services::Services, credential: &str) ->
 async fn another_instance_sees_a_revoke_pause_narrowing_or_earlier_expiry_on_its_next_request() {
     let app = spawn_app().await;
     // The authorizer runs on its own instance: its own DynamoDB client, its own memory.
-    let authorizer = app.other_instance(&[]);
+    let authorizer = app.other_instance(&[]).await;
     let created = app
         .call(
             "POST",
@@ -408,7 +408,9 @@ async fn cold_instances_rewrite_a_last_use_stamp_at_most_once_and_only_when_it_i
     let stamps_by_new_instances = || async {
         faults.take_seen();
         for _ in 0..3 {
-            let cold = app.other_instance(&[("KEYGATE_DYNAMODB_ENDPOINT", &endpoint)]);
+            let cold = app
+                .other_instance(&[("KEYGATE_DYNAMODB_ENDPOINT", &endpoint)])
+                .await;
             let response = authorize(&cold, &event_with(Some(("x-api-key", &app.admin_key)))).await;
             assert!(response.is_authorized);
         }

@@ -80,14 +80,10 @@ async fn unknown_routes_are_problem_404s() {
 async fn a_dead_store_answers_503_not_500() {
     let app = keygate_tests::spawn_app().await;
     // Same credentials, but a table that does not exist: every store call fails.
-    let broken = keygate::services::Services::new(
-        keygate_tests::test_config("keygate-missing-table", &[]),
-        keygate::store::Store::connect(&keygate_tests::test_config("keygate-missing-table", &[]))
-            .expect("the store builds"),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(keygate_cli::serve(listener, broken, std::future::pending()));
+    let broken =
+        keygate_tests::load_services(keygate_tests::test_config("keygate-missing-table", &[]))
+            .await;
+    let address = keygate_tests::serve(broken).await;
     let response = app
         .http
         .get(format!("{address}/v1/auth/me"))

@@ -20,6 +20,7 @@ mod metering;
 mod models;
 mod openapi;
 mod owner_budgets;
+mod pepper;
 mod policy;
 mod rights;
 mod roll;

@@ -9,7 +9,7 @@ use lambda_http::{LambdaEvent, service_fn};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     keygate::init_tracing();
-    let services = keygate::app::authorizer_state_from_env_or_exit();
+    let services = keygate::app::authorizer_state_from_env_or_exit().await;
     let services = &services;
     lambda_http::lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {

@@ -18,7 +18,10 @@
 //! second round trip (README, "Credential format").
 //!
 //! Only a hash of the whole secret is stored: SHA-256, or HMAC-SHA256 with a server-side
-//! pepper when one is configured. Stored and presented hashes are compared in constant time.
+//! pepper when one is configured, the stored hash naming the pepper's version (see
+//! [`super::pepper`]). Stored and presented hashes are compared in constant time.
+
+use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -26,6 +29,7 @@ use subtle::ConstantTimeEq;
 use ulid::Ulid;
 
 use super::base62;
+use super::pepper::{HashedWith, Peppers, split_stored, stored_form};
 
 const RANDOM_BYTES: usize = 24;
 const RANDOM_CHARS: usize = base62::width_for(RANDOM_BYTES);
@@ -301,36 +305,58 @@ fn checksum(text: &str) -> String {
 /// Hashes secrets for storage; the pepper, when set, makes stolen hashes useless offline.
 #[derive(Clone)]
 pub struct CredentialHasher {
-    pepper: Option<Vec<u8>>,
+    peppers: Arc<Peppers>,
 }
 
 impl CredentialHasher {
-    pub fn new(pepper: Option<Vec<u8>>) -> Self {
-        Self { pepper }
+    pub fn new(peppers: Peppers) -> Self {
+        Self {
+            peppers: Arc::new(peppers),
+        }
     }
 
-    /// Hex of SHA-256(secret), or of HMAC-SHA256(pepper, secret).
+    /// The stored form of `secret`: HMAC-SHA256 with the current pepper, named by its
+    /// version (`p<version>$<hex>`), or hex SHA-256 when no pepper is configured.
     pub fn hash(&self, secret: &str) -> String {
-        let digest: [u8; 32] = match &self.pepper {
-            Some(pepper) => {
+        let current = self.peppers.current();
+        let digest = self
+            .digest(current, secret)
+            .expect("the current pepper is accepted");
+        stored_form(current, &to_hex(&digest))
+    }
+
+    /// Constant-time check that `secret` hashes to `stored`, with the pepper version
+    /// `stored` names; a revoked or unknown version never matches.
+    pub fn matches(&self, secret: &str, stored: &str) -> bool {
+        let (version, stored_hex) = split_stored(stored);
+        let with = version.map_or(self.peppers.legacy(), HashedWith::Version);
+        self.digest(with, secret)
+            .is_some_and(|digest| same_hash(&to_hex(&digest), stored_hex))
+    }
+
+    /// Whether `stored` names a pepper version newer than every one this hasher holds.
+    pub fn names_a_newer_version(&self, stored: &str) -> bool {
+        split_stored(stored)
+            .0
+            .is_some_and(|version| self.peppers.is_newer(version))
+    }
+
+    fn digest(&self, with: HashedWith, secret: &str) -> Option<[u8; 32]> {
+        match with {
+            HashedWith::Nothing => Some(Sha256::digest(secret.as_bytes()).into()),
+            HashedWith::Version(version) => {
+                let pepper = self.peppers.accepted(version)?;
                 let mut mac = Hmac::<Sha256>::new_from_slice(pepper)
                     .expect("HMAC accepts keys of any length");
                 mac.update(secret.as_bytes());
-                mac.finalize().into_bytes().into()
+                Some(mac.finalize().into_bytes().into())
             }
-            None => Sha256::digest(secret.as_bytes()).into(),
-        };
-        to_hex(&digest)
-    }
-
-    /// Constant-time check that `secret` hashes to `stored_hash`.
-    pub fn matches(&self, secret: &str, stored_hash: &str) -> bool {
-        same_hash(&self.hash(secret), stored_hash)
+        }
     }
 }
 
-/// Constant-time comparison of a presented secret's hash (computed once) with a stored one.
-pub fn same_hash(presented_hash: &str, stored_hash: &str) -> bool {
+/// Constant-time comparison of two hashes' hex.
+fn same_hash(presented_hash: &str, stored_hash: &str) -> bool {
     presented_hash
         .as_bytes()
         .ct_eq(stored_hash.as_bytes())
@@ -494,18 +520,64 @@ mod tests {
         let a = generate(CredentialKind::ApiKey, owner(), &[]);
         let b = generate(CredentialKind::ApiKey, owner(), &[]);
         assert_ne!(a.secret, b.secret);
-        let plain = CredentialHasher::new(None);
-        let peppered = CredentialHasher::new(Some(b"pepper".to_vec()));
+        let plain = CredentialHasher::new(Peppers::none());
+        let peppered = peppers(&[1], &[]);
         assert_ne!(plain.hash(&a.secret), peppered.hash(&a.secret));
         assert!(plain.matches(&a.secret, &plain.hash(&a.secret)));
         assert!(!plain.matches(&b.secret, &plain.hash(&a.secret)));
         assert_eq!(plain.hash(&a.secret).len(), 64);
+        assert!(peppered.hash(&a.secret).starts_with("p1$"));
+        assert!(!plain.matches(&a.secret, &peppered.hash(&a.secret)));
+    }
+
+    fn peppers(versions: &[u32], revoked: &[u32]) -> CredentialHasher {
+        CredentialHasher::new(
+            Peppers::new(
+                versions
+                    .iter()
+                    .map(|v| (*v, format!("pepper {v}").into_bytes())),
+                revoked.iter().copied().collect(),
+            )
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn older_pepper_versions_verify_until_revoked() {
+        let new = generate(CredentialKind::ApiKey, owner(), &[]);
+        let under_one = peppers(&[1], &[]).hash(&new.secret);
+        let rotated = peppers(&[1, 2], &[]);
+        assert!(rotated.matches(&new.secret, &under_one));
+        let under_two = rotated.hash(&new.secret);
+        assert!(under_two.starts_with("p2$"));
+        assert_ne!(under_one, under_two);
+        let one_revoked = peppers(&[1, 2], &[1]);
+        assert!(!one_revoked.matches(&new.secret, &under_one));
+        assert!(one_revoked.matches(&new.secret, &under_two));
+        // A version the deployment does not know never matches; it is newer than those held.
+        assert!(!peppers(&[1], &[]).matches(&new.secret, &under_two));
+        assert!(peppers(&[1], &[]).names_a_newer_version(&under_two));
+        assert!(!rotated.names_a_newer_version(&under_one));
+    }
+
+    #[test]
+    fn a_hash_from_before_versions_is_read_as_version_one() {
+        let new = generate(CredentialKind::ApiKey, owner(), &[]);
+        let with_one = peppers(&[1, 2], &[]);
+        let unversioned = with_one.hash(&new.secret).replace("p2$", "");
+        assert!(
+            !with_one.matches(&new.secret, &unversioned),
+            "not version 2"
+        );
+        let before = peppers(&[1], &[]).hash(&new.secret).replace("p1$", "");
+        assert!(with_one.matches(&new.secret, &before));
+        assert!(!peppers(&[1, 2], &[1]).matches(&new.secret, &before));
     }
 
     #[test]
     fn the_secret_alone_is_hashed_and_listings_show_kind_and_id() {
         let new = generate(CredentialKind::ApiKey, owner(), &[]);
-        let hasher = CredentialHasher::new(None);
+        let hasher = CredentialHasher::new(Peppers::none());
         let stored = hasher.hash(&new.secret);
         // Trimmed, and without Cogniac's `KEYID:`: what is hashed is the secret itself.
         for presented in [

@@ -13,6 +13,7 @@ pub mod metering;
 pub mod models;
 pub mod owner_budget;
 pub mod password;
+pub mod pepper;
 pub mod principal;
 pub mod route_policy;
 pub mod route_table;

@@ -7,7 +7,7 @@ use crate::domain::activity::Login;
 use crate::domain::api_key::{ApiKey, LAST_USED_JITTER_SECS, last_used_is_stale};
 use crate::domain::audit::{Actor, EventType, Target};
 use crate::domain::clock::now_epoch;
-use crate::domain::credential::{self, CredentialKind, Unusable, same_hash};
+use crate::domain::credential::{self, CredentialKind, Unusable};
 use crate::domain::metering::{Budget, budget_chain, end_user_meter_id};
 use crate::domain::models::AllowedModels;
 use crate::domain::owner_budget::{BudgetOwner, OwnerBudget};
@@ -269,7 +269,7 @@ impl Services {
     /// Verifies a presented secret: format and checksum first, then the opt-in cache, then
     /// one strongly consistent BatchGetItem of the credential and every key it follows (a
     /// key and the keys that created it; a token, its key and those), so a revoke, pause or narrowing that has returned holds on every
-    /// instance from the next request on. The secret is hashed once.
+    /// instance from the next request on.
     pub async fn verify(&self, presented: &str) -> Result<Principal, Error> {
         self.check_credential(presented).await.map_err(Error::from)
     }
@@ -294,9 +294,11 @@ impl Services {
 
     async fn check_credential_uncounted(&self, presented: &str) -> Result<Principal, Refused> {
         let parsed = credential::parse(presented).ok_or(Refused::NotFound)?;
-        let hash = self.hasher().hash(parsed.secret());
+        // The opt-in cache is keyed by the secret's hash under the current pepper, so no
+        // secret is held in memory; the stored hash is compared under its own version.
+        let cache_key = self.hasher().hash(parsed.secret());
         let now = now_epoch();
-        if let Some(principal) = self.cache.get(&hash, now) {
+        if let Some(principal) = self.cache.get(&cache_key, now) {
             return Ok(principal);
         }
         // A secret naming its owner has the owner's budgets read with it; one of the earlier
@@ -315,7 +317,7 @@ impl Services {
                     .get_api_key_chain(&parsed.id.to_string(), &ancestors, &meters)
                     .await?
                     .ok_or(Refused::NotFound)?;
-                if !same_hash(&hash, &chain.hash)
+                if !self.matches_stored(parsed.secret(), &chain.hash).await?
                     || chain.key.lineage != ancestors
                     || parsed
                         .owner
@@ -345,7 +347,7 @@ impl Services {
                     .ok_or(Refused::NotFound)?;
                 if found.token.kind != parsed.kind
                     || found.token.key_id != parent
-                    || !same_hash(&hash, &found.hash)
+                    || !self.matches_stored(parsed.secret(), &found.hash).await?
                     || parsed.owner.is_some_and(|owner| {
                         !owner.is(&found.token.tenant_id, &found.token.user_id)
                     })
@@ -384,7 +386,7 @@ impl Services {
                 principal_of_token(&found.token, key.as_ref(), budgets, end_users, above)
             }
         };
-        self.cache.put(hash, principal.clone());
+        self.cache.put(cache_key, principal.clone());
         Ok(principal)
     }
 

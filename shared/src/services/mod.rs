@@ -11,6 +11,7 @@ pub mod key_check;
 pub mod metering;
 pub mod owner_budgets;
 pub mod passwords;
+mod peppers;
 pub mod roll;
 pub mod secret_scanning;
 pub mod sessions;
@@ -21,11 +22,13 @@ mod verify_cache;
 pub use error::Error;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::domain::credential::{self, CredentialHasher};
 use crate::domain::password::PasswordHasher;
+use crate::domain::pepper::Peppers;
 use crate::store::Store;
 use verify_cache::VerifyCache;
 
@@ -41,7 +44,10 @@ pub struct ClientInfo {
 pub struct Services {
     pub store: Store,
     pub config: Arc<Config>,
-    hasher: CredentialHasher,
+    /// Replaced when a stored hash names a pepper version newer than it holds.
+    hasher: Arc<RwLock<CredentialHasher>>,
+    /// When this instance last read the pepper's versions again (not at all: `None`).
+    peppers_reread_at: Arc<tokio::sync::Mutex<Option<Instant>>>,
     passwords: PasswordHasher,
     cache: Arc<VerifyCache>,
     /// Keys whose `last_used_at` this instance wrote recently (key id → when): no instance
@@ -51,19 +57,23 @@ pub struct Services {
 }
 
 impl Services {
-    pub fn new(config: Config, store: Store) -> Self {
+    /// Reads what lives outside the table (the pepper's versions) and builds the services:
+    /// once per cold start.
+    pub async fn load(config: Config, store: Store) -> Result<Self, ConfigError> {
+        let peppers = store.load_peppers(&config).await?;
+        Ok(Self::new(config, store, peppers))
+    }
+
+    pub fn new(config: Config, store: Store, peppers: Peppers) -> Self {
         Self {
-            hasher: CredentialHasher::new(config.pepper.clone()),
+            hasher: Arc::new(RwLock::new(CredentialHasher::new(peppers))),
+            peppers_reread_at: Arc::default(),
             passwords: PasswordHasher::new(config.password_cost),
             cache: Arc::new(VerifyCache::new(config.auth_cache_ttl)),
             touched: Arc::default(),
             config: Arc::new(config),
             store,
         }
-    }
-
-    pub fn hasher(&self) -> &CredentialHasher {
-        &self.hasher
     }
 }
 

@@ -81,7 +81,7 @@ impl Services {
                 let Some((key, stored_hash)) = self.store.get_api_key(&id).await? else {
                     return Ok(Label::FalsePositive);
                 };
-                if !self.hasher().matches(parsed.secret(), &stored_hash) {
+                if !self.matches_stored(parsed.secret(), &stored_hash).await? {
                     return Ok(Label::FalsePositive);
                 }
                 self.revoke_key_audited(
@@ -98,7 +98,7 @@ impl Services {
                     return Ok(Label::FalsePositive);
                 };
                 if found.token.kind != parsed.kind
-                    || !self.hasher().matches(parsed.secret(), &found.hash)
+                    || !self.matches_stored(parsed.secret(), &found.hash).await?
                 {
                     return Ok(Label::FalsePositive);
                 }

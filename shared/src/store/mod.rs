@@ -12,6 +12,7 @@ mod https;
 pub mod logins;
 pub mod meter;
 pub mod owner_budgets;
+mod peppers;
 pub mod prompt_logs;
 pub mod schema;
 pub mod tokens;
@@ -20,7 +21,8 @@ pub mod users;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{
-    Credentials, Region, StalledStreamProtectionConfig, timeout::TimeoutConfig,
+    Credentials, Region, SharedCredentialsProvider, StalledStreamProtectionConfig,
+    timeout::TimeoutConfig,
 };
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
@@ -151,24 +153,30 @@ pub fn dynamodb_client(
                 .operation_timeout(attempt_timeout * 2 + Duration::from_secs(2))
                 .build(),
         );
+    builder.set_credentials_provider(Some(credentials(endpoint)));
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    Ok(Client::from_conf(builder.build()))
+}
+
+/// Credentials from the Lambda environment; against an emulator without credentials in the
+/// environment, static dummy ones.
+fn credentials(endpoint: Option<&str>) -> SharedCredentialsProvider {
     let env_has_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
-    builder = if env_has_credentials || endpoint.is_none() {
-        builder.credentials_provider(
+    if env_has_credentials || endpoint.is_none() {
+        SharedCredentialsProvider::new(
             aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
         )
     } else {
-        builder.credentials_provider(Credentials::new(
+        SharedCredentialsProvider::new(Credentials::new(
             "local",
             "local",
             None,
             None,
             "keygate-emulator",
         ))
-    };
-    if let Some(endpoint) = endpoint {
-        builder = builder.endpoint_url(endpoint);
     }
-    Ok(Client::from_conf(builder.build()))
 }
 
 /// A handle on the table; cheap to clone.

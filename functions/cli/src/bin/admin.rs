@@ -31,7 +31,7 @@ async fn run() -> Result<(), String> {
         print!("{}", keygate::routes::openapi::document());
         return Ok(());
     }
-    let services = keygate::app::state_from_env_or_exit();
+    let services = keygate::app::state_from_env_or_exit().await;
     match args.first().map(String::as_str) {
         Some("create-table") => {
             if services

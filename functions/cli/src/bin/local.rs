@@ -5,7 +5,7 @@ use tokio::net::TcpListener;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     keygate::init_tracing();
-    let state = keygate::app::authorizer_state_from_env_or_exit();
+    let state = keygate::app::authorizer_state_from_env_or_exit().await;
     let port: u16 = match std::env::var("PORT") {
         Ok(raw) => raw
             .parse()
