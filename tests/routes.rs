@@ -46,12 +46,20 @@ fn declared() -> Vec<Declared> {
     let binaries = binaries();
     let mut routes = Vec::new();
     let mut function: Option<String> = None;
-    for line in template.lines() {
+    let lines: Vec<&str> = template.lines().collect();
+    for (at, line) in lines.iter().enumerate() {
         // A resource: two spaces, a logical id, a colon.
         if let Some(id) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':'))
             && !id.starts_with(' ')
         {
             function = binaries.get(id).cloned();
+            let is_function = lines
+                .get(at + 1)
+                .is_some_and(|next| next.trim() == "Type: AWS::Serverless::Function");
+            assert!(
+                !is_function || function.is_some(),
+                "{id} has no binary in the Makefile's FUNCTIONS"
+            );
         }
         let (Some(binary), Some(at)) = (&function, line.find(", Method: ")) else {
             continue;
