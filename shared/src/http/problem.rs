@@ -2,7 +2,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::metering::RefusalReason;
 use crate::services::Error;
@@ -177,20 +178,36 @@ impl From<Error> for Problem {
     }
 }
 
+/// RFC 9457 problem details: every error of keygate's own API, as sent.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Problem)]
+pub struct ProblemBody {
+    /// `urn:keygate:problem:<slug>`
+    #[schema(example = "urn:keygate:problem:bad-request")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    /// The request field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// A machine-readable code where one is documented (`RATE_LIMITED`, `USAGE_EXCEEDED`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let mut body = json!({
-            "type": format!("urn:keygate:problem:{}", self.slug),
-            "title": self.title,
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-        });
-        if let Some(field) = self.field {
-            body["field"] = field.into();
-        }
-        if let Some(code) = self.code {
-            body["code"] = code.into();
-        }
+        let body = ProblemBody {
+            kind: format!("urn:keygate:problem:{}", self.slug),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: self.detail,
+            field: self.field,
+            code: self.code,
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(

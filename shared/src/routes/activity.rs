@@ -4,10 +4,9 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa::IntoParams;
 
-use super::views;
+use super::views::{self, ItemList, LoginView, PromptLogView};
 use crate::http::{Caller, Problem, QueryParams};
 use crate::services::Services;
 
@@ -31,17 +30,17 @@ pub(super) struct LimitQuery {
     operation_id = "list_prompt_logs",
     summary = "The caller's prompt logs, newest first",
     params(LimitQuery),
-    responses((status = 200, body = super::openapi::PromptLogList)),
+    responses((status = 200, body = ItemList<PromptLogView>)),
 )]
 pub(super) async fn logs(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<LimitQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<ItemList<PromptLogView>>, Problem> {
     let logs = services.list_prompt_logs(&caller, query.limit).await?;
-    Ok(Json(json!({
-        "items": logs.iter().map(views::prompt_log).collect::<Vec<_>>(),
-    })))
+    Ok(Json(ItemList {
+        items: logs.iter().map(views::prompt_log).collect(),
+    }))
 }
 
 #[utoipa::path(
@@ -51,15 +50,15 @@ pub(super) async fn logs(
     operation_id = "list_logins",
     summary = "The caller's login history, newest first",
     params(LimitQuery),
-    responses((status = 200, body = super::openapi::LoginList)),
+    responses((status = 200, body = ItemList<LoginView>)),
 )]
 pub(super) async fn logins(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<LimitQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<ItemList<LoginView>>, Problem> {
     let logins = services.list_logins(&caller, query.limit).await?;
-    Ok(Json(json!({
-        "items": logins.iter().map(views::login).collect::<Vec<_>>(),
-    })))
+    Ok(Json(ItemList {
+        items: logins.iter().map(views::login).collect(),
+    }))
 }

@@ -5,10 +5,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+
 use utoipa::{IntoParams, ToSchema};
 
-use super::views;
+use super::views::{self, ApiKeyView, CursorPage, RevokedCount};
 use crate::domain::metering::{CreditsInput, EndUserBudgetInput, RateLimitInput};
 use crate::domain::validation::bounded_limit;
 use crate::http::{Caller, JsonBody, Problem, QueryParams, cursor};
@@ -76,13 +76,13 @@ impl From<CreateBody> for NewKeyInput {
     operation_id = "create_api_key",
     summary = "Create an API key; its secret is shown once",
     request_body = CreateBody,
-    responses((status = 201, body = super::openapi::CreatedApiKey), (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 201, description = "The key, its secret in `key` (shown once)", body = ApiKeyView), (status = 409, description = "A conflict, or a limit reached", body = crate::http::problem::ProblemBody, content_type = "application/problem+json")),
 )]
 pub(super) async fn create(
     State(services): State<Services>,
     Caller(caller): Caller,
     JsonBody(body): JsonBody<CreateBody>,
-) -> Result<(StatusCode, Json<Value>), Problem> {
+) -> Result<(StatusCode, Json<ApiKeyView>), Problem> {
     let created = services
         .create_api_key(&caller, body.into(), ScopePolicy::ALL)
         .await?;
@@ -108,13 +108,13 @@ pub(super) struct ListQuery {
     operation_id = "list_api_keys",
     summary = "List the caller's API keys",
     params(ListQuery),
-    responses((status = 200, body = super::openapi::ApiKeyPage)),
+    responses((status = 200, body = CursorPage<ApiKeyView>)),
 )]
 pub(super) async fn list(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ListQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<CursorPage<ApiKeyView>>, Problem> {
     let limit =
         bounded_limit("limit", query.limit, 50, 1, 200).map_err(crate::services::Error::from)?;
     let after =
@@ -141,20 +141,21 @@ pub(super) async fn list(
     operation_id = "get_api_key",
     summary = "Read one API key",
     params(("key_id" = String, Path)),
-    responses((status = 200, body = super::openapi::ApiKeyView)),
+    responses((status = 200, body = ApiKeyView)),
 )]
 pub(super) async fn read(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(key_id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<ApiKeyView>, Problem> {
     let key = services.get_api_key(&caller, &key_id).await?;
     let remaining = services
         .credits_remaining(&key.meter_id, &key.metering)
         .await?;
-    let mut view = views::api_key(&key);
-    view["credits"] = views::credits(&key.metering, remaining);
-    Ok(Json(view))
+    Ok(Json(ApiKeyView {
+        credits: views::credits(&key.metering, remaining),
+        ..views::api_key(&key)
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -203,14 +204,14 @@ where
     summary = "Rename, narrow, pause or resume an API key",
     params(("key_id" = String, Path)),
     request_body = PatchBody,
-    responses((status = 200, body = super::openapi::ApiKeyView), (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = ApiKeyView), (status = 409, description = "A conflict, or a limit reached", body = crate::http::problem::ProblemBody, content_type = "application/problem+json")),
 )]
 pub(super) async fn patch(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(key_id): Path<String>,
     JsonBody(body): JsonBody<PatchBody>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<ApiKeyView>, Problem> {
     let patch = KeyPatch {
         name: body.name,
         scopes: body.scopes,
@@ -233,13 +234,13 @@ pub(super) async fn patch(
     operation_id = "revoke_api_key",
     summary = "Revoke an API key",
     params(("key_id" = String, Path)),
-    responses((status = 200, body = super::openapi::ApiKeyView)),
+    responses((status = 200, body = ApiKeyView)),
 )]
 pub(super) async fn revoke(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(key_id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<ApiKeyView>, Problem> {
     Ok(Json(views::api_key(
         &services.revoke_api_key(&caller, &key_id).await?,
     )))
@@ -258,17 +259,19 @@ pub(super) struct RevokeAllQuery {
     operation_id = "revoke_all_api_keys",
     summary = "Revoke all the caller's API keys",
     params(RevokeAllQuery),
-    responses((status = 200, body = super::openapi::RevokedCount)),
+    responses((status = 200, body = RevokedCount)),
 )]
 pub(super) async fn revoke_all(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<RevokeAllQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<RevokedCount>, Problem> {
     let count = services
         .revoke_all_api_keys(&caller, query.exclude_current.unwrap_or(true))
         .await?;
-    Ok(Json(json!({ "revoked_count": count })))
+    Ok(Json(RevokedCount {
+        revoked_count: count,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -293,9 +296,9 @@ pub(super) struct RollBody {
     params(("key_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A replay answers 200 with the same successor and no secret")),
     request_body = RollBody,
     responses(
-        (status = 201, description = "The successor, its secret shown once", body = super::openapi::RolledKey),
-        (status = 200, description = "A replay of the same Idempotency-Key", body = super::openapi::RolledKey, headers(("Idempotent-Replayed" = String))),
-        (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The successor, its secret shown once", body = ApiKeyView),
+        (status = 200, description = "A replay of the same Idempotency-Key", body = ApiKeyView, headers(("Idempotent-Replayed" = String))),
+        (status = 409, description = "A conflict, or a limit reached", body = crate::http::problem::ProblemBody, content_type = "application/problem+json"),
     ),
 )]
 pub(super) async fn roll(
@@ -317,16 +320,20 @@ pub(super) async fn roll(
         .await?;
     Ok(match rolled {
         Rolled::New { created, old } => {
-            let mut view = views::created_key(&created.key, &created.secret);
-            view["rolled_from"] = views::api_key(&old);
-            view["replayed"] = Value::Bool(false);
+            let view = ApiKeyView {
+                rolled_from: Some(Box::new(views::api_key(&old))),
+                replayed: Some(false),
+                ..views::created_key(&created.key, &created.secret)
+            };
             (StatusCode::CREATED, Json(view)).into_response()
         }
         Rolled::Replayed { new, old } => {
-            let mut view = views::api_key(&new);
-            view["key"] = Value::Null;
-            view["rolled_from"] = views::api_key(&old);
-            view["replayed"] = Value::Bool(true);
+            let view = ApiKeyView {
+                key: Some(None),
+                rolled_from: Some(Box::new(views::api_key(&old))),
+                replayed: Some(true),
+                ..views::api_key(&new)
+            };
             (
                 StatusCode::OK,
                 [("idempotent-replayed", "true")],

@@ -3,10 +3,11 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-use super::views;
+use super::views::{self, CursorPage};
 use crate::domain::audit::AuditEvent;
 use crate::domain::clock::parse_rfc3339;
 use crate::http::{Caller, Problem, QueryParams, cursor};
@@ -39,13 +40,13 @@ pub(super) struct AuditQuery {
     operation_id = "list_audit_events",
     summary = "The tenant's audit trail, newest first",
     params(AuditQuery),
-    responses((status = 200, body = super::openapi::AuditPage)),
+    responses((status = 200, body = CursorPage<AuditEventView>)),
 )]
 pub(super) async fn list(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<AuditQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<CursorPage<AuditEventView>>, Problem> {
     let time = |field: &str, raw: Option<&str>| {
         raw.map(|raw| parse_rfc3339(field, raw))
             .transpose()
@@ -68,23 +69,70 @@ pub(super) async fn list(
     )))
 }
 
-/// An event as `GET /v1/audit` shows it.
-pub fn event(event: &AuditEvent) -> Value {
-    json!({
-        "id": event.id,
-        "at": views::time(Some(event.at)),
-        "type": event.event_type.as_str(),
-        "tenant_id": event.tenant_id,
-        "user_id": event.subject_user_id,
-        "actor": {
-            "kind": event.actor.kind,
-            "user_id": event.actor.user_id,
-            "credential_id": event.actor.credential_id,
+/// Who acted.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditActor {
+    /// `api_key`, `access_token`, `session`, `anonymous`, `secret_scanning` or `system`.
+    pub kind: String,
+    pub user_id: Option<String>,
+    pub credential_id: Option<String>,
+}
+
+/// What was touched.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditTarget {
+    /// `api_key`, `access_token`, `session`, `user`, `dataset`, `user_budget` or
+    /// `tenant_budget`
+    pub kind: &'static str,
+    pub id: String,
+}
+
+/// One audit event, as `GET /v1/audit` shows it.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = AuditEvent)]
+pub struct AuditEventView {
+    pub id: String,
+    #[schema(format = DateTime)]
+    pub at: String,
+    #[serde(rename = "type")]
+    pub event_type: &'static str,
+    pub tenant_id: String,
+    /// Whose trail the event is in: the owner of the target.
+    pub user_id: String,
+    pub actor: AuditActor,
+    pub target: AuditTarget,
+    pub ip: String,
+    pub user_agent: String,
+    /// For changes: `{field: {"old": .., "new": ..}}`; empty otherwise.
+    #[schema(value_type = Object)]
+    pub change: Map<String, Value>,
+    /// Anything else worth keeping (a report's URL and source, a sign-in method).
+    #[schema(value_type = Object)]
+    pub detail: Map<String, Value>,
+}
+
+pub fn event(event: &AuditEvent) -> AuditEventView {
+    AuditEventView {
+        id: event.id.clone(),
+        at: crate::domain::clock::to_rfc3339(event.at),
+        event_type: event.event_type.as_str(),
+        tenant_id: event.tenant_id.clone(),
+        user_id: event.subject_user_id.clone(),
+        actor: AuditActor {
+            kind: event.actor.kind.clone(),
+            user_id: event.actor.user_id.clone(),
+            credential_id: event.actor.credential_id.clone(),
         },
-        "target": { "kind": event.target.kind, "id": event.target.id },
-        "ip": event.origin.ip,
-        "user_agent": event.origin.user_agent,
-        "change": event.change,
-        "detail": event.detail,
-    })
+        target: AuditTarget {
+            kind: event.target.kind,
+            id: event.target.id.clone(),
+        },
+        ip: event.origin.ip.clone(),
+        user_agent: event.origin.user_agent.clone(),
+        change: event.change.clone(),
+        detail: event.detail.clone(),
+    }
 }

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::views;
@@ -21,15 +21,14 @@ pub fn routes() -> Router<Services> {
         .route("/v1/auth/me", get(me))
 }
 
-fn issued(issued: &IssuedToken) -> Value {
-    let expires_in = issued.token.expires_at - issued.token.created_at;
-    json!({
-        "access_token": issued.secret,
-        "token": issued.secret,
-        "token_type": "Bearer",
-        "expires_in": expires_in,
-        "expires_at": views::time(Some(issued.token.expires_at)),
-    })
+fn issued(issued: &IssuedToken) -> views::IssuedToken {
+    views::IssuedToken {
+        access_token: issued.secret.clone(),
+        token: issued.secret.clone(),
+        token_type: "Bearer",
+        expires_in: issued.token.expires_at - issued.token.created_at,
+        expires_at: crate::domain::clock::to_rfc3339(issued.token.expires_at),
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -47,13 +46,13 @@ pub(super) struct ExchangeBody {
     summary = "Exchange an email and API key for a token",
     security(()),
     request_body = ExchangeBody,
-    responses((status = 200, body = super::openapi::IssuedToken)),
+    responses((status = 200, body = views::IssuedToken)),
 )]
 pub(super) async fn exchange(
     State(services): State<Services>,
     Client(client): Client,
     JsonBody(body): JsonBody<ExchangeBody>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<views::IssuedToken>, Problem> {
     let token = services
         .exchange_api_key(body.email.as_deref(), body.api_key.as_deref(), &client)
         .await?;
@@ -88,13 +87,13 @@ pub(super) struct TempTokenBody {
     operation_id = "mint_temp_token",
     summary = "Mint a short-lived token with no more rights than the caller's",
     request_body = TempTokenBody,
-    responses((status = 200, body = super::openapi::IssuedToken)),
+    responses((status = 200, body = views::IssuedToken)),
 )]
 pub(super) async fn mint_temp(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
     JsonBody(body): JsonBody<TempTokenBody>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<views::IssuedToken>, Problem> {
     let request = TempTokenRequest {
         ak_role: body.ak_role,
         chat_role: body.chat_role,
@@ -112,40 +111,12 @@ pub(super) async fn mint_temp(
     tag = "auth",
     operation_id = "me",
     summary = "Who the presented credential is",
-    responses((status = 200, body = super::openapi::Me)),
+    responses((status = 200, body = views::Me)),
 )]
 pub(super) async fn me(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
-) -> Result<Json<Value>, Problem> {
-    let mut body = json!({
-        "ak_role": caller.key_type.as_str(),
-        "project_id": caller.tenant_id,
-        "locked": false,
-        "user_id": caller.user_id,
-        "email": caller.email,
-        "role": caller.user_role.as_str(),
-        "credential_kind": caller.kind.as_str(),
-        "credential_id": caller.credential_id,
-        "scopes": caller.scopes.names(),
-        "models": caller.models.names(),
-    });
-    if let Some(key_id) = &caller.key_id {
-        body["ak_id"] = json!(key_id);
-    }
-    if let Some(role) = &caller.chat_role {
-        body["chat_role"] = json!(role);
-    }
-    if let Some(profile) = &caller.user_profile {
-        body["user_profile"] = json!(profile);
-    }
-    if let Some(end_user) = &caller.end_user {
-        body["end_user"] = json!(end_user);
-    }
-    if let Some(exp) = caller.expires_at {
-        body["exp"] = json!(exp);
-    }
-    body["ratelimits"] = json!(caller.metering.ratelimits);
+) -> Result<Json<views::Me>, Problem> {
     let remaining = match &caller.meter_id {
         Some(meter_id) => {
             services
@@ -154,6 +125,23 @@ pub(super) async fn me(
         }
         None => None,
     };
-    body["credits"] = super::views::credits(&caller.metering, remaining);
-    Ok(Json(body))
+    Ok(Json(views::Me {
+        ak_role: caller.key_type.as_str(),
+        project_id: caller.tenant_id.clone(),
+        locked: false,
+        user_id: caller.user_id.clone(),
+        email: caller.email.clone(),
+        role: caller.user_role.as_str(),
+        credential_kind: caller.kind.as_str(),
+        credential_id: caller.credential_id.clone(),
+        scopes: caller.scopes.names(),
+        models: caller.models.names().map(<[String]>::to_vec),
+        ak_id: caller.key_id.clone(),
+        chat_role: caller.chat_role.clone(),
+        user_profile: caller.user_profile.clone(),
+        end_user: caller.end_user.clone(),
+        exp: caller.expires_at,
+        ratelimits: views::RateLimitView::all(&caller.metering.ratelimits),
+        credits: views::credits(&caller.metering, remaining),
+    }))
 }

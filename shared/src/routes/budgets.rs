@@ -54,6 +54,7 @@ impl From<PutBody> for OwnerBudgetInput {
 
 /// One limit of a budget and where it stands in its current window.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BudgetLimitView {
     pub name: String,
     pub limit: u32,
@@ -66,6 +67,7 @@ pub struct BudgetLimitView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BudgetRefillView {
     /// `daily` or `monthly`
     pub interval: &'static str,
@@ -75,6 +77,7 @@ pub struct BudgetRefillView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BudgetCreditsView {
     /// The live balance.
     pub remaining: i64,
@@ -83,6 +86,7 @@ pub struct BudgetCreditsView {
 
 /// A user's or a tenant's budget as it stands now.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BudgetView {
     /// `user` or `tenant`
     pub level: &'static str,
@@ -145,7 +149,7 @@ impl BudgetView {
     summary = "Set a user's budget, shared by all of the user's credentials (admins)",
     params(("user_id" = String, Path)),
     request_body = PutBody,
-    responses((status = 200, body = BudgetView), (status = 400, description = "Invalid input, naming the field", body = super::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = BudgetView), (status = 400, description = "Invalid input, naming the field", body = crate::http::problem::ProblemBody, content_type = "application/problem+json")),
 )]
 pub(super) async fn put_user_budget(
     State(services): State<Services>,
@@ -170,7 +174,7 @@ pub(super) async fn put_user_budget(
     operation_id = "get_user_budget",
     summary = "A user's budget with live remaining counts (admins, or the user)",
     params(("user_id" = String, Path)),
-    responses((status = 200, body = BudgetView), (status = 404, description = "No budget", body = super::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = BudgetView), (status = 404, description = "No budget", body = crate::http::problem::ProblemBody, content_type = "application/problem+json")),
 )]
 pub(super) async fn get_user_budget(
     State(services): State<Services>,
@@ -192,7 +196,7 @@ pub(super) async fn get_user_budget(
     operation_id = "delete_user_budget",
     summary = "Remove a user's budget (admins)",
     params(("user_id" = String, Path)),
-    responses((status = 204, description = "Removed"), (status = 404, description = "No budget", body = super::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 204, description = "Removed"), (status = 404, description = "No budget", body = crate::http::problem::ProblemBody, content_type = "application/problem+json")),
 )]
 pub(super) async fn delete_user_budget(
     State(services): State<Services>,
@@ -209,7 +213,7 @@ pub(super) async fn delete_user_budget(
     tag = "budgets",
     operation_id = "get_tenant_budget",
     summary = "The tenant's budget, set by the operator, with live remaining counts (admins)",
-    responses((status = 200, body = BudgetView), (status = 404, description = "No budget", body = super::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = BudgetView), (status = 404, description = "No budget", body = crate::http::problem::ProblemBody, content_type = "application/problem+json")),
 )]
 pub(super) async fn get_tenant_budget(
     State(services): State<Services>,

@@ -51,13 +51,13 @@ pub(super) struct CreateBody {
     operation_id = "create_chat",
     summary = "Create a chat",
     request_body = CreateBody,
-    responses((status = 201, body = super::openapi::Chat)),
+    responses((status = 201, body = views::ChatView)),
 )]
 pub(super) async fn create(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
     JsonBody(body): JsonBody<CreateBody>,
-) -> Result<(StatusCode, Json<Value>), Problem> {
+) -> Result<(StatusCode, Json<views::ChatView>), Problem> {
     let input = NewChatInput {
         name: body.name,
         bot_id: body.bot_id,
@@ -91,13 +91,13 @@ impl PageQuery {
     operation_id = "list_chats",
     summary = "List the caller's chats",
     params(PageQuery),
-    responses((status = 200, body = super::openapi::ChatPage)),
+    responses((status = 200, body = views::NumberedPage<views::ChatView>)),
 )]
 pub(super) async fn list(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
     QueryParams(query): QueryParams<PageQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<views::NumberedPage<views::ChatView>>, Problem> {
     let page = services.list_chats(&caller, query.parse()?).await?;
     Ok(Json(views::page(&page, views::chat)))
 }
@@ -109,13 +109,13 @@ pub(super) async fn list(
     operation_id = "get_chat",
     summary = "Read a chat",
     params(("chat_id" = String, Path)),
-    responses((status = 200, body = super::openapi::Chat)),
+    responses((status = 200, body = views::ChatView)),
 )]
 pub(super) async fn read(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
     Path(chat_id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<views::ChatView>, Problem> {
     Ok(Json(views::chat(
         &services.get_chat(&caller, &chat_id).await?,
     )))
@@ -195,7 +195,7 @@ fn message_input(body: MessageBody, query: MessageQuery) -> Result<MessageInput,
     summary = "Append a message to a chat (AskTable posts its question to the chat itself)",
     params(("chat_id" = String, Path), MessageQuery),
     request_body = super::openapi::MessageRequest,
-    responses((status = 201, body = super::openapi::Message)),
+    responses((status = 201, body = views::MessageView)),
 )]
 pub(super) async fn append(
     State(services): State<Services>,
@@ -204,7 +204,7 @@ pub(super) async fn append(
     Path(chat_id): Path<String>,
     QueryParams(query): QueryParams<MessageQuery>,
     JsonBody(body): JsonBody<MessageBody>,
-) -> Result<(StatusCode, Json<Value>), Problem> {
+) -> Result<(StatusCode, Json<views::MessageView>), Problem> {
     let input = message_input(body, query)?;
     let message = services
         .append_message(&caller, &chat_id, input, &client)
@@ -219,14 +219,14 @@ pub(super) async fn append(
     operation_id = "list_messages",
     summary = "A chat's messages, oldest first",
     params(("chat_id" = String, Path), PageQuery),
-    responses((status = 200, body = super::openapi::MessagePage)),
+    responses((status = 200, body = views::NumberedPage<views::MessageView>)),
 )]
 pub(super) async fn list_messages(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
     Path(chat_id): Path<String>,
     QueryParams(query): QueryParams<PageQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<views::NumberedPage<views::MessageView>>, Problem> {
     let found = services
         .list_messages(&caller, &chat_id, query.parse()?)
         .await?;
@@ -240,13 +240,13 @@ pub(super) async fn list_messages(
     operation_id = "get_message",
     summary = "Read one message",
     params(("chat_id" = String, Path), ("message_id" = String, Path)),
-    responses((status = 200, body = super::openapi::Message)),
+    responses((status = 200, body = views::MessageView)),
 )]
 pub(super) async fn read_message(
     State(services): State<Services>,
     AnyCaller(caller): AnyCaller,
     Path((chat_id, message_id)): Path<(String, String)>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<views::MessageView>, Problem> {
     Ok(Json(views::message(
         &services.get_message(&caller, &chat_id, &message_id).await?,
     )))

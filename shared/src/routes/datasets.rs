@@ -4,8 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::views;
@@ -44,13 +43,13 @@ pub(super) struct CreateBody {
     operation_id = "create_dataset",
     summary = "Create a dataset",
     request_body = CreateBody,
-    responses((status = 201, body = super::openapi::Dataset), (status = 406, description = "The name is too long (Ask Sage)", body = super::openapi::Problem, content_type = "application/problem+json"), (status = 407, description = "CAC verification required (Ask Sage)", body = super::openapi::Problem, content_type = "application/problem+json"), (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = views::DatasetView), (status = 406, description = "The name is too long (Ask Sage)", body = crate::http::problem::ProblemBody, content_type = "application/problem+json"), (status = 407, description = "CAC verification required (Ask Sage)", body = crate::http::problem::ProblemBody, content_type = "application/problem+json"), (status = 409, description = "A conflict, or a limit reached", body = crate::http::problem::ProblemBody, content_type = "application/problem+json")),
 )]
 pub(super) async fn create(
     State(services): State<Services>,
     Caller(caller): Caller,
     JsonBody(body): JsonBody<CreateBody>,
-) -> Result<(StatusCode, Json<Value>), Problem> {
+) -> Result<(StatusCode, Json<views::DatasetView>), Problem> {
     let dataset = services
         .create_dataset(
             &caller,
@@ -77,13 +76,13 @@ pub(super) struct ListQuery {
     operation_id = "list_datasets",
     summary = "The caller's datasets and those shared with them",
     params(ListQuery),
-    responses((status = 200, body = super::openapi::DatasetPage)),
+    responses((status = 200, body = views::CursorPage<views::DatasetView>)),
 )]
 pub(super) async fn list(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ListQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<views::CursorPage<views::DatasetView>>, Problem> {
     let limit = bounded_limit("limit", query.limit, 50, 1, 100).map_err(Error::from)?;
     let after = cursor::decode_text("cursor", query.cursor.as_deref()).map_err(Error::from)?;
     let page = services
@@ -108,13 +107,13 @@ pub(super) async fn list(
     operation_id = "delete_dataset",
     summary = "Delete one of the caller's datasets",
     params(("full_name" = String, Path, description = "`<owner email>/<name>`")),
-    responses((status = 200, body = super::openapi::Dataset)),
+    responses((status = 200, body = views::DatasetView)),
 )]
 pub(super) async fn remove(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(full_name): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<views::DatasetView>, Problem> {
     let deleted = services.delete_dataset(&caller, &full_name).await?;
     Ok(Json(views::dataset(&deleted)))
 }
@@ -126,12 +125,12 @@ pub(super) async fn remove(
     tag = "datasets",
     operation_id = "delete_unnamed_dataset",
     summary = "A delete that names no dataset",
-    responses((status = 408, description = "Required information missing (Ask Sage)", body = super::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 408, description = "Required information missing (Ask Sage)", body = crate::http::problem::ProblemBody, content_type = "application/problem+json")),
 )]
 pub(super) async fn delete_unnamed(
     State(services): State<Services>,
     Caller(caller): Caller,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<views::DatasetView>, Problem> {
     let deleted = services.delete_dataset(&caller, "").await?;
     Ok(Json(views::dataset(&deleted)))
 }
@@ -144,10 +143,29 @@ pub(super) struct GrantBody {
     permission: Option<String>,
 }
 
-fn grant_view(granted: &DatasetGrant) -> Value {
-    let mut view = views::grantee(&granted.grant);
-    view["dataset"] = json!(granted.dataset.as_str());
-    view
+/// A grant on a dataset, naming the dataset.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = DatasetGrant)]
+pub struct GrantView {
+    pub user_id: String,
+    pub email: String,
+    #[schema(value_type = super::openapi::Permission)]
+    pub permission: &'static str,
+    #[schema(format = DateTime)]
+    pub granted_at: String,
+    pub dataset: String,
+}
+
+fn grant_view(granted: &DatasetGrant) -> GrantView {
+    let grantee = views::grantee(&granted.grant);
+    GrantView {
+        user_id: grantee.user_id,
+        email: grantee.email,
+        permission: grantee.permission,
+        granted_at: grantee.granted_at,
+        dataset: granted.dataset.as_str().to_owned(),
+    }
 }
 
 #[utoipa::path(
@@ -158,14 +176,14 @@ fn grant_view(granted: &DatasetGrant) -> Value {
     summary = "Grant a tenant user access to a dataset",
     params(("full_name" = String, Path), ("email" = String, Path)),
     request_body = GrantBody,
-    responses((status = 201, description = "Granted", body = super::openapi::DatasetGrant), (status = 200, description = "Permission changed", body = super::openapi::DatasetGrant), (status = 407, description = "CAC verification required (Ask Sage)", body = super::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 201, description = "Granted", body = GrantView), (status = 200, description = "Permission changed", body = GrantView), (status = 407, description = "CAC verification required (Ask Sage)", body = crate::http::problem::ProblemBody, content_type = "application/problem+json")),
 )]
 pub(super) async fn grant(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path((full_name, email)): Path<(String, String)>,
     JsonBody(body): JsonBody<GrantBody>,
-) -> Result<(StatusCode, Json<Value>), Problem> {
+) -> Result<(StatusCode, Json<GrantView>), Problem> {
     let (granted, how) = services
         .grant_dataset(&caller, &full_name, &email, body.permission.as_deref())
         .await?;
@@ -183,13 +201,13 @@ pub(super) async fn grant(
     operation_id = "revoke_dataset_grant",
     summary = "Revoke a grant",
     params(("full_name" = String, Path), ("email" = String, Path)),
-    responses((status = 200, body = super::openapi::DatasetGrant)),
+    responses((status = 200, body = GrantView)),
 )]
 pub(super) async fn revoke(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path((full_name, email)): Path<(String, String)>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<GrantView>, Problem> {
     let revoked = services.revoke_grant(&caller, &full_name, &email).await?;
     Ok(Json(grant_view(&revoked)))
 }

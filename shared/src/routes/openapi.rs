@@ -1,9 +1,12 @@
 //! keygate's own `/v1` API as an OpenAPI 3.1 document, built from the handlers'
 //! `#[utoipa::path]` attributes and served at `GET /v1/openapi.json` (no credential).
 //!
-//! The handlers build their JSON with `views`; the response schemas here describe those
-//! shapes (schemathesis checks every answer against them in CI). The error responses every
-//! operation shares are added once, by [`ErrorResponses`], instead of on each handler.
+//! Every answer's schema is derived from the type its handler returns (`views` and the
+//! groups' own answer types; errors from `http::problem::ProblemBody`), and every answer
+//! object is closed, so schemathesis in CI fails on any property the document does not
+//! list. What stays declared here: the enums that name the domain's values (a test holds
+//! them equal) and the request bodies parsed by hand. The error responses every operation
+//! shares are added once, by [`ErrorResponses`], instead of on each handler.
 
 use std::sync::OnceLock;
 
@@ -121,7 +124,7 @@ pub struct ApiDoc;
     summary = "Append a message to a chat",
     params(("chat_id" = String, Path), ("question" = Option<String>, Query, description = "AskTable's shorthand for a human message's text")),
     request_body = MessageRequest,
-    responses((status = 201, body = Message)),
+    responses((status = 201, body = super::views::MessageView)),
 )]
 #[allow(dead_code)]
 fn append_to_messages() {}
@@ -208,7 +211,7 @@ impl Modify for ErrorResponses {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.schemas.insert(
             "Problem".to_owned(),
-            <Problem as utoipa::PartialSchema>::schema(),
+            <crate::http::problem::ProblemBody as utoipa::PartialSchema>::schema(),
         );
         for (status, description) in PROBLEMS {
             components.responses.insert(
@@ -313,6 +316,8 @@ pub enum Scope {
     Admin,
     /// May call `POST /v1/keys/verify`; only tenant admins hand it out.
     Verify,
+    /// May report usage (`POST /v1/usage`): a platform function's key.
+    Usage,
 }
 
 /// A key type: an admin key manages, an asker key only chats.
@@ -349,18 +354,7 @@ pub enum Permission {
     Admin,
 }
 
-// ---- The shapes the handlers answer with (built in `views`); schema only. ----
-
-/// A rolled key: the successor (its secret in `key`, null on a replay) and the old key.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct RolledKey {
-    #[serde(flatten)]
-    successor: ApiKeyView,
-    key: Option<String>,
-    rolled_from: ApiKeyView,
-    replayed: bool,
-}
+// ---- Request bodies parsed by hand (not by a derived Deserialize), described here. ----
 
 /// One token of a GitHub secret-scanning report.
 #[derive(Serialize, ToSchema)]
@@ -371,275 +365,6 @@ pub struct LeakedToken {
     token_type: String,
     url: Option<String>,
     source: Option<String>,
-}
-
-/// GitHub's feedback for one reported token.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct LeakFeedback {
-    token_hash: String,
-    token_type: String,
-    label: String,
-}
-
-/// One audit event.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct AuditEvent {
-    id: String,
-    #[schema(format = DateTime)]
-    at: Option<String>,
-    #[serde(rename = "type")]
-    event_type: String,
-    tenant_id: String,
-    user_id: Value,
-    actor: Value,
-    target: Value,
-    ip: Value,
-    user_agent: Value,
-    change: Value,
-    detail: Value,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct AuditPage {
-    items: Vec<AuditEvent>,
-    next_cursor: Option<String>,
-}
-
-/// `POST /v1/keys/verify`'s verdict; the principal's fields are null when it is refused.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Verification {
-    valid: bool,
-    /// `VALID`, or the reason class of a refusal: `NOT_FOUND`, `EXPIRED`, `DISABLED`,
-    /// `REVOKED`, `INSUFFICIENT_PERMISSIONS`, `FORBIDDEN_ROUTE`, `FORBIDDEN_MODEL`,
-    /// `RATE_LIMITED`, `USAGE_EXCEEDED`.
-    code: String,
-    reason: Option<String>,
-    key_id: Option<String>,
-    credential_id: Option<String>,
-    credential_kind: Option<String>,
-    user_id: Option<String>,
-    tenant_id: Option<String>,
-    key_type: Option<String>,
-    scopes: Option<Vec<String>>,
-    /// The models the credential may use (null: any, or not verified).
-    models: Option<Vec<String>>,
-    /// The end user a temp token was minted for.
-    end_user: Option<String>,
-    #[schema(format = DateTime)]
-    expires_at: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    chat_role: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    user_profile: Option<Value>,
-    /// The route's cost in the policy, when it has one.
-    cost: Option<u32>,
-    /// A metered key's limits after this check: `[{name, limit, remaining, reset}]`.
-    #[schema(value_type = Option<Vec<Object>>)]
-    ratelimits: Option<Vec<Value>>,
-    /// A key with credits: `{remaining}`.
-    #[schema(value_type = Option<Object>)]
-    credits: Option<Value>,
-}
-
-/// RFC 9457 problem details.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Problem {
-    /// `urn:keygate:problem:<slug>`
-    #[schema(example = "urn:keygate:problem:bad-request")]
-    #[serde(rename = "type")]
-    kind: String,
-    title: String,
-    status: u16,
-    detail: String,
-    /// The request field at fault, when there is one.
-    field: Option<String>,
-}
-
-/// An API key as listed (never its secret or hash).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ApiKeyView {
-    id: String,
-    name: String,
-    key_prefix: String,
-    scopes: Vec<String>,
-    /// `admin` or `asker`
-    #[serde(rename = "type")]
-    kind: String,
-    #[schema(format = DateTime)]
-    created_at: String,
-    #[schema(format = DateTime)]
-    expires_at: Option<String>,
-    #[schema(format = DateTime)]
-    last_used_at: Option<String>,
-    #[schema(format = DateTime)]
-    revoked_at: Option<String>,
-    is_active: bool,
-    /// The models the key may use by its own list (null: any); its creators' lists narrow
-    /// it further.
-    models: Option<Vec<String>>,
-    /// What each end user of its temp tokens may spend: `{ratelimits, credits: {remaining,
-    /// refill}}` (null: no end-user budget).
-    #[schema(value_type = Option<Object>)]
-    end_user_budget: Option<()>,
-}
-
-/// A key as created: the record plus its secret, shown this once.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct CreatedApiKey {
-    #[serde(flatten)]
-    record: ApiKeyView,
-    /// The secret, shown only in this answer.
-    key: String,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ApiKeyPage {
-    items: Vec<ApiKeyView>,
-    /// Pass as `cursor` for the next page; null on the last.
-    next_cursor: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct RevokedCount {
-    revoked_count: u64,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct UserView {
-    id: String,
-    tenant_id: String,
-    email: String,
-    name: Option<String>,
-    /// `admin` or `member`
-    role: String,
-    cac_verified: bool,
-    #[schema(format = DateTime)]
-    created_at: String,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct UserPage {
-    items: Vec<UserView>,
-    next_cursor: Option<String>,
-}
-
-/// A token from an API key exchange or a temp-token mint.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct IssuedToken {
-    access_token: String,
-    /// The same secret, under AskTable's name.
-    token: String,
-    #[schema(example = "Bearer")]
-    token_type: String,
-    /// Seconds.
-    expires_in: i64,
-    #[schema(format = DateTime)]
-    expires_at: Option<String>,
-}
-
-/// Who the presented credential is.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Me {
-    /// `admin` or `asker`
-    ak_role: String,
-    project_id: String,
-    locked: bool,
-    user_id: String,
-    email: String,
-    role: String,
-    credential_kind: String,
-    credential_id: String,
-    scopes: Vec<String>,
-    /// The models the credential may use (null: any).
-    models: Option<Vec<String>>,
-    /// The end user a temp token was minted for (absent otherwise).
-    end_user: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ak_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    chat_role: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    user_profile: Option<Value>,
-    /// Expiry, epoch seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    exp: Option<i64>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct SessionUser {
-    id: String,
-    tenant_id: String,
-    email: String,
-    role: String,
-}
-
-/// A new session; the same secret is set as the `keygate_session` cookie.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Session {
-    session: String,
-    token_type: String,
-    expires_in: i64,
-    #[schema(format = DateTime)]
-    expires_at: Option<String>,
-    session_id: String,
-    user: SessionUser,
-}
-
-/// AskTable's chat object; the tenant is its project.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Chat {
-    id: String,
-    #[schema(format = DateTime)]
-    created_at: String,
-    #[schema(format = DateTime)]
-    modified_at: String,
-    project_id: String,
-    status: String,
-    status_message: Option<String>,
-    bot_id: Option<String>,
-    name: Option<String>,
-    role_id: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    role_variables: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    user_profile: Option<Value>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct MessageContent {
-    text: String,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Message {
-    id: String,
-    chat_id: String,
-    #[schema(format = DateTime)]
-    created_at: String,
-    /// `human` or `ai`
-    role: String,
-    content: MessageContent,
-    reply_to_msg_id: Option<String>,
 }
 
 /// The body of a message append: `{role, content: {text}}` or AskTable's `question`.
@@ -655,107 +380,4 @@ pub struct MessageRequest {
 #[allow(dead_code)]
 pub struct MessageContentRequest {
     text: Option<String>,
-}
-
-/// AskTable's numbered page.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ChatPage {
-    items: Vec<Chat>,
-    page: u64,
-    size: u64,
-    total: u64,
-    pages: u64,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct MessagePage {
-    items: Vec<Message>,
-    page: u64,
-    size: u64,
-    total: u64,
-    pages: u64,
-}
-
-/// Ask Sage's log entry shape.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct PromptLog {
-    #[schema(format = DateTime)]
-    date_time: String,
-    prompt: String,
-    completion: String,
-    #[serde(rename = "IP")]
-    ip: String,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct PromptLogList {
-    items: Vec<PromptLog>,
-}
-
-/// Ask Sage's login entry shape, plus how and with what the user signed in.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct LoginView {
-    #[schema(format = DateTime)]
-    date_time: String,
-    #[serde(rename = "IP")]
-    ip: String,
-    method: String,
-    user_agent: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct LoginList {
-    items: Vec<LoginView>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Grantee {
-    user_id: String,
-    email: String,
-    permission: String,
-    #[schema(format = DateTime)]
-    granted_at: String,
-}
-
-/// A dataset as the caller sees it; `grantees` only when asked for (`check_permissions`).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Dataset {
-    full_name: String,
-    name: String,
-    owner_id: String,
-    owner_email: String,
-    cui: bool,
-    classification: String,
-    #[schema(format = DateTime)]
-    created_at: String,
-    permission: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grantees: Option<Vec<Grantee>>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct DatasetPage {
-    items: Vec<Dataset>,
-    next_cursor: Option<String>,
-}
-
-/// A grant on a dataset, naming the dataset.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct DatasetGrant {
-    user_id: String,
-    email: String,
-    permission: String,
-    #[schema(format = DateTime)]
-    granted_at: String,
-    dataset: String,
 }

@@ -7,7 +7,8 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::http::Problem;
 use crate::services::Services;
@@ -33,13 +34,13 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         ("github-public-key-signature" = Option<String>, Header),
     ),
     request_body = Vec<super::openapi::LeakedToken>,
-    responses((status = 200, body = Vec<super::openapi::LeakFeedback>)),
+    responses((status = 200, body = Vec<LeakFeedback>)),
 )]
 pub(super) async fn report(
     State(services): State<Services>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<Vec<LeakFeedback>>, Problem> {
     let feedback = services
         .handle_leak_report(
             header(&headers, "github-public-key-identifier"),
@@ -47,16 +48,25 @@ pub(super) async fn report(
             &body,
         )
         .await?;
-    Ok(Json(Value::Array(
+    Ok(Json(
         feedback
             .iter()
-            .map(|f| {
-                json!({
-                    "token_hash": f.token_hash,
-                    "token_type": f.token_type,
-                    "label": f.label.as_str(),
-                })
+            .map(|f| LeakFeedback {
+                token_hash: f.token_hash.clone(),
+                token_type: f.token_type.clone(),
+                label: f.label.as_str(),
             })
             .collect(),
-    )))
+    ))
+}
+
+/// GitHub's feedback for one reported token.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeakFeedback {
+    /// SHA-256 of the token, hex (GitHub's own identifier for it).
+    pub token_hash: String,
+    pub token_type: String,
+    /// `true_positive` or `false_positive`
+    pub label: &'static str,
 }

@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::ToSchema;
 
 use super::views;
@@ -31,7 +30,7 @@ pub(super) struct SignInBody {
     tenant_id: Option<String>,
 }
 
-fn with_cookie(status: StatusCode, cookie: &str, body: Option<serde_json::Value>) -> Response {
+fn with_cookie(status: StatusCode, cookie: &str, body: Option<views::Session>) -> Response {
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(cookie) {
         headers.insert(SET_COOKIE, value);
@@ -50,7 +49,7 @@ fn with_cookie(status: StatusCode, cookie: &str, body: Option<serde_json::Value>
     summary = "Sign in with email and password",
     security(()),
     request_body = SignInBody,
-    responses((status = 201, body = super::openapi::Session, headers(("Set-Cookie" = String, description = "keygate_session=<secret>; HttpOnly; Secure; SameSite=Strict")))),
+    responses((status = 201, body = views::Session, headers(("Set-Cookie" = String, description = "keygate_session=<secret>; HttpOnly; Secure; SameSite=Strict")))),
 )]
 pub(super) async fn sign_in(
     State(services): State<Services>,
@@ -67,19 +66,19 @@ pub(super) async fn sign_in(
         .await?;
     let session = &issued.token;
     let lifetime = session.expires_at - session.created_at;
-    let body = json!({
-        "session": issued.secret,
-        "token_type": "Bearer",
-        "expires_in": lifetime,
-        "expires_at": views::time(Some(session.expires_at)),
-        "session_id": session.id,
-        "user": {
-            "id": session.user_id,
-            "tenant_id": session.tenant_id,
-            "email": session.email,
-            "role": session.user_role.as_str(),
+    let body = views::Session {
+        session: issued.secret.clone(),
+        token_type: "Bearer",
+        expires_in: lifetime,
+        expires_at: crate::domain::clock::to_rfc3339(session.expires_at),
+        session_id: session.id.clone(),
+        user: views::SessionUser {
+            id: session.user_id.clone(),
+            tenant_id: session.tenant_id.clone(),
+            email: session.email.clone(),
+            role: session.user_role.as_str(),
         },
-    });
+    };
     Ok(with_cookie(
         StatusCode::CREATED,
         &session_cookie(&issued.secret, lifetime),

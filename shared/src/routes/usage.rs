@@ -1,12 +1,15 @@
 //! Metering on keygate's own API: usage reported after an AI call (`POST /v1/usage`) and a
 //! key's usage read back (`GET /v1/api-keys/{id}/usage`).
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::views::Balance;
 use crate::domain::clock::{now_epoch, parse_rfc3339, to_rfc3339};
 use crate::http::{Caller, JsonBody, Problem, QueryParams};
 use crate::services::metering::{Granularity, UsagePeriod, UsageReport};
@@ -41,13 +44,13 @@ pub(super) struct ReportBody {
     operation_id = "report_usage",
     summary = "Report the units an AI call used (service keys with the usage scope)",
     request_body = ReportBody,
-    responses((status = 200, description = "`{key_id, recorded, duplicate, credits}`", body = Object)),
+    responses((status = 200, body = UsageRecorded)),
 )]
 pub(super) async fn report(
     State(services): State<Services>,
     Caller(caller): Caller,
     JsonBody(body): JsonBody<ReportBody>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<UsageRecorded>, Problem> {
     let outcome = services
         .report_usage(
             &caller,
@@ -61,12 +64,27 @@ pub(super) async fn report(
             },
         )
         .await?;
-    Ok(Json(json!({
-        "key_id": outcome.key_id,
-        "recorded": !outcome.duplicate,
-        "duplicate": outcome.duplicate,
-        "credits": outcome.credits_remaining.map(|remaining| json!({"remaining": remaining})),
-    })))
+    Ok(Json(UsageRecorded {
+        key_id: outcome.key_id,
+        recorded: !outcome.duplicate,
+        duplicate: outcome.duplicate,
+        credits: outcome
+            .credits_remaining
+            .map(|remaining| Balance { remaining }),
+    }))
+}
+
+/// A usage report's outcome.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageRecorded {
+    /// The key charged.
+    pub key_id: String,
+    /// False when `request_id` was reported before (nothing charged again).
+    pub recorded: bool,
+    pub duplicate: bool,
+    /// The key's balance after the report, when it has credits.
+    pub credits: Option<Balance>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -84,14 +102,14 @@ pub(super) struct UsageQuery {
     operation_id = "read_key_usage",
     summary = "A key's usage per hour or day",
     params(("key_id" = String, Path, description = "the key's id"), UsageQuery),
-    responses((status = 200, description = "Usage counters per period", body = Object)),
+    responses((status = 200, body = KeyUsage)),
 )]
 pub(super) async fn read(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(key_id): Path<String>,
     QueryParams(query): QueryParams<UsageQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<KeyUsage>, Problem> {
     let granularity = match query.granularity.as_deref() {
         None | Some("hour") => Granularity::Hour,
         Some("day") => Granularity::Day,
@@ -125,22 +143,56 @@ pub(super) async fn read(
     let (periods, remaining) = services
         .read_usage(&caller, &key_id, from, to, granularity)
         .await?;
-    Ok(Json(json!({
-        "key_id": key_id,
-        "from": to_rfc3339(from),
-        "to": to_rfc3339(to),
-        "granularity": match granularity { Granularity::Hour => "hour", Granularity::Day => "day" },
-        "items": periods.iter().map(period).collect::<Vec<_>>(),
-        "credits": remaining.map(|remaining| json!({"remaining": remaining})),
-    })))
+    Ok(Json(KeyUsage {
+        key_id,
+        from: to_rfc3339(from),
+        to: to_rfc3339(to),
+        granularity: match granularity {
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
+        },
+        items: periods.iter().map(period).collect(),
+        credits: remaining.map(|remaining| Balance { remaining }),
+    }))
 }
 
-fn period(period: &UsagePeriod) -> Value {
-    json!({
-        "start": to_rfc3339(period.start),
-        "requests_admitted": period.admitted,
-        "requests_refused": period.refused,
-        "credits_spent": period.spent,
-        "units": period.units,
-    })
+/// A key's usage counters per period.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyUsage {
+    pub key_id: String,
+    #[schema(format = DateTime)]
+    pub from: String,
+    #[schema(format = DateTime)]
+    pub to: String,
+    /// `hour` or `day`
+    pub granularity: &'static str,
+    pub items: Vec<UsagePeriodView>,
+    /// The key's live balance, when it has credits.
+    pub credits: Option<Balance>,
+}
+
+/// One hour's or day's counters.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = UsagePeriod)]
+pub struct UsagePeriodView {
+    #[schema(format = DateTime)]
+    pub start: String,
+    pub requests_admitted: i64,
+    /// Refused requests by reason.
+    pub requests_refused: BTreeMap<String, i64>,
+    pub credits_spent: i64,
+    /// Reported units by kind (`tokens_out` ...).
+    pub units: BTreeMap<String, i64>,
+}
+
+fn period(period: &UsagePeriod) -> UsagePeriodView {
+    UsagePeriodView {
+        start: to_rfc3339(period.start),
+        requests_admitted: period.admitted,
+        requests_refused: period.refused.clone(),
+        credits_spent: period.spent,
+        units: period.units.clone(),
+    }
 }

@@ -5,7 +5,6 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::views;
@@ -46,13 +45,13 @@ pub(super) struct CreateBody {
     operation_id = "create_user",
     summary = "Create a user in the caller's tenant (admins)",
     request_body = CreateBody,
-    responses((status = 201, body = super::openapi::UserView), (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = views::UserView), (status = 409, description = "A conflict, or a limit reached", body = crate::http::problem::ProblemBody, content_type = "application/problem+json")),
 )]
 pub(super) async fn create(
     State(services): State<Services>,
     Caller(caller): Caller,
     JsonBody(body): JsonBody<CreateBody>,
-) -> Result<(StatusCode, Json<Value>), Problem> {
+) -> Result<(StatusCode, Json<views::UserView>), Problem> {
     let input = NewUserInput {
         email: body.email,
         name: body.name,
@@ -79,13 +78,13 @@ pub(super) struct ListQuery {
     operation_id = "list_users",
     summary = "List the tenant's users (admins)",
     params(ListQuery),
-    responses((status = 200, body = super::openapi::UserPage)),
+    responses((status = 200, body = views::CursorPage<views::UserView>)),
 )]
 pub(super) async fn list(
     State(services): State<Services>,
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ListQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<views::CursorPage<views::UserView>>, Problem> {
     let limit = bounded_limit("limit", query.limit, 50, 1, 200).map_err(Error::from)?;
     let after = cursor::decode("cursor", query.cursor.as_deref()).map_err(Error::from)?;
     let (users, next) = services
@@ -116,14 +115,14 @@ pub(super) struct UpdateBody {
     summary = "Set a user's CAC verification (admins)",
     params(("user_id" = String, Path)),
     request_body = UpdateBody,
-    responses((status = 200, body = super::openapi::UserView)),
+    responses((status = 200, body = views::UserView)),
 )]
 pub(super) async fn update(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(user_id): Path<String>,
     JsonBody(body): JsonBody<UpdateBody>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<views::UserView>, Problem> {
     if body.cac_verified.is_none() && body.ratelimits.is_none() {
         return Err(Error::invalid("cac_verified", "give cac_verified or ratelimits").into());
     }
@@ -144,9 +143,10 @@ pub(super) async fn update(
         }
         None => services.default_ratelimits(&caller, &user_id).await?,
     };
-    let mut view = views::user(&user);
-    view["default_ratelimits"] = serde_json::json!(defaults);
-    Ok(Json(view))
+    Ok(Json(views::UserView {
+        default_ratelimits: Some(views::RateLimitView::all(&defaults)),
+        ..views::user(&user)
+    }))
 }
 
 #[utoipa::path(
@@ -157,14 +157,14 @@ pub(super) async fn update(
     summary = "Create an API key for a user of the tenant (admins)",
     params(("user_id" = String, Path)),
     request_body = super::api_keys::CreateBody,
-    responses((status = 201, body = super::openapi::CreatedApiKey), (status = 409, description = "A conflict, or a limit reached", body = super::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 201, description = "The key, its secret in `key` (shown once)", body = views::ApiKeyView), (status = 409, description = "A conflict, or a limit reached", body = crate::http::problem::ProblemBody, content_type = "application/problem+json")),
 )]
 pub(super) async fn create_key(
     State(services): State<Services>,
     Caller(caller): Caller,
     Path(user_id): Path<String>,
     JsonBody(body): JsonBody<super::api_keys::CreateBody>,
-) -> Result<(StatusCode, Json<Value>), Problem> {
+) -> Result<(StatusCode, Json<views::ApiKeyView>), Problem> {
     let input: NewKeyInput = body.into();
     let created = services
         .create_key_for_user(&caller, &user_id, input)

@@ -47,7 +47,10 @@ pub async fn get_user_logs(State(services): State<Services>, request: SageReques
         let caller = request.caller(&services).await?;
         request.no_parameters()?;
         let logs = services.list_prompt_logs(&caller, None).await?;
-        Ok(logs.iter().map(views::prompt_log).collect())
+        Ok(logs
+            .iter()
+            .map(|log| serde_json::json!(views::prompt_log(log)))
+            .collect())
     };
     Envelope::answer(result.await)
 }
