@@ -1,95 +1,27 @@
 //! Creating, listing, changing and revoking API keys.
 
-use super::metering::{initial_balance, meter_start};
-use super::{Error, Services};
 use serde_json::json;
 
+use super::metering::{initial_balance, meter_start};
+use super::{Error, Services};
 use crate::domain::api_key::{ApiKey, MAX_ACTIVE_KEYS_PER_USER};
 use crate::domain::audit::{Actor, AuditEvent, EventType, Target};
 use crate::domain::clock::{now_epoch, parse_future};
-use crate::domain::credential::{self, CredentialKind, MAX_KEY_ANCESTORS};
 use crate::domain::ids;
+use crate::domain::key_plan::{KeyContext, NewKeyPlan, metering_of};
 use crate::domain::metering::{
-    self, Credits, CreditsInput, CreditsPolicy, EndUserBudgetInput, Metering, RateLimitInput,
-    parse_credits, parse_end_user_budget, parse_ratelimits,
+    self, Credits, CreditsInput, EndUserBudgetInput, Metering, RateLimitInput, parse_credits,
+    parse_end_user_budget, parse_ratelimits,
 };
 use crate::domain::models::AllowedModels;
 use crate::domain::principal::Principal;
-use crate::domain::scope::{KeyType, Scope, Scopes};
+use crate::domain::scope::{Scope, Scopes};
 use crate::domain::user::User;
 use crate::domain::validation::Name;
 use crate::store::api_keys::{CreateKey, KeyChanges, PatchKey};
 
-/// Client input for a new key, before validation.
-#[derive(Debug, Default)]
-pub struct NewKeyInput {
-    pub name: Option<String>,
-    pub scopes: Option<Vec<String>>,
-    pub expires_at: Option<String>,
-    /// An alternative to `expires_at`: whole days from now (VirtuousAI's `expiresInDays`).
-    pub expires_in_days: Option<i64>,
-    pub key_type: Option<String>,
-    pub ratelimits: Option<Vec<RateLimitInput>>,
-    pub credits: Option<CreditsInput>,
-    /// The models the key may use; none named: the creator's.
-    pub models: Option<Vec<String>>,
-    /// What each end user of the key's temp tokens may spend.
-    pub end_user_budget: Option<EndUserBudgetInput>,
-}
-
-impl NewKeyInput {
-    /// A key that stands in for its creator (Cogniac's keys replace a password, VirtuousAI's
-    /// named tokens act as their user): it carries the caller's own scopes, never more.
-    pub fn standing_in_for(caller: &Principal, name: Option<String>) -> Self {
-        Self {
-            name,
-            scopes: Some(
-                caller
-                    .scopes
-                    .names()
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-            ),
-            // A metered caller's stand-in carries its limits; credits are not copied (a
-            // fresh balance would be more than the caller holds): it starts at zero and
-            // refills as the caller's own.
-            ratelimits: caller.metering.is_metered().then(|| {
-                caller
-                    .metering
-                    .ratelimits
-                    .iter()
-                    .map(|l| RateLimitInput {
-                        name: l.name.clone(),
-                        limit: i64::from(l.limit),
-                        window_secs: i64::from(l.window_secs),
-                        unit: Some(l.unit.clone()),
-                    })
-                    .collect()
-            }),
-            credits: caller.metering.credits.as_ref().map(|own| CreditsInput {
-                remaining: 0,
-                refill: own.refill.as_ref().map(|r| metering::RefillInput {
-                    interval: r.interval.as_str().to_owned(),
-                    amount: r.amount,
-                    day: r.day.map(i64::from),
-                }),
-            }),
-            ..Self::default()
-        }
-    }
-}
-
-/// The stored metering of a key with these limits and credits.
-fn metering_of(ratelimits: Vec<metering::RateLimit>, credits: Option<&Credits>) -> Metering {
-    Metering {
-        ratelimits,
-        credits: credits.map(|c| CreditsPolicy {
-            refill: c.refill.clone(),
-            initial: None,
-        }),
-    }
-}
+pub(crate) use crate::domain::key_plan::earliest;
+pub use crate::domain::key_plan::{MAX_EXPIRES_IN_DAYS, NewKeyInput};
 
 /// The models a patch sets (None: any), no more than the caller may use.
 fn models_within(caller: &Principal, wanted: Option<&[String]>) -> Result<AllowedModels, Error> {
@@ -102,9 +34,6 @@ fn models_within(caller: &Principal, wanted: Option<&[String]>) -> Result<Allowe
         )),
     }
 }
-
-/// A key may be given at most ten years of life in days.
-pub const MAX_EXPIRES_IN_DAYS: i64 = 3650;
 
 /// Which scopes a surface lets clients ask for (Assisters refuses `admin` at creation).
 pub struct ScopePolicy<'a> {
@@ -153,14 +82,6 @@ pub struct KeyPatch {
     pub end_user_budget: Option<Option<EndUserBudgetInput>>,
 }
 
-/// The earlier of two optional expiries (None: never).
-pub(crate) fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 impl Services {
     /// Creates a key for the caller's own user.
     pub async fn create_api_key(
@@ -193,127 +114,35 @@ impl Services {
         policy: ScopePolicy<'_>,
         granter: Option<&Principal>,
     ) -> Result<CreatedKey, Error> {
-        let name = Name::parse("name", input.name.as_deref().unwrap_or_default())?;
-        let scopes = match &input.scopes {
-            Some(raw) => Scopes::parse("scopes", raw, policy.allowed)?,
-            None => Scopes::default_for_new_key(),
-        };
-        if let Some(granter) = granter {
-            granter.require_scopes_within(&scopes)?;
-            granter.require_right_to_grant(&scopes)?;
-        }
-        let now = now_epoch();
-        let expires_at = match (input.expires_at.as_deref(), input.expires_in_days) {
-            (Some(_), Some(_)) => {
-                return Err(Error::invalid(
-                    "expires_in_days",
-                    "give expires_at or expires_in_days, not both",
-                ));
-            }
-            (Some(raw), None) => Some(parse_future("expires_at", raw, now)?),
-            (None, Some(days)) if (1..=MAX_EXPIRES_IN_DAYS).contains(&days) => {
-                Some(now + days * 24 * 3600)
-            }
-            (None, Some(_)) => {
-                return Err(Error::invalid(
-                    "expires_in_days",
-                    format!("must be a whole number of days from 1 to {MAX_EXPIRES_IN_DAYS}"),
-                ));
-            }
-            (None, None) => None,
-        };
-        let key_type = match input.key_type.as_deref() {
-            None => KeyType::Admin,
-            Some(raw) => KeyType::parse(raw)
-                .ok_or_else(|| Error::invalid("type", "must be \"admin\" or \"asker\""))?,
-        };
-        let lineage = granter
-            .map(Principal::lineage_for_new_key)
-            .unwrap_or_default();
-        if lineage.len() > MAX_KEY_ANCESTORS {
-            return Err(Error::Conflict(format!(
-                "this key is already {MAX_KEY_ANCESTORS} keys deep: a key it creates would be \
-                 too deep to follow them all; create the key from a session or a key nearer \
-                 the top"
-            )));
-        }
-        let lineage_ids = lineage
-            .iter()
-            .map(|id| ulid::Ulid::from_string(id))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| Error::Unauthenticated("malformed key id"))?;
-        let expires_at = match granter {
-            Some(granter) => {
-                granter.require_manager()?;
-                if !granter.key_type.may_mint(key_type) {
-                    return Err(Error::Forbidden(
-                        "an asker credential cannot create an admin key".into(),
-                    ));
-                }
-                earliest(expires_at, granter.key_expires_at)
-            }
-            None => expires_at,
-        };
-        let ratelimits = match &input.ratelimits {
-            Some(raw) => parse_ratelimits("ratelimits", raw)?,
-            // A key that names no limits gets its user's default, if a tenant admin set one.
+        // The one read the rules need: the owner's defaults, for a key that names no limits.
+        let default_ratelimits = match &input.ratelimits {
+            Some(_) => Vec::new(),
             None => {
                 self.store
                     .default_ratelimits(&owner.tenant_id, &owner.id)
                     .await?
             }
         };
-        let credits = input
-            .credits
-            .as_ref()
-            .map(|raw| parse_credits("credits", raw))
-            .transpose()?;
-        let metering = metering_of(ratelimits, credits.as_ref());
+        let now = now_epoch();
+        let plan = NewKeyPlan::new(
+            &input,
+            KeyContext {
+                owner,
+                granter,
+                allowed_scopes: policy.allowed,
+                default_ratelimits,
+                now,
+            },
+        )?;
         if let Some(granter) = granter {
-            self.require_metering_within(granter, &metering, credits.as_ref())
+            self.require_metering_within(granter, &plan.key.metering, plan.credits.as_ref())
                 .await?;
         }
-        let end_user_budget = input
-            .end_user_budget
-            .as_ref()
-            .map(|raw| parse_end_user_budget("end_user_budget", raw))
-            .transpose()?
-            .unwrap_or_default();
-        // Model lists only narrow: a session, the bootstrap or the CLI may name any.
-        let models = AllowedModels::derived(
-            "models",
-            input.models.as_deref(),
-            &granter.map_or_else(AllowedModels::any, |g| g.models.clone()),
-        )?;
-        let new = credential::generate(
-            CredentialKind::ApiKey,
-            super::owner_of(&owner.tenant_id, &owner.id)?,
-            &lineage_ids,
-        );
-        let key = ApiKey {
-            id: new.id.to_string(),
-            tenant_id: owner.tenant_id.clone(),
-            user_id: owner.id.clone(),
-            email: owner.email.clone(),
-            user_role: owner.role,
-            name: name.into_inner(),
-            key_prefix: credential::display_prefix(CredentialKind::ApiKey, new.id),
-            scopes,
-            key_type,
-            created_at: now,
-            expires_at,
-            last_used_at: None,
-            revoked_at: None,
-            enabled: true,
-            rolled_to: None,
-            lineage,
-            metering,
-            models,
-            end_user_budget,
-            meter_id: new.id.to_string(),
-            predecessors: Vec::new(),
-        };
-        let hash = self.hasher().hash(&new.secret);
+        let NewKeyPlan {
+            key,
+            secret,
+            credits,
+        } = plan;
         let event = self
             .key_event(
                 EventType::KeyCreated,
@@ -324,6 +153,11 @@ impl Services {
             .with_detail("scopes", json!(key.scopes.names()))
             .with_detail("type", key.key_type.as_str())
             .with_detail("expires_at", key.expires_at);
+        let meter = key
+            .metering
+            .is_metered()
+            .then(|| meter_start(&key.metering, credits.as_ref(), now));
+        let hash = self.hasher().hash(&secret);
         match self
             .store
             .create_api_key(
@@ -331,17 +165,11 @@ impl Services {
                 &hash,
                 MAX_ACTIVE_KEYS_PER_USER,
                 &event,
-                key.metering
-                    .is_metered()
-                    .then(|| meter_start(&key.metering, credits.as_ref(), now))
-                    .as_ref(),
+                meter.as_ref(),
             )
             .await?
         {
-            CreateKey::Created => Ok(CreatedKey {
-                key,
-                secret: new.secret,
-            }),
+            CreateKey::Created => Ok(CreatedKey { key, secret }),
             CreateKey::LimitReached => Err(Error::LimitReached(format!(
                 "a user may hold at most {MAX_ACTIVE_KEYS_PER_USER} active API keys; revoke one first"
             ))),

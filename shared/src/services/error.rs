@@ -4,6 +4,8 @@
 use crate::config::ConfigError;
 use crate::domain::Invalid;
 use crate::domain::chat::TextRefused;
+use crate::domain::credential::MAX_KEY_ANCESTORS;
+use crate::domain::key_plan::PlanRefused;
 use crate::domain::metering::Refusal;
 use crate::domain::principal::Denied;
 use crate::store::StoreError;
@@ -74,6 +76,24 @@ impl From<TextRefused> for Error {
 impl From<Denied> for Error {
     fn from(denied: Denied) -> Self {
         Self::Forbidden(denied.0)
+    }
+}
+
+impl From<PlanRefused> for Error {
+    fn from(refused: PlanRefused) -> Self {
+        match refused {
+            PlanRefused::Invalid(invalid) => Self::Invalid(invalid),
+            PlanRefused::Denied(denied) => denied.into(),
+            PlanRefused::TooDeep => Self::Conflict(format!(
+                "this key is already {MAX_KEY_ANCESTORS} keys deep: a key it creates would be \
+                 too deep to follow them all; create the key from a session or a key nearer \
+                 the top"
+            )),
+            PlanRefused::MalformedLineage => Self::Unauthenticated("malformed key id"),
+            PlanRefused::MalformedOwner => {
+                Self::Internal("a stored tenant or user id is not a ULID".into())
+            }
+        }
     }
 }
 

@@ -2,10 +2,11 @@
 //! transaction that writes the key and guarded by `active_keys < :max`.
 
 use super::item::{Item, Reader, b, list, n, put_opt, s};
-use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
+use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK};
 use super::meter::MeterStart;
 use super::owner_budgets::{budget_keys, budgets_in};
-use super::{Store, StoreError, condition_failed_at, primary_key};
+use super::transaction::Transaction;
+use super::{Store, StoreError, primary_key};
 use crate::domain::api_key::{ApiKey, LAST_USED_RESOLUTION_SECS, Predecessor};
 use crate::domain::audit::AuditEvent;
 use crate::domain::metering::Metering;
@@ -64,9 +65,7 @@ pub struct KeyChanges {
 
 fn key_item(key: &ApiKey, hash: &str) -> Item {
     let owner = keys::user_keys(&key.tenant_id, &key.user_id);
-    let mut item = Item::new();
-    item.insert(PK.into(), s(keys::api_key(&key.id)));
-    item.insert(SK.into(), s(keys::API_KEY_SK));
+    let mut item = key_primary_key(&key.id);
     item.insert(GSI1PK.into(), s(&owner));
     item.insert(GSI1SK.into(), s(&key.id));
     item.insert(GSI2PK.into(), s(&owner));
@@ -247,24 +246,21 @@ impl Store {
         let mut values = counter_change(1);
         values.insert(":max".into(), n(i64::from(max_active)));
         values.insert(":zero".into(), n(0));
-        let mut transaction = self
-            .client
-            .transact_write_items()
-            .transact_items(self.update_if(
-                user_key(&key.tenant_id, &key.user_id),
-                "SET active_keys = if_not_exists(active_keys, :zero) + :delta",
-                "attribute_exists(PK) AND (attribute_not_exists(active_keys) OR active_keys < :max)",
-                values,
-            ))
-            .transact_items(self.put_if(key_item(key, hash), "attribute_not_exists(PK)"))
-            .transact_items(self.audit_put(event));
+        let mut transaction = Transaction::new();
+        let key_count = transaction.guarded(self.update_if(
+            user_key(&key.tenant_id, &key.user_id),
+            "SET active_keys = if_not_exists(active_keys, :zero) + :delta",
+            "attribute_exists(PK) AND (attribute_not_exists(active_keys) OR active_keys < :max)",
+            values,
+        ));
+        transaction.add(self.put_if(key_item(key, hash), "attribute_not_exists(PK)"));
+        transaction.add(self.audit_put(event));
         if let Some(meter) = meter {
-            transaction = transaction.transact_items(self.new_meter(&key.id, meter));
+            transaction.add(self.new_meter(&key.id, meter));
         }
-        let result = transaction.send().await;
-        match result {
-            Ok(_) => Ok(CreateKey::Created),
-            Err(error) if condition_failed_at(&error, 0) => Ok(CreateKey::LimitReached),
+        match transaction.send(self).await {
+            Ok(()) => Ok(CreateKey::Created),
+            Err(error) if key_count.failed(&error) => Ok(CreateKey::LimitReached),
             Err(error) => Err(error.into()),
         }
     }
@@ -272,7 +268,7 @@ impl Store {
     /// Reads a key and its hash, strongly consistent (one read unit per 4 KB instead of
     /// half): a revoke, pause or narrowing that has returned holds on the very next read.
     pub async fn get_api_key(&self, key_id: &str) -> Result<Option<(ApiKey, String)>, StoreError> {
-        let key = primary_key(keys::api_key(key_id), keys::API_KEY_SK);
+        let key = key_primary_key(key_id);
         let item = self.get(key, true).await?;
         item.as_ref().map(key_from).transpose()
     }
@@ -334,12 +330,10 @@ impl Store {
             .scan_index_forward(false)
             .limit(limit as i32);
         if let Some(before) = before_key_id {
-            query = query.set_exclusive_start_key(Some(Item::from([
-                (PK.to_owned(), s(keys::api_key(before))),
-                (SK.to_owned(), s(keys::API_KEY_SK)),
-                (pk.to_owned(), s(&owner)),
-                (sk.to_owned(), s(before)),
-            ])));
+            let mut start = key_primary_key(before);
+            start.insert(pk.to_owned(), s(&owner));
+            start.insert(sk.to_owned(), s(before));
+            query = query.set_exclusive_start_key(Some(start));
         }
         let output = query.send().await?;
         let found = output
@@ -421,7 +415,7 @@ impl Store {
             sets.push("enabled = :was");
         }
         values.insert(":was".into(), b(current.enabled));
-        let key = primary_key(keys::api_key(&current.id), keys::API_KEY_SK);
+        let key = key_primary_key(&current.id);
         let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .set_key(Some(key))
@@ -442,11 +436,13 @@ impl Store {
             .set_expression_attribute_values(Some(values))
             .build()
             .expect("table, key and expression are set");
-        let mut transaction = self.client.transact_write_items().transact_items(
+        let mut transaction = Transaction::new();
+        let unchanged_key = transaction.guarded(
             aws_sdk_dynamodb::types::TransactWriteItem::builder()
                 .update(update)
                 .build(),
         );
+        let mut key_count = None;
         if let Some(enabled) = toggles {
             let (expression, condition, values) = if enabled {
                 let mut values = counter_change(1);
@@ -463,18 +459,16 @@ impl Store {
                     counter_change(1),
                 )
             };
-            transaction = transaction.transact_items(self.update_if(
+            key_count = Some(transaction.guarded(self.update_if(
                 user_key(&current.tenant_id, &current.user_id),
                 expression,
                 condition,
                 values,
-            ));
+            )));
         }
-        let counter_at = toggles.map(|_| 1);
-        transaction = transaction.transact_items(self.audit_put(event));
+        transaction.add(self.audit_put(event));
         if let Some((remaining, period)) = changes.credits {
-            transaction =
-                transaction.transact_items(self.set_credits(&current.meter_id, remaining, period));
+            transaction.add(self.set_credits(&current.meter_id, remaining, period));
         }
         if let Some(metering) = &changes.metering {
             // Predecessors in their grace admit against the same meter with what they read
@@ -488,7 +482,7 @@ impl Store {
                 ("REMOVE metering", Item::new())
             };
             for predecessor in &changes.metering_predecessors {
-                transaction = transaction.transact_items(self.update_if(
+                transaction.add(self.update_if(
                     key_primary_key(predecessor),
                     expression,
                     "attribute_exists(PK)",
@@ -496,12 +490,12 @@ impl Store {
                 ));
             }
         }
-        match transaction.send().await {
-            Ok(_) => {}
-            Err(error) if counter_at.is_some_and(|at| condition_failed_at(&error, at)) => {
+        match transaction.send(self).await {
+            Ok(()) => {}
+            Err(error) if key_count.is_some_and(|count| count.failed(&error)) => {
                 return Ok(PatchKey::LimitReached);
             }
-            Err(error) if condition_failed_at(&error, 0) => return Ok(PatchKey::Missing),
+            Err(error) if unchanged_key.failed(&error) => return Ok(PatchKey::Missing),
             Err(error) => return Err(error.into()),
         }
         let mut updated = current.clone();
@@ -542,11 +536,9 @@ impl Store {
             (":was".to_owned(), b(key.enabled)),
         ]);
         values.insert(":false".into(), b(false));
-        let mut transaction = self
-            .client
-            .transact_write_items()
-            .transact_items(self.update_if(
-                primary_key(keys::api_key(&key.id), keys::API_KEY_SK),
+        let mut transaction = Transaction::new();
+        let unrevoked_key = transaction.guarded(self.update_if(
+                key_primary_key(&key.id),
                 "SET revoked_at = :now, enabled = :false REMOVE GSI2PK, GSI2SK",
                 if key.rolled_to.is_some() {
                     "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND enabled = :was AND attribute_exists(rolled_to)"
@@ -556,17 +548,17 @@ impl Store {
                 values,
             ));
         if key.holds_a_slot() {
-            transaction = transaction.transact_items(self.update_if(
+            transaction.add(self.update_if(
                 user_key(&key.tenant_id, &key.user_id),
                 "SET active_keys = active_keys - :delta",
                 "active_keys >= :delta",
                 counter_change(1),
             ));
         }
-        transaction = transaction.transact_items(self.audit_put(event));
-        match transaction.send().await {
-            Ok(_) => Ok(true),
-            Err(error) if condition_failed_at(&error, 0) => Ok(false),
+        transaction.add(self.audit_put(event));
+        match transaction.send(self).await {
+            Ok(()) => Ok(true),
+            Err(error) if unrevoked_key.failed(&error) => Ok(false),
             Err(error) => Err(error.into()),
         }
     }
@@ -598,32 +590,31 @@ impl Store {
             }
             None => "attribute_not_exists(expires_at)",
         };
-        let mut transaction = self
-            .client
-            .transact_write_items()
-            .transact_items(self.update_if(
-                primary_key(keys::api_key(&old.id), keys::API_KEY_SK),
+        let mut transaction = Transaction::new();
+        let unchanged_old = transaction.guarded(self.update_if(
+                key_primary_key(&old.id),
                 "SET expires_at = :end, rolled_to = :new, rolled_at = :now",
                 &format!(
                     "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rolled_to) AND enabled = :true AND {expiry_unchanged}"
                 ),
                 values,
-            ))
-            .transact_items(self.put_if(key_item(new, new_hash), "attribute_not_exists(PK)"));
+            ));
+        transaction.add(self.put_if(key_item(new, new_hash), "attribute_not_exists(PK)"));
+        let mut first_roll = None;
         if let Some((idempotency_key, record)) = remember {
-            transaction = transaction.transact_items(self.put_if_values(
+            first_roll = Some(transaction.guarded(self.put_if_values(
                 roll_record_item(&old.tenant_id, &old.user_id, idempotency_key, record, now),
                 "attribute_not_exists(PK) OR purge_at < :now",
                 Item::from([(":now".to_owned(), n(now))]),
-            ));
+            )));
         }
-        let transaction = transaction.transact_items(self.audit_put(event));
-        match transaction.send().await {
-            Ok(_) => Ok(RollKey::Rolled),
-            Err(error) if remember.is_some() && condition_failed_at(&error, 2) => {
+        transaction.add(self.audit_put(event));
+        match transaction.send(self).await {
+            Ok(()) => Ok(RollKey::Rolled),
+            Err(error) if first_roll.is_some_and(|record| record.failed(&error)) => {
                 Ok(RollKey::Replayed)
             }
-            Err(error) if condition_failed_at(&error, 0) => Ok(RollKey::Changed),
+            Err(error) if unchanged_old.failed(&error) => Ok(RollKey::Changed),
             Err(error) => Err(error.into()),
         }
     }
@@ -658,7 +649,7 @@ impl Store {
     pub async fn touch_api_key(&self, key_id: &str, now: i64) -> Result<(), StoreError> {
         // A failed condition means the use is recorded recently enough already.
         self.update_where(
-            primary_key(keys::api_key(key_id), keys::API_KEY_SK),
+            key_primary_key(key_id),
             "SET last_used_at = :now",
             "attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR last_used_at <= :stale)",
             Item::from([

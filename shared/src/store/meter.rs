@@ -25,7 +25,8 @@ use aws_sdk_dynamodb::types::{
 
 use super::item::{Item, Reader, n, s};
 use super::keys::{self, PK, PURGE_AT, SK};
-use super::{Store, StoreError, condition_failed_at, condition_held, primary_key};
+use super::transaction::Transaction;
+use super::{Store, StoreError, condition_held, primary_key};
 
 /// Hourly usage totals are kept this long (DynamoDB TTL).
 const USAGE_RETENTION_SECS: i64 = 400 * 86_400;
@@ -581,17 +582,17 @@ impl Store {
             || finished.spent != 0
             || finished.refused.values().any(|v| *v != 0)
             || finished.units.values().any(|v| *v != 0);
-        let mut transaction = self.client.transact_write_items().transact_items(roll);
+        let mut transaction = Transaction::new();
+        let unchanged_meter = transaction.guarded(roll);
         if hour_stale
             && has_totals
             && let Some(old_hour) = seen.hour
         {
-            transaction =
-                transaction.transact_items(self.put(usage_item(meter_id, old_hour, finished)));
+            transaction.add(self.put(usage_item(meter_id, old_hour, finished)));
         }
-        match transaction.send().await {
-            Ok(_) => Ok(true),
-            Err(error) if condition_failed_at(&error, 0) => Ok(false),
+        match transaction.send(self).await {
+            Ok(()) => Ok(true),
+            Err(error) if unchanged_meter.failed(&error) => Ok(false),
             Err(error) => Err(error.into()),
         }
     }
@@ -626,33 +627,28 @@ impl Store {
     /// a request id, a marker item is put in the same transaction, so a retry never charges
     /// twice.
     pub async fn report_usage(&self, plan: &UsagePlan<'_>) -> Result<Reported, StoreError> {
-        let mut transaction = self.client.transact_write_items();
-        let first_charge = match plan.request_id {
-            Some(request_id) => {
-                let mut marker = primary_key(
-                    keys::api_key(plan.charges[0].meter_id),
-                    keys::usage_report_sk(request_id),
-                );
-                marker.insert("type".into(), s("UsageReport"));
-                marker.insert("at".into(), n(plan.now));
-                marker.insert(PURGE_AT.into(), n(plan.now + REPORT_MARKER_SECS));
-                transaction =
-                    transaction.transact_items(self.put_if(marker, "attribute_not_exists(PK)"));
-                1
-            }
-            None => 0,
-        };
-        for charge in &plan.charges {
-            transaction = transaction.transact_items(self.usage_charge(plan, charge));
-        }
-        match transaction.send().await {
-            Ok(_) => Ok(Reported::Recorded),
-            Err(error) if first_charge == 1 && condition_failed_at(&error, 0) => {
+        let mut transaction = Transaction::new();
+        let first_report = plan.request_id.map(|request_id| {
+            let mut marker = primary_key(
+                keys::api_key(plan.charges[0].meter_id),
+                keys::usage_report_sk(request_id),
+            );
+            marker.insert("type".into(), s("UsageReport"));
+            marker.insert("at".into(), n(plan.now));
+            marker.insert(PURGE_AT.into(), n(plan.now + REPORT_MARKER_SECS));
+            transaction.guarded(self.put_if(marker, "attribute_not_exists(PK)"))
+        });
+        let charges: Vec<_> = plan
+            .charges
+            .iter()
+            .map(|charge| transaction.guarded(self.usage_charge(plan, charge)))
+            .collect();
+        match transaction.send(self).await {
+            Ok(()) => Ok(Reported::Recorded),
+            Err(error) if first_report.is_some_and(|marker| marker.failed(&error)) => {
                 Ok(Reported::Duplicate)
             }
-            Err(error) => match (0..plan.charges.len())
-                .find(|index| condition_failed_at(&error, first_charge + index))
-            {
+            Err(error) => match charges.iter().position(|charge| charge.failed(&error)) {
                 Some(index) => Ok(Reported::Stale(index)),
                 None => Err(error.into()),
             },

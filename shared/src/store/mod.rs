@@ -16,6 +16,7 @@ mod peppers;
 pub mod prompt_logs;
 pub mod schema;
 pub mod tokens;
+mod transaction;
 mod trust;
 pub mod users;
 
@@ -487,7 +488,7 @@ pub(crate) fn primary_key(pk: String, sk: impl Into<String>) -> item::Item {
     ])
 }
 
-type TransactError = aws_sdk_dynamodb::error::SdkError<
+pub(crate) type TransactError = aws_sdk_dynamodb::error::SdkError<
     aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
     aws_sdk_dynamodb::config::http::HttpResponse,
 >;

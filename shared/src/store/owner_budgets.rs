@@ -11,7 +11,8 @@ use super::meter::{
     HOUR, MeterSnapshot, MeterStart, PERIOD, REMAINING, WINDOW_COUNT_PREFIX, WINDOW_START_PREFIX,
     meter_key, snapshot,
 };
-use super::{Store, StoreError, condition_failed_at};
+use super::transaction::Transaction;
+use super::{Store, StoreError};
 use crate::domain::audit::AuditEvent;
 use crate::domain::metering::Metering;
 use crate::domain::models::AllowedModels;
@@ -162,22 +163,18 @@ impl Store {
             ("#budget".to_owned(), BUDGET.to_owned()),
             ("#models".to_owned(), MODELS.to_owned()),
         ]);
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(self.update_named_if(
-                meter_key(meter_id),
-                "REMOVE #budget, #models",
-                "attribute_exists(#budget)",
-                names,
-                Item::new(),
-            ))
-            .transact_items(self.audit_put(event))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if condition_failed_at(&error, 0) => Ok(false),
+        let mut transaction = Transaction::new();
+        let budget_set = transaction.guarded(self.update_named_if(
+            meter_key(meter_id),
+            "REMOVE #budget, #models",
+            "attribute_exists(#budget)",
+            names,
+            Item::new(),
+        ));
+        transaction.add(self.audit_put(event));
+        match transaction.send(self).await {
+            Ok(()) => Ok(true),
+            Err(error) if budget_set.failed(&error) => Ok(false),
             Err(error) => Err(error.into()),
         }
     }

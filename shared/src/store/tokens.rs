@@ -4,6 +4,7 @@
 use super::item::{Item, Reader, list, n, put_opt, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, PK, PURGE_AT, SK};
 use super::logins::login_item;
+use super::transaction::Transaction;
 use super::{Store, StoreError, api_keys, owner_budgets, primary_key};
 use crate::domain::activity::Login;
 use crate::domain::api_key::ApiKey;
@@ -139,7 +140,7 @@ impl Store {
         &self,
         credential_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        let key = primary_key(keys::api_key(credential_id), keys::API_KEY_SK);
+        let key = api_keys::key_primary_key(credential_id);
         if self.get(key, false).await?.is_some() {
             return Ok(Some(credential_id.to_owned()));
         }
@@ -291,21 +292,17 @@ impl Store {
         now: i64,
         event: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(self.update_if(
-                primary_key(keys::token(token_id), keys::TOKEN_SK),
-                "SET revoked_at = :now",
-                "attribute_exists(PK) AND attribute_not_exists(revoked_at)",
-                Item::from([(":now".to_owned(), n(now))]),
-            ))
-            .transact_items(self.audit_put(event))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if super::condition_failed_at(&error, 0) => Ok(false),
+        let mut transaction = Transaction::new();
+        let unrevoked_token = transaction.guarded(self.update_if(
+            primary_key(keys::token(token_id), keys::TOKEN_SK),
+            "SET revoked_at = :now",
+            "attribute_exists(PK) AND attribute_not_exists(revoked_at)",
+            Item::from([(":now".to_owned(), n(now))]),
+        ));
+        transaction.add(self.audit_put(event));
+        match transaction.send(self).await {
+            Ok(()) => Ok(true),
+            Err(error) if unrevoked_token.failed(&error) => Ok(false),
             Err(error) => Err(error.into()),
         }
     }

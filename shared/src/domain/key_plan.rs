@@ -1,0 +1,448 @@
+//! Planning a new API key: every rule a new key must meet, checked and applied without I/O.
+//! The service reads what the rules need (the owner's default limits), plans, checks the
+//! plan's budget against the granter's balance, and writes it in one store call.
+
+use super::api_key::ApiKey;
+use super::clock::parse_future;
+use super::credential::{self, CredentialKind, MAX_KEY_ANCESTORS};
+use super::metering::{
+    self, Credits, CreditsInput, CreditsPolicy, EndUserBudgetInput, Metering, RateLimit,
+    RateLimitInput, parse_credits, parse_end_user_budget, parse_ratelimits,
+};
+use super::models::AllowedModels;
+use super::principal::{Denied, Principal};
+use super::scope::{KeyType, Scope, Scopes};
+use super::user::User;
+use super::validation::{Invalid, Name};
+
+/// A key may be given at most ten years of life in days.
+pub const MAX_EXPIRES_IN_DAYS: i64 = 3650;
+
+/// Client input for a new key, before validation.
+#[derive(Debug, Default)]
+pub struct NewKeyInput {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub expires_at: Option<String>,
+    /// An alternative to `expires_at`: whole days from now (VirtuousAI's `expiresInDays`).
+    pub expires_in_days: Option<i64>,
+    pub key_type: Option<String>,
+    pub ratelimits: Option<Vec<RateLimitInput>>,
+    pub credits: Option<CreditsInput>,
+    /// The models the key may use; none named: the creator's.
+    pub models: Option<Vec<String>>,
+    /// What each end user of the key's temp tokens may spend.
+    pub end_user_budget: Option<EndUserBudgetInput>,
+}
+
+impl NewKeyInput {
+    /// A key that stands in for its creator (Cogniac's keys replace a password, VirtuousAI's
+    /// named tokens act as their user): it carries the caller's own scopes, never more.
+    pub fn standing_in_for(caller: &Principal, name: Option<String>) -> Self {
+        Self {
+            name,
+            scopes: Some(
+                caller
+                    .scopes
+                    .names()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+            // A metered caller's stand-in carries its limits; credits are not copied (a
+            // fresh balance would be more than the caller holds): it starts at zero and
+            // refills as the caller's own.
+            ratelimits: caller.metering.is_metered().then(|| {
+                caller
+                    .metering
+                    .ratelimits
+                    .iter()
+                    .map(|l| RateLimitInput {
+                        name: l.name.clone(),
+                        limit: i64::from(l.limit),
+                        window_secs: i64::from(l.window_secs),
+                        unit: Some(l.unit.clone()),
+                    })
+                    .collect()
+            }),
+            credits: caller.metering.credits.as_ref().map(|own| CreditsInput {
+                remaining: 0,
+                refill: own.refill.as_ref().map(|r| metering::RefillInput {
+                    interval: r.interval.as_str().to_owned(),
+                    amount: r.amount,
+                    day: r.day.map(i64::from),
+                }),
+            }),
+            ..Self::default()
+        }
+    }
+}
+
+/// What a plan needs besides the input.
+pub struct KeyContext<'a> {
+    /// Whose key it is.
+    pub owner: &'a User,
+    /// The credential creating it; none for a session's own user, the bootstrap or the CLI.
+    pub granter: Option<&'a Principal>,
+    /// The scopes the surface lets clients ask for.
+    pub allowed_scopes: &'a [Scope],
+    /// The owner's default limits, for an input that names none.
+    pub default_ratelimits: Vec<RateLimit>,
+    pub now: i64,
+}
+
+/// Why a key cannot be planned.
+#[derive(Debug)]
+pub enum PlanRefused {
+    Invalid(Invalid),
+    Denied(Denied),
+    /// The granter is already `MAX_KEY_ANCESTORS` keys deep.
+    TooDeep,
+    /// The granter's lineage holds an id that is no ULID (a malformed credential).
+    MalformedLineage,
+    /// The owner's tenant or user id is no ULID (a malformed stored item).
+    MalformedOwner,
+}
+
+impl From<Invalid> for PlanRefused {
+    fn from(invalid: Invalid) -> Self {
+        Self::Invalid(invalid)
+    }
+}
+
+impl From<Denied> for PlanRefused {
+    fn from(denied: Denied) -> Self {
+        Self::Denied(denied)
+    }
+}
+
+/// A new key, its secret (shown once) and the balance its meter starts with.
+pub struct NewKeyPlan {
+    pub key: ApiKey,
+    pub secret: String,
+    pub credits: Option<Credits>,
+}
+
+/// The stored metering of a key with these limits and credits.
+pub fn metering_of(ratelimits: Vec<RateLimit>, credits: Option<&Credits>) -> Metering {
+    Metering {
+        ratelimits,
+        credits: credits.map(|c| CreditsPolicy {
+            refill: c.refill.clone(),
+            initial: None,
+        }),
+    }
+}
+
+/// The earlier of two optional expiries (None: never).
+pub fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl NewKeyPlan {
+    /// Validates `input` and applies the rules: scopes, type and models within the
+    /// granter's, an expiry no later than its key's, a lineage within bounds.
+    pub fn new(input: &NewKeyInput, context: KeyContext<'_>) -> Result<Self, PlanRefused> {
+        let KeyContext {
+            owner,
+            granter,
+            allowed_scopes,
+            default_ratelimits,
+            now,
+        } = context;
+        let name = Name::parse("name", input.name.as_deref().unwrap_or_default())?;
+        let scopes = match &input.scopes {
+            Some(raw) => Scopes::parse("scopes", raw, allowed_scopes)?,
+            None => Scopes::default_for_new_key(),
+        };
+        if let Some(granter) = granter {
+            granter.require_scopes_within(&scopes)?;
+            granter.require_right_to_grant(&scopes)?;
+        }
+        let expires_at = expiry(input, now)?;
+        let key_type = match input.key_type.as_deref() {
+            None => KeyType::Admin,
+            Some(raw) => KeyType::parse(raw)
+                .ok_or_else(|| Invalid::new("type", "must be \"admin\" or \"asker\""))?,
+        };
+        let lineage = granter
+            .map(Principal::lineage_for_new_key)
+            .unwrap_or_default();
+        if lineage.len() > MAX_KEY_ANCESTORS {
+            return Err(PlanRefused::TooDeep);
+        }
+        let lineage_ids = lineage
+            .iter()
+            .map(|id| ulid::Ulid::from_string(id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| PlanRefused::MalformedLineage)?;
+        let expires_at = match granter {
+            Some(granter) => {
+                granter.require_manager()?;
+                if !granter.key_type.may_mint(key_type) {
+                    return Err(PlanRefused::Denied(Denied(
+                        "an asker credential cannot create an admin key".into(),
+                    )));
+                }
+                earliest(expires_at, granter.key_expires_at)
+            }
+            None => expires_at,
+        };
+        let ratelimits = match &input.ratelimits {
+            Some(raw) => parse_ratelimits("ratelimits", raw)?,
+            // A key that names no limits gets its user's default, if a tenant admin set one.
+            None => default_ratelimits,
+        };
+        let credits = input
+            .credits
+            .as_ref()
+            .map(|raw| parse_credits("credits", raw))
+            .transpose()?;
+        let end_user_budget = input
+            .end_user_budget
+            .as_ref()
+            .map(|raw| parse_end_user_budget("end_user_budget", raw))
+            .transpose()?
+            .unwrap_or_default();
+        // Model lists only narrow: a session, the bootstrap or the CLI may name any.
+        let models = AllowedModels::derived(
+            "models",
+            input.models.as_deref(),
+            &granter.map_or_else(AllowedModels::any, |g| g.models.clone()),
+        )?;
+        let owner_id = credential::Owner::of(&owner.tenant_id, &owner.id)
+            .ok_or(PlanRefused::MalformedOwner)?;
+        let new = credential::generate(CredentialKind::ApiKey, owner_id, &lineage_ids);
+        let key = ApiKey {
+            id: new.id.to_string(),
+            tenant_id: owner.tenant_id.clone(),
+            user_id: owner.id.clone(),
+            email: owner.email.clone(),
+            user_role: owner.role,
+            name: name.into_inner(),
+            key_prefix: credential::display_prefix(CredentialKind::ApiKey, new.id),
+            scopes,
+            key_type,
+            created_at: now,
+            expires_at,
+            last_used_at: None,
+            revoked_at: None,
+            enabled: true,
+            rolled_to: None,
+            lineage,
+            metering: metering_of(ratelimits, credits.as_ref()),
+            models,
+            end_user_budget,
+            meter_id: new.id.to_string(),
+            predecessors: Vec::new(),
+        };
+        Ok(Self {
+            key,
+            secret: new.secret,
+            credits,
+        })
+    }
+}
+
+/// `expires_at` (RFC 3339, in the future) or `expires_in_days`, not both.
+fn expiry(input: &NewKeyInput, now: i64) -> Result<Option<i64>, Invalid> {
+    match (input.expires_at.as_deref(), input.expires_in_days) {
+        (Some(_), Some(_)) => Err(Invalid::new(
+            "expires_in_days",
+            "give expires_at or expires_in_days, not both",
+        )),
+        (Some(raw), None) => Ok(Some(parse_future("expires_at", raw, now)?)),
+        (None, Some(days)) if (1..=MAX_EXPIRES_IN_DAYS).contains(&days) => {
+            Ok(Some(now + days * 24 * 3600))
+        }
+        (None, Some(_)) => Err(Invalid::new(
+            "expires_in_days",
+            format!("must be a whole number of days from 1 to {MAX_EXPIRES_IN_DAYS}"),
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::credential::new_ulid;
+    use crate::domain::scope::UserRole;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn owner() -> User {
+        User {
+            tenant_id: new_ulid().to_string(),
+            id: new_ulid().to_string(),
+            email: "ada@example.com".into(),
+            name: None,
+            role: UserRole::Member,
+            cac_verified: false,
+            created_at: 0,
+        }
+    }
+
+    fn granter(owner: &User, scopes: &[Scope], key_expires_at: Option<i64>) -> Principal {
+        Principal {
+            tenant_id: owner.tenant_id.clone(),
+            user_id: owner.id.clone(),
+            email: owner.email.clone(),
+            user_role: owner.role,
+            kind: CredentialKind::ApiKey,
+            credential_id: new_ulid().to_string(),
+            key_id: Some(new_ulid().to_string()),
+            key_lineage: Vec::new(),
+            key_type: KeyType::Admin,
+            scopes: Scopes::from_iter(scopes.iter().copied()),
+            expires_at: key_expires_at,
+            key_expires_at,
+            chat_role: None,
+            user_profile: None,
+            temporary: false,
+            metering: Metering::default(),
+            meter_id: None,
+            inherited_budgets: Vec::new(),
+            models: AllowedModels::only(["model-a", "model-b"]),
+            owner_models: AllowedModels::any(),
+            end_user: None,
+            end_user_budgets: Vec::new(),
+        }
+    }
+
+    fn plan(
+        input: NewKeyInput,
+        owner: &User,
+        granter: Option<&Principal>,
+    ) -> Result<NewKeyPlan, PlanRefused> {
+        NewKeyPlan::new(
+            &input,
+            KeyContext {
+                owner,
+                granter,
+                allowed_scopes: &Scope::ALL,
+                default_ratelimits: vec![RateLimit {
+                    name: "default".into(),
+                    limit: 10,
+                    window_secs: 60,
+                    unit: "requests".into(),
+                }],
+                now: NOW,
+            },
+        )
+    }
+
+    fn named(name: &str) -> NewKeyInput {
+        NewKeyInput {
+            name: Some(name.into()),
+            ..NewKeyInput::default()
+        }
+    }
+
+    #[test]
+    fn a_granted_key_narrows_to_its_granter() {
+        let owner = owner();
+        let granter = granter(&owner, &[Scope::Chat, Scope::Read], Some(NOW + 3600));
+        let wider = NewKeyInput {
+            scopes: Some(vec!["chat".into(), "admin".into()]),
+            ..named("wider")
+        };
+        assert!(matches!(
+            plan(wider, &owner, Some(&granter)),
+            Err(PlanRefused::Denied(_))
+        ));
+        let longer = NewKeyInput {
+            scopes: Some(vec!["chat".into()]),
+            expires_in_days: Some(30),
+            ..named("longer")
+        };
+        let planned = plan(longer, &owner, Some(&granter)).ok().unwrap();
+        assert_eq!(
+            planned.key.expires_at,
+            Some(NOW + 3600),
+            "no later than the granter"
+        );
+        assert_eq!(planned.key.lineage, vec![granter.key_id.clone().unwrap()]);
+        assert_eq!(planned.key.models, granter.models, "the granter's models");
+        let other_model = NewKeyInput {
+            scopes: Some(vec!["chat".into()]),
+            models: Some(vec!["model-c".into()]),
+            ..named("other model")
+        };
+        assert!(matches!(
+            plan(other_model, &owner, Some(&granter)),
+            Err(PlanRefused::Invalid(invalid)) if invalid.field == "models"
+        ));
+    }
+
+    #[test]
+    fn the_owner_s_defaults_apply_when_no_limits_are_named() {
+        let owner = owner();
+        let planned = plan(named("defaults"), &owner, None).ok().unwrap();
+        assert_eq!(planned.key.metering.ratelimits[0].name, "default");
+        assert!(planned.credits.is_none());
+        let own = NewKeyInput {
+            ratelimits: Some(Vec::new()),
+            ..named("none")
+        };
+        assert!(
+            plan(own, &owner, None)
+                .ok()
+                .unwrap()
+                .key
+                .metering
+                .ratelimits
+                .is_empty()
+        );
+        let secret = plan(named("secret"), &owner, None).ok().unwrap().secret;
+        let parsed = credential::parse(&secret);
+        assert!(parsed.is_some_and(|p| p.owner.is_some_and(|o| o.is(&owner.tenant_id, &owner.id))));
+    }
+
+    #[test]
+    fn bad_input_names_its_field() {
+        let owner = owner();
+        let field_of = |input: NewKeyInput| match plan(input, &owner, None) {
+            Err(PlanRefused::Invalid(invalid)) => invalid.field,
+            _ => panic!("expected a refusal naming a field"),
+        };
+        let both = NewKeyInput {
+            expires_at: Some("2100-01-01T00:00:00Z".into()),
+            expires_in_days: Some(3),
+            ..named("both")
+        };
+        assert_eq!(field_of(both), "expires_in_days");
+        let kind = NewKeyInput {
+            key_type: Some("root".into()),
+            ..named("kind")
+        };
+        assert_eq!(field_of(kind), "type");
+        let days = NewKeyInput {
+            expires_in_days: Some(MAX_EXPIRES_IN_DAYS + 1),
+            ..named("days")
+        };
+        assert_eq!(field_of(days), "expires_in_days");
+    }
+
+    #[test]
+    fn an_asker_cannot_mint_an_admin_key_and_lineages_are_bounded() {
+        let owner = owner();
+        let mut asker = granter(&owner, &[Scope::Chat], None);
+        asker.key_type = KeyType::Asker;
+        assert!(matches!(
+            plan(named("admin"), &owner, Some(&asker)),
+            Err(PlanRefused::Denied(_))
+        ));
+        let mut deep = granter(&owner, &Scope::ALL, None);
+        deep.key_lineage = (0..MAX_KEY_ANCESTORS)
+            .map(|_| new_ulid().to_string())
+            .collect();
+        assert!(matches!(
+            plan(named("deep"), &owner, Some(&deep)),
+            Err(PlanRefused::TooDeep)
+        ));
+    }
+}
