@@ -102,6 +102,8 @@ pub enum PlanRefused {
     MalformedLineage,
     /// The owner's tenant or user id is no ULID (a malformed stored item).
     MalformedOwner,
+    /// The key's state forbids the change (revoked, rolled).
+    Conflict(&'static str),
 }
 
 impl From<Invalid> for PlanRefused {

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod credential;
 pub mod dataset;
 pub mod ids;
+pub mod key_change;
 pub mod key_plan;
 pub mod metering;
 pub mod models;

@@ -6,34 +6,19 @@ use super::metering::{initial_balance, meter_start};
 use super::{Error, Services};
 use crate::domain::api_key::{ApiKey, MAX_ACTIVE_KEYS_PER_USER};
 use crate::domain::audit::{Actor, AuditEvent, EventType, Target};
-use crate::domain::clock::{now_epoch, parse_future};
+use crate::domain::clock::now_epoch;
 use crate::domain::ids;
-use crate::domain::key_plan::{KeyContext, NewKeyPlan, metering_of};
-use crate::domain::metering::{
-    self, Credits, CreditsInput, EndUserBudgetInput, Metering, RateLimitInput, parse_credits,
-    parse_end_user_budget, parse_ratelimits,
-};
-use crate::domain::models::AllowedModels;
+use crate::domain::key_plan::{KeyContext, NewKeyPlan};
+use crate::domain::metering::{self, Credits, Metering};
 use crate::domain::principal::Principal;
-use crate::domain::scope::{Scope, Scopes};
+use crate::domain::scope::Scope;
 use crate::domain::user::User;
-use crate::domain::validation::Name;
 use crate::store::api_keys::{CreateKey, KeyChanges, PatchKey};
 
+pub use crate::domain::key_change::KeyPatch;
+use crate::domain::key_change::{PlannedChange, plan_change};
 pub(crate) use crate::domain::key_plan::earliest;
 pub use crate::domain::key_plan::{MAX_EXPIRES_IN_DAYS, NewKeyInput};
-
-/// The models a patch sets (None: any), no more than the caller may use.
-fn models_within(caller: &Principal, wanted: Option<&[String]>) -> Result<AllowedModels, Error> {
-    match wanted {
-        Some(raw) => Ok(AllowedModels::derived("models", Some(raw), &caller.models)?),
-        None if caller.models.names().is_none() => Ok(AllowedModels::any()),
-        None => Err(Error::invalid(
-            "models",
-            "may not be lifted (null) by a credential that may use only some models",
-        )),
-    }
-}
 
 /// Which scopes a surface lets clients ask for (Assisters refuses `admin` at creation).
 pub struct ScopePolicy<'a> {
@@ -63,23 +48,6 @@ impl std::fmt::Debug for CreatedKey {
 pub struct KeyPage {
     pub keys: Vec<ApiKey>,
     pub next_after: Option<String>,
-}
-
-#[derive(Debug, Default)]
-pub struct KeyPatch {
-    pub name: Option<String>,
-    pub scopes: Option<Vec<String>>,
-    pub is_active: Option<bool>,
-    /// RFC 3339; only earlier than the current expiry (rights only narrow).
-    pub expires_at: Option<String>,
-    /// New rate limits (an empty list removes them).
-    pub ratelimits: Option<Vec<RateLimitInput>>,
-    /// New credits (`Some(None)` removes them).
-    pub credits: Option<Option<CreditsInput>>,
-    /// New allowed models (`Some(None)`: any), within the caller's.
-    pub models: Option<Option<Vec<String>>>,
-    /// A new end-user budget (`Some(None)` removes it).
-    pub end_user_budget: Option<Option<EndUserBudgetInput>>,
 }
 
 impl Services {
@@ -223,79 +191,19 @@ impl Services {
         patch: KeyPatch,
     ) -> Result<ApiKey, Error> {
         let current = self.get_api_key(caller, key_id).await?;
-        if current.revoked_at.is_some() {
-            return Err(Error::Conflict("a revoked key cannot be changed".into()));
-        }
-        if current.rolled_to.is_some() {
-            return Err(Error::Conflict(
-                "a rolled key cannot be changed; change its successor".into(),
-            ));
-        }
-        caller.require_covers(&current.scopes, current.key_type, &current.models)?;
-        let expires_at = match patch.expires_at.as_deref() {
-            None => None,
-            Some(raw) => {
-                let at = parse_future("expires_at", raw, now_epoch())?;
-                if current.expires_at.is_some_and(|current| at > current) {
-                    return Err(Error::invalid(
-                        "expires_at",
-                        "may only move earlier than the key's current expiry",
-                    ));
-                }
-                Some(at)
-            }
-        };
-        let mut changes = KeyChanges {
-            name: patch
-                .name
-                .as_deref()
-                .map(|raw| Name::parse("name", raw).map(Name::into_inner))
-                .transpose()?,
-            scopes: patch
-                .scopes
-                .as_deref()
-                .map(|raw| Scopes::parse("scopes", raw, &Scope::ALL))
-                .transpose()?,
-            enabled: patch.is_active,
-            expires_at,
-            metering: None,
-            credits: None,
-            metering_predecessors: Vec::new(),
-            models: patch
-                .models
-                .as_ref()
-                .map(|wanted| models_within(caller, wanted.as_deref()))
-                .transpose()?,
-            end_user_budget: match &patch.end_user_budget {
-                None => None,
-                Some(None) => Some(Metering::default()),
-                Some(Some(raw)) => Some(parse_end_user_budget("end_user_budget", raw)?),
-            },
-        };
-        if patch.ratelimits.is_some() || patch.credits.is_some() {
-            let ratelimits = match &patch.ratelimits {
-                Some(raw) if raw.is_empty() => Vec::new(),
-                Some(raw) => parse_ratelimits("ratelimits", raw)?,
-                None => current.metering.ratelimits.clone(),
-            };
-            let credits = match &patch.credits {
-                Some(Some(raw)) => Some(parse_credits("credits", raw)?),
-                _ => None,
-            };
-            let mut metering = metering_of(ratelimits, credits.as_ref());
-            if patch.credits.is_none() {
-                metering.credits = current.metering.credits.clone();
-            }
-            self.require_metering_within(caller, &metering, credits.as_ref())
+        let now = now_epoch();
+        let PlannedChange {
+            mut changes,
+            credits,
+        } = plan_change(&current, &patch, caller, now)?;
+        // What the plan cannot know without reading: the caller's live balance, and the
+        // rolled keys whose meter this key shares (they take the new metering too).
+        if let Some(metering) = &changes.metering {
+            self.require_metering_within(caller, metering, credits.as_ref())
                 .await?;
-            changes.credits = credits.as_ref().map(|c| initial_balance(c, now_epoch()));
-            changes.metering = Some(metering);
+            changes.credits = credits.as_ref().map(|c| initial_balance(c, now));
             changes.metering_predecessors =
                 self.predecessors_to_meter_alike(caller, &current).await?;
-        }
-        if let Some(scopes) = &changes.scopes {
-            caller.require_scopes_within(scopes)?;
-            caller.require_right_to_grant(scopes)?;
         }
         let mut event = patch_event(
             self.key_event(EventType::KeyPatched, &current, Actor::of(caller)),

@@ -90,6 +90,7 @@ impl From<PlanRefused> for Error {
                  the top"
             )),
             PlanRefused::MalformedLineage => Self::Unauthenticated("malformed key id"),
+            PlanRefused::Conflict(why) => Self::Conflict(why.into()),
             PlanRefused::MalformedOwner => {
                 Self::Internal("a stored tenant or user id is not a ULID".into())
             }

@@ -9,6 +9,7 @@ use super::transaction::Transaction;
 use super::{Store, StoreError, primary_key};
 use crate::domain::api_key::{ApiKey, LAST_USED_RESOLUTION_SECS, Predecessor};
 use crate::domain::audit::AuditEvent;
+pub use crate::domain::key_change::KeyChanges;
 use crate::domain::metering::Metering;
 use crate::domain::models::AllowedModels;
 use crate::domain::owner_budget::OwnerBudget;
@@ -42,25 +43,6 @@ pub struct RollRecord {
     pub new_key_id: String,
     pub grace_secs: i64,
     pub remembered_until: i64,
-}
-
-/// Fields a patch may set.
-#[derive(Default)]
-pub struct KeyChanges {
-    pub name: Option<String>,
-    pub scopes: Option<Scopes>,
-    pub enabled: Option<bool>,
-    pub expires_at: Option<i64>,
-    /// New rate limits and credits policy (empty: unmetered).
-    pub metering: Option<Metering>,
-    /// A new balance and, when it refills, the current period start.
-    pub credits: Option<(i64, Option<i64>)>,
-    /// Rolled keys sharing the key's meter that take the new metering too.
-    pub metering_predecessors: Vec<String>,
-    /// New allowed models.
-    pub models: Option<AllowedModels>,
-    /// A new end-user budget (empty: none).
-    pub end_user_budget: Option<Metering>,
 }
 
 fn key_item(key: &ApiKey, hash: &str) -> Item {
@@ -357,91 +339,12 @@ impl Store {
         max_active: u32,
         event: &AuditEvent,
     ) -> Result<PatchKey, StoreError> {
-        let mut sets = Vec::new();
-        let mut values = Item::new();
-        if let Some(name) = &changes.name {
-            sets.push("#name = :name");
-            values.insert(":name".into(), s(name));
-        }
-        if let Some(scopes) = &changes.scopes {
-            sets.push("scopes = :scopes");
-            values.insert(":scopes".into(), list(scopes.names()));
-        }
-        if let Some(at) = changes.expires_at {
-            sets.push("expires_at = :expires_at");
-            values.insert(":expires_at".into(), n(at));
-        }
-        let toggles = changes.enabled.filter(|&e| e != current.enabled);
-        if let Some(enabled) = toggles {
-            sets.push("enabled = :enabled");
-            values.insert(":enabled".into(), b(enabled));
-        }
-        let mut removed = Vec::new();
-        if let Some(metering) = &changes.metering {
-            if metering.is_metered() {
-                sets.push("metering = :metering");
-                values.insert(":metering".into(), s(metering_json(metering)));
-            } else {
-                removed.push("metering");
-            }
-        }
-        if let Some(models) = &changes.models {
-            match models.names() {
-                Some(names) => {
-                    sets.push("models = :models");
-                    values.insert(":models".into(), list(names.iter().map(String::as_str)));
-                }
-                None => removed.push("models"),
-            }
-        }
-        if let Some(budget) = &changes.end_user_budget {
-            if budget.is_metered() {
-                sets.push("end_user_budget = :end_user_budget");
-                values.insert(":end_user_budget".into(), s(metering_json(budget)));
-            } else {
-                removed.push("end_user_budget");
-            }
-        }
-        let removes = if removed.is_empty() {
-            String::new()
-        } else {
-            format!(" REMOVE {}", removed.join(", "))
-        };
-        if sets.is_empty() && removes.is_empty() && changes.credits.is_none() {
+        let Some(key_update) = self.key_patch_update(current, changes) else {
             return Ok(PatchKey::Updated(Box::new(current.clone())));
-        }
-        if sets.is_empty() && removes.is_empty() {
-            // Credits only: keep the key's guard (unrevoked, unchanged) with a no-op update.
-            sets.push("enabled = :was");
-        }
-        values.insert(":was".into(), b(current.enabled));
-        let key = key_primary_key(&current.id);
-        let update = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .update_expression(if sets.is_empty() {
-                removes.trim_start().to_owned()
-            } else {
-                format!("SET {}{removes}", sets.join(", "))
-            })
-            .condition_expression(
-                "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rolled_to) AND enabled = :was",
-            )
-            .set_expression_attribute_names(
-                changes
-                    .name
-                    .is_some()
-                    .then(|| [("#name".to_owned(), "name".to_owned())].into()),
-            )
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .expect("table, key and expression are set");
+        };
+        let toggles = changes.enabled.filter(|&e| e != current.enabled);
         let mut transaction = Transaction::new();
-        let unchanged_key = transaction.guarded(
-            aws_sdk_dynamodb::types::TransactWriteItem::builder()
-                .update(update)
-                .build(),
-        );
+        let unchanged_key = transaction.guarded(key_update);
         let mut key_count = None;
         if let Some(enabled) = toggles {
             let (expression, condition, values) = if enabled {
@@ -498,29 +401,99 @@ impl Store {
             Err(error) if unchanged_key.failed(&error) => return Ok(PatchKey::Missing),
             Err(error) => return Err(error.into()),
         }
-        let mut updated = current.clone();
+        Ok(PatchKey::Updated(Box::new(current.with_changes(changes))))
+    }
+
+    /// The update of the key item a change makes, guarded by the key being as read
+    /// (unrevoked, not rolled, paused or not as it was); none when nothing changes.
+    fn key_patch_update(
+        &self,
+        current: &ApiKey,
+        changes: &KeyChanges,
+    ) -> Option<aws_sdk_dynamodb::types::TransactWriteItem> {
+        let mut sets = Vec::new();
+        let mut values = Item::new();
         if let Some(name) = &changes.name {
-            updated.name = name.clone();
+            sets.push("#name = :name");
+            values.insert(":name".into(), s(name));
         }
         if let Some(scopes) = &changes.scopes {
-            updated.scopes = scopes.clone();
-        }
-        if let Some(enabled) = toggles {
-            updated.enabled = enabled;
+            sets.push("scopes = :scopes");
+            values.insert(":scopes".into(), list(scopes.names()));
         }
         if let Some(at) = changes.expires_at {
-            updated.expires_at = Some(at);
+            sets.push("expires_at = :expires_at");
+            values.insert(":expires_at".into(), n(at));
         }
+        if let Some(enabled) = changes.enabled.filter(|&e| e != current.enabled) {
+            sets.push("enabled = :enabled");
+            values.insert(":enabled".into(), b(enabled));
+        }
+        let mut removed = Vec::new();
         if let Some(metering) = &changes.metering {
-            updated.metering = metering.clone();
+            if metering.is_metered() {
+                sets.push("metering = :metering");
+                values.insert(":metering".into(), s(metering_json(metering)));
+            } else {
+                removed.push("metering");
+            }
         }
         if let Some(models) = &changes.models {
-            updated.models = models.clone();
+            match models.names() {
+                Some(names) => {
+                    sets.push("models = :models");
+                    values.insert(":models".into(), list(names.iter().map(String::as_str)));
+                }
+                None => removed.push("models"),
+            }
         }
         if let Some(budget) = &changes.end_user_budget {
-            updated.end_user_budget = budget.clone();
+            if budget.is_metered() {
+                sets.push("end_user_budget = :end_user_budget");
+                values.insert(":end_user_budget".into(), s(metering_json(budget)));
+            } else {
+                removed.push("end_user_budget");
+            }
         }
-        Ok(PatchKey::Updated(Box::new(updated)))
+        let removes = if removed.is_empty() {
+            String::new()
+        } else {
+            format!(" REMOVE {}", removed.join(", "))
+        };
+        if sets.is_empty() && removes.is_empty() && changes.credits.is_none() {
+            return None;
+        }
+        if sets.is_empty() && removes.is_empty() {
+            // Credits only: keep the key's guard (unrevoked, unchanged) with a no-op update.
+            sets.push("enabled = :was");
+        }
+        values.insert(":was".into(), b(current.enabled));
+        let key = key_primary_key(&current.id);
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(if sets.is_empty() {
+                removes.trim_start().to_owned()
+            } else {
+                format!("SET {}{removes}", sets.join(", "))
+            })
+            .condition_expression(
+                "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rolled_to) AND enabled = :was",
+            )
+            .set_expression_attribute_names(
+                changes
+                    .name
+                    .is_some()
+                    .then(|| [("#name".to_owned(), "name".to_owned())].into()),
+            )
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .expect("table, key and expression are set");
+        Some(
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .update(update)
+                .build(),
+        )
     }
 
     /// Revokes a key (kept for audit); frees its slot when it held one.
