@@ -311,6 +311,20 @@ impl TestApp {
         (id, created.body["key"].as_str().unwrap().to_owned())
     }
 
+    /// `POST /v1/auth/token` for the bootstrap admin with `key`: the access token.
+    pub async fn exchange(&self, key: &str) -> String {
+        let reply = self
+            .call(
+                "POST",
+                "/v1/auth/token",
+                None,
+                Some(serde_json::json!({"email": self.admin_email, "api_key": key})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["access_token"].as_str().unwrap().to_owned()
+    }
+
     /// A key of the bootstrap admin holding only the scopes a platform's own service needs
     /// (`verify` for the verify API, `usage` to report usage); its secret.
     pub async fn service_key(&self, scopes: &[&str]) -> String {

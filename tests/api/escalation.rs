@@ -16,20 +16,6 @@ async fn admin_key_with(app: &TestApp, scopes: &[&str], extra: Value) -> (String
     app.new_key(&app.admin_key, body).await
 }
 
-/// `POST /v1/auth/token` for a key of the bootstrap admin: an exchanged access token.
-async fn exchange(app: &TestApp, key: &str) -> String {
-    let reply = app
-        .call(
-            "POST",
-            "/v1/auth/token",
-            None,
-            Some(json!({"email": app.admin_email, "api_key": key})),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    reply.body["access_token"].as_str().unwrap().to_owned()
-}
-
 /// `POST /v1/auth/tokens` with `credential`: a temp token.
 async fn temp_token(app: &TestApp, credential: &str) -> String {
     let reply = app
@@ -103,7 +89,7 @@ async fn a_weak_credential_cannot_set_a_password_that_signs_in_with_every_scope(
     assert_eq!(created.status, StatusCode::FORBIDDEN, "{}", created.body);
 
     // A token exchanged for an all-scope admin key acts as that key: it may.
-    let exchanged = exchange(&app, &app.admin_key).await;
+    let exchanged = app.exchange(&app.admin_key).await;
     assert_eq!(set_password(&app, &exchanged).await, StatusCode::NO_CONTENT);
     let session = app.sign_in(&app.admin_email, PASSWORD).await;
     assert_eq!(
@@ -116,7 +102,7 @@ async fn a_weak_credential_cannot_set_a_password_that_signs_in_with_every_scope(
 async fn tokens_follow_their_key_as_it_is_now() {
     let app = spawn_app().await;
     let (key_id, key) = admin_key_with(&app, &["chat", "read", "write"], json!({})).await;
-    let exchanged = exchange(&app, &key).await;
+    let exchanged = app.exchange(&key).await;
     let temp = temp_token(&app, &key).await;
     for token in [&exchanged, &temp] {
         assert_eq!(
@@ -339,7 +325,7 @@ async fn temp_tokens_manage_nothing_and_exchanged_tokens_act_as_their_key() {
         json!({"expires_at": "2090-01-01T00:00:00Z"}),
     )
     .await;
-    let exchanged = exchange(&app, &expiring).await;
+    let exchanged = app.exchange(&expiring).await;
     let created = app
         .call(
             "POST",
@@ -405,9 +391,9 @@ async fn revoking_a_creator_key_refuses_its_keys_and_their_tokens_at_once() {
     let (_, child) = app.new_key(&creator, json!({"name": "child"})).await;
     let (_, grandchild) = app.new_key(&child, json!({"name": "grandchild"})).await;
     // A token exchanged for the creator acts as it: the key it creates follows the creator.
-    let acting = exchange(&app, &creator).await;
+    let acting = app.exchange(&creator).await;
     let (_, by_token) = app.new_key(&acting, json!({"name": "by token"})).await;
-    let child_token = exchange(&app, &child).await;
+    let child_token = app.exchange(&child).await;
     let grandchild_temp = temp_token(&app, &grandchild).await;
     let followers = [
         &child,
@@ -453,7 +439,7 @@ async fn narrowing_pausing_or_expiring_a_creator_key_does_the_same_to_its_keys()
     let (child_id, child) = app
         .new_key(&creator, json!({"name": "child", "scopes": all}))
         .await;
-    let child_token = exchange(&app, &child).await;
+    let child_token = app.exchange(&child).await;
     let creator_path = format!("/v1/api-keys/{creator_id}");
     let change = |body: Value| {
         let (app, path) = (&app, &creator_path);

@@ -23,19 +23,6 @@ async fn stored_version(app: &TestApp, key_id: &str) -> String {
     hash.split_once('$').expect("a versioned hash").0.to_owned()
 }
 
-async fn exchanged_token(app: &TestApp, key: &str) -> String {
-    let reply = app
-        .call(
-            "POST",
-            "/v1/auth/token",
-            None,
-            Some(json!({"email": app.admin_email, "api_key": key})),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    reply.body["access_token"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn credentials_of_version_one_verify_after_version_two_until_it_is_revoked() {
     let parameter = format!(
@@ -48,7 +35,7 @@ async fn credentials_of_version_one_verify_after_version_two_until_it_is_revoked
     let (old_id, old_key) = before
         .new_key(&before.admin_key, json!({"name": "made under 1"}))
         .await;
-    let old_token = exchanged_token(&before, &old_key).await;
+    let old_token = before.exchange(&old_key).await;
     assert_eq!(stored_version(&before, &old_id).await, "p1");
 
     // The rotation: version 2 becomes current for every instance started from now on.
@@ -81,6 +68,21 @@ async fn credentials_of_version_one_verify_after_version_two_until_it_is_revoked
     assert_eq!(me(&revoked, &new_key).await, StatusCode::OK);
 }
 
+/// Why a cold start naming `parameter` as the pepper would stop.
+async fn start_refused(app: &TestApp, parameter: &str) -> String {
+    let config = keygate_tests::test_config(
+        app.services.store.table(),
+        &[("KEYGATE_PEPPER_PARAMETER", parameter)],
+    );
+    app.services
+        .store
+        .load_peppers(&config)
+        .await
+        .err()
+        .expect("the start is refused")
+        .to_string()
+}
+
 #[tokio::test]
 async fn a_missing_or_plain_text_parameter_stops_the_start_naming_it() {
     let app = keygate_tests::spawn_app().await;
@@ -88,18 +90,7 @@ async fn a_missing_or_plain_text_parameter_stops_the_start_naming_it() {
         "/keygate-tests/missing-{}",
         keygate::domain::credential::new_ulid()
     );
-    let config = keygate_tests::test_config(
-        app.services.store.table(),
-        &[("KEYGATE_PEPPER_PARAMETER", missing.as_str())],
-    );
-    let error = app
-        .services
-        .store
-        .load_peppers(&config)
-        .await
-        .err()
-        .expect("a missing parameter is an error")
-        .to_string();
+    let error = start_refused(&app, &missing).await;
     assert!(
         error.contains("KEYGATE_PEPPER_PARAMETER") && error.contains(&missing),
         "{error}"
@@ -117,18 +108,7 @@ async fn a_missing_or_plain_text_parameter_stops_the_start_naming_it() {
         .send()
         .await
         .unwrap();
-    let config = keygate_tests::test_config(
-        app.services.store.table(),
-        &[("KEYGATE_PEPPER_PARAMETER", plain.as_str())],
-    );
-    let error = app
-        .services
-        .store
-        .load_peppers(&config)
-        .await
-        .err()
-        .expect("a String parameter is refused")
-        .to_string();
+    let error = start_refused(&app, &plain).await;
     assert!(error.contains("not a SecureString"), "{error}");
     assert!(!error.contains("a pepper in plain text"), "{error}");
 }
