@@ -24,5 +24,6 @@ pub mod secret_scanning;
 pub mod token;
 pub mod user;
 pub mod validation;
+pub mod webhook;
 
 pub use validation::Invalid;
