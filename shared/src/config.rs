@@ -1,6 +1,7 @@
 //! Configuration from the environment, read once per cold start.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use crate::domain::audit::DEFAULT_RETENTION_DAYS;
 use crate::domain::password::{DEFAULT_LOCKOUT_SECS, HashCost};
 use crate::domain::route_policy::RoutePolicy;
 use crate::domain::secret_scanning::ReportKeys;
+use crate::domain::webhook::PlainLoopback;
 
 /// The route policy keygate ships (AskTable's asker routes): used when
 /// `KEYGATE_ROUTE_POLICY` is empty or unset.
@@ -108,6 +110,15 @@ pub struct Config {
     /// `on` by default). Every verification reads them (two read units); `off` saves that
     /// where none is wanted, and setting one is then refused.
     pub owner_budgets: bool,
+    /// Whether a webhook may be plain `http://` to a loopback address
+    /// (`KEYGATE_WEBHOOK_PLAIN_LOOPBACK=allow`): a development flag the local server sets;
+    /// never set in AWS, where endpoints are `https` to public addresses only.
+    pub webhook_plain_loopback: PlainLoopback,
+    /// Names resolved from this map instead of DNS when webhook destinations are checked
+    /// (`KEYGATE_WEBHOOK_HOSTS="name=addr[|addr],name2=addr"`), as `curl --resolve` does:
+    /// for private DNS set-ups, and for the tests, which map names to forbidden addresses
+    /// without asking DNS.
+    pub webhook_hosts: BTreeMap<String, Vec<IpAddr>>,
 }
 
 /// An HTTP API answers an authorizer's `isAuthorized: false` with a bare 403, whatever the
@@ -262,6 +273,23 @@ impl Config {
                 1,
                 60,
             )? as u64),
+            webhook_plain_loopback: match value("KEYGATE_WEBHOOK_PLAIN_LOOPBACK").as_deref() {
+                None | Some("refuse") => PlainLoopback::Refused,
+                Some("allow") => PlainLoopback::Allowed,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "KEYGATE_WEBHOOK_PLAIN_LOOPBACK",
+                        reason: format!("expected \"allow\" or \"refuse\", got {other:?}"),
+                    });
+                }
+            },
+            webhook_hosts: match value("KEYGATE_WEBHOOK_HOSTS") {
+                None => BTreeMap::new(),
+                Some(raw) => parse_hosts(&raw).map_err(|reason| ConfigError::Invalid {
+                    name: "KEYGATE_WEBHOOK_HOSTS",
+                    reason,
+                })?,
+            },
             owner_budgets: match value("KEYGATE_OWNER_BUDGETS").as_deref() {
                 None | Some("on") => true,
                 Some("off") => false,
@@ -276,9 +304,40 @@ impl Config {
     }
 }
 
+/// `name=addr[|addr],…` → each name's addresses.
+fn parse_hosts(raw: &str) -> Result<BTreeMap<String, Vec<IpAddr>>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (name, addresses) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("expected name=address, got {entry:?}"))?;
+            let addresses = addresses
+                .split('|')
+                .map(|a| a.trim().parse::<IpAddr>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| format!("{entry:?} has an address that is not an IP address"))?;
+            Ok((name.trim().to_ascii_lowercase(), addresses))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhook_hosts_map_names_to_addresses() {
+        let hosts = parse_hosts("Meta.test=169.254.169.254, two.test=10.0.0.1|::1").unwrap();
+        assert_eq!(
+            hosts["meta.test"],
+            ["169.254.169.254".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(hosts["two.test"].len(), 2);
+        assert!(parse_hosts("nope").is_err());
+        assert!(parse_hosts("x=not-an-ip").is_err());
+    }
 
     #[test]
     fn the_pepper_is_named_never_given_and_revoked_versions_are_numbers() {

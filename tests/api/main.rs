@@ -32,3 +32,4 @@ mod surfaces;
 mod tls;
 mod users;
 mod verify;
+mod webhooks;

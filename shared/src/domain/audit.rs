@@ -38,10 +38,14 @@ pub enum EventType {
     /// A user's or a tenant's budget set (`target.kind` says which).
     BudgetSet,
     BudgetRemoved,
+    WebhookCreated,
+    WebhookUpdated,
+    WebhookDeleted,
+    WebhookSecretRotated,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 22] = [
+    pub const ALL: [EventType; 26] = [
         Self::KeyCreated,
         Self::KeyPatched,
         Self::KeyPaused,
@@ -64,6 +68,10 @@ impl EventType {
         Self::LeakedCredentialRevoked,
         Self::BudgetSet,
         Self::BudgetRemoved,
+        Self::WebhookCreated,
+        Self::WebhookUpdated,
+        Self::WebhookDeleted,
+        Self::WebhookSecretRotated,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -90,6 +98,10 @@ impl EventType {
             Self::LeakedCredentialRevoked => "credential.leak_revoked",
             Self::BudgetSet => "budget.set",
             Self::BudgetRemoved => "budget.removed",
+            Self::WebhookCreated => "webhook.created",
+            Self::WebhookUpdated => "webhook.updated",
+            Self::WebhookDeleted => "webhook.deleted",
+            Self::WebhookSecretRotated => "webhook.secret_rotated",
         }
     }
 
@@ -110,7 +122,7 @@ pub struct Actor {
 }
 
 /// What was touched: `api_key`, `access_token`, `session`, `user`, `dataset`,
-/// `user_budget` or `tenant_budget`, and its id.
+/// `user_budget`, `tenant_budget` or `webhook`, and its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub kind: &'static str,

@@ -341,6 +341,24 @@ impl CredentialHasher {
             .is_some_and(|version| self.peppers.is_newer(version))
     }
 
+    /// A key derived from `seed` under the current pepper, and the version it used: a secret
+    /// keygate must remake to use (a webhook's signing key), of which the table holds only
+    /// the seed and the version. Without a pepper (development only) it is SHA-256 of the
+    /// seed, so the table alone would give it away.
+    pub fn derive(&self, seed: &str) -> (HashedWith, [u8; 32]) {
+        let current = self.peppers.current();
+        let key = self
+            .digest(current, seed)
+            .expect("the current pepper is accepted");
+        (current, key)
+    }
+
+    /// The key [`CredentialHasher::derive`] made from `seed` under `with`; `None` once that
+    /// pepper version is revoked or unknown.
+    pub fn derive_again(&self, with: HashedWith, seed: &str) -> Option<[u8; 32]> {
+        self.digest(with, seed)
+    }
+
     fn digest(&self, with: HashedWith, secret: &str) -> Option<[u8; 32]> {
         match with {
             HashedWith::Nothing => Some(Sha256::digest(secret.as_bytes()).into()),

@@ -22,6 +22,8 @@ pub const KEYGATE_ROUTES: &[KeygateRoute] = &[
     // A user reads their own budget; the service lets only tenant admins read another's.
     KeygateRoute::full("GET /v1/users/{user_id}/budget", None),
     KeygateRoute::needing("GET /v1/tenant/budget", Needs::TenantAdmin, None),
+    KeygateRoute::needing("ANY /v1/webhooks", Needs::TenantAdmin, None),
+    KeygateRoute::needing("ANY /v1/webhooks/{proxy+}", Needs::TenantAdmin, None),
     KeygateRoute::needing("ANY /v1/api-keys", Needs::Manager, None),
     KeygateRoute::needing("ANY /v1/api-keys/{proxy+}", Needs::Manager, None),
     KeygateRoute::full("GET /v1/api-keys/{key_id}/usage", None),

@@ -10,6 +10,10 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
+use url::{Host, Url};
+
+use super::Invalid;
+use super::audit::EventType;
 
 /// The prefix of a signing secret; the rest is the key, base64.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -27,6 +31,137 @@ pub const DISABLE_AFTER_FAILING_SECS: i64 = 3 * 24 * 3600;
 /// A receiver's answer is read up to this many bytes, and never stored.
 pub const MAX_RESPONSE_BYTES: usize = 1024;
 
+/// At most this many endpoints per tenant (each event fans out to all of them).
+pub const MAX_ENDPOINTS_PER_TENANT: u32 = 20;
+
+pub const MAX_URL_CHARS: usize = 2048;
+pub const MAX_DESCRIPTION_CHARS: usize = 256;
+
+/// The events that are not audit events: a budget running low, a key about to expire, an
+/// endpoint's test and its disabling.
+pub const NOTICE_TYPES: [&str; 4] = [
+    "budget.threshold",
+    "key.expiring",
+    "webhook.test",
+    "webhook.disabled",
+];
+
+/// Every event type an endpoint may ask for.
+pub fn event_types() -> impl Iterator<Item = &'static str> {
+    EventType::ALL
+        .into_iter()
+        .map(EventType::as_str)
+        .chain(NOTICE_TYPES)
+}
+
+/// An endpoint's filter: the types it asked for, checked and without repeats; empty means
+/// every type.
+pub fn parse_event_types(field: &str, asked: &[String]) -> Result<Vec<String>, Invalid> {
+    let mut kept: Vec<String> = Vec::new();
+    for (index, name) in asked.iter().enumerate() {
+        if !event_types().any(|known| known == name) {
+            return Err(Invalid::new(
+                format!("{field}[{index}]"),
+                format!("unknown event type {name:?}"),
+            ));
+        }
+        if !kept.contains(name) {
+            kept.push(name.clone());
+        }
+    }
+    Ok(kept)
+}
+
+/// Whether an endpoint with this filter gets events of this type.
+pub fn wants(filter: &[String], event_type: &str) -> bool {
+    filter.is_empty() || filter.iter().any(|wanted| wanted == event_type)
+}
+
+/// Where deliveries go, as registered: `https`, or plain `http` to a loopback address when
+/// the deployment allows it for development.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointUrl {
+    url: String,
+    host: String,
+    port: u16,
+}
+
+/// Whether plain `http://` to a loopback address is accepted (the local server's
+/// development flag); never in AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PlainLoopback {
+    #[default]
+    Refused,
+    Allowed,
+}
+
+impl EndpointUrl {
+    pub fn parse(field: &str, raw: &str, plain_loopback: PlainLoopback) -> Result<Self, Invalid> {
+        let refuse = |message: &str| Err(Invalid::new(field, message));
+        if raw.chars().count() > MAX_URL_CHARS {
+            return refuse("must be at most 2048 characters");
+        }
+        let Ok(url) = Url::parse(raw) else {
+            return refuse("must be an absolute https:// URL");
+        };
+        if !url.username().is_empty() || url.password().is_some() {
+            return refuse("must not carry a user name or password");
+        }
+        if url.fragment().is_some() {
+            return refuse("must not carry a #fragment");
+        }
+        let host = match url.host() {
+            Some(Host::Domain(name)) => name.to_owned(),
+            Some(Host::Ipv4(v4)) => v4.to_string(),
+            Some(Host::Ipv6(v6)) => v6.to_string(),
+            None => return refuse("must name a host"),
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if plain_loopback == PlainLoopback::Allowed && is_loopback_host(&host) => {}
+            "http" => return refuse("must use https"),
+            _ => return refuse("must be an absolute https:// URL"),
+        }
+        let port = url.port_or_known_default().unwrap_or(443);
+        Ok(Self {
+            url: url.into(),
+            host,
+            port,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// The host to resolve (a name, or an address literal).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether this is the development exception (plain http to loopback), which skips the
+    /// address rules.
+    pub fn is_plain_loopback(&self) -> bool {
+        self.url.starts_with("http:")
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The first address of a destination that may not receive a delivery, and why; every
+/// address a name resolves to is checked, so one internal answer refuses the whole name.
+pub fn first_forbidden(addresses: &[IpAddr]) -> Option<(IpAddr, &'static str)> {
+    addresses
+        .iter()
+        .find_map(|address| forbidden_address(*address).map(|why| (*address, why)))
+}
+
 /// One event as a receiver gets it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Envelope {
@@ -39,16 +174,104 @@ pub struct Envelope {
     pub data: serde_json::Value,
 }
 
-/// A signing secret: 24 random bytes. It is shown once, when made or rotated.
+/// Where an endpoint's signing secret comes from: a random seed, stored, and the pepper
+/// version that turns it into the secret (0: none, development only). The secret itself is
+/// never stored; keygate remakes it from the seed whenever it signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretSeed {
+    pub seed: String,
+    pub pepper_version: u32,
+}
+
+/// A fresh seed: 24 bytes from the operating system's CSPRNG, base64.
+pub fn new_seed() -> String {
+    let mut random = [0u8; 24];
+    getrandom::fill(&mut random).expect("the operating system's random source failed");
+    STANDARD.encode(random)
+}
+
+/// What the pepper derives an endpoint's secret from: its id with the seed, so two
+/// endpoints never share a secret even if a seed repeated.
+pub fn derivation_input(endpoint_id: &str, seed: &str) -> String {
+    format!("webhook-secret:{endpoint_id}:{seed}")
+}
+
+/// A registered endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub id: String,
+    pub tenant_id: String,
+    pub url: String,
+    /// Empty: every type.
+    pub event_types: Vec<String>,
+    pub description: String,
+    pub enabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub secret: SecretSeed,
+    /// After a rotation: the previous secret, and until when it keeps signing.
+    pub previous_secret: Option<(SecretSeed, i64)>,
+    /// Why keygate disabled it (failing deliveries), when it did.
+    pub disabled_reason: Option<String>,
+}
+
+impl Endpoint {
+    /// The secrets that sign at `now`: the current one, and the previous one during its
+    /// overlap.
+    pub fn signing_seeds(&self, now: i64) -> Vec<&SecretSeed> {
+        let previous = self
+            .previous_secret
+            .as_ref()
+            .filter(|(_, until)| *until > now)
+            .map(|(seed, _)| seed);
+        std::iter::once(&self.secret).chain(previous).collect()
+    }
+}
+
+/// A new endpoint as a client asks for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndpointInput {
+    pub url: String,
+    pub event_types: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+/// A change to an endpoint: only what is given changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndpointPatch {
+    pub url: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+impl EndpointPatch {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// A description: at most 256 characters, no control characters; empty when absent.
+pub fn parse_description(field: &str, raw: Option<&str>) -> Result<String, Invalid> {
+    let text = raw.unwrap_or_default().trim();
+    if text.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(Invalid::new(field, "must be at most 256 characters"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(Invalid::new(field, "must not contain control characters"));
+    }
+    Ok(text.to_owned())
+}
+
+/// A signing secret: 32 bytes made by the pepper from a seed. It is shown once, when made or rotated.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningSecret(Vec<u8>);
 
 impl SigningSecret {
-    /// A new secret from the operating system's CSPRNG.
-    pub fn generate() -> Self {
-        let mut key = vec![0u8; 24];
-        getrandom::fill(&mut key).expect("the operating system's random source failed");
-        Self(key)
+    /// The secret of this key material (made by the pepper from an endpoint's seed).
+    pub fn from_key(key: [u8; 32]) -> Self {
+        Self(key.to_vec())
     }
 
     /// `whsec_<base64>`, as a receiver's library takes it.
@@ -154,6 +377,68 @@ mod tests {
     use super::*;
 
     #[test]
+    fn endpoint_urls_are_https_unless_the_development_flag_allows_loopback() {
+        let ok = EndpointUrl::parse(
+            "url",
+            "https://hooks.example.com/k?x=1",
+            PlainLoopback::Refused,
+        )
+        .unwrap();
+        assert_eq!((ok.host(), ok.port()), ("hooks.example.com", 443));
+        for (raw, why) in [
+            ("http://hooks.example.com/", "must use https"),
+            ("http://127.0.0.1:9000/", "must use https"),
+            (
+                "ftp://hooks.example.com/",
+                "must be an absolute https:// URL",
+            ),
+            ("/relative", "must be an absolute https:// URL"),
+            (
+                "https://user:pw@hooks.example.com/",
+                "must not carry a user name or password",
+            ),
+            (
+                "https://hooks.example.com/#frag",
+                "must not carry a #fragment",
+            ),
+        ] {
+            let refused = EndpointUrl::parse("url", raw, PlainLoopback::Refused).unwrap_err();
+            assert_eq!(
+                (refused.field.as_str(), refused.message.as_str()),
+                ("url", why),
+                "{raw}"
+            );
+        }
+        let local =
+            EndpointUrl::parse("url", "http://127.0.0.1:9000/h", PlainLoopback::Allowed).unwrap();
+        assert!(local.is_plain_loopback());
+        assert_eq!(local.port(), 9000);
+        assert!(EndpointUrl::parse("url", "http://10.0.0.1/", PlainLoopback::Allowed).is_err());
+    }
+
+    #[test]
+    fn event_type_filters_name_the_unknown_entry() {
+        let kept = parse_event_types(
+            "event_types",
+            &[
+                "key.created".into(),
+                "key.created".into(),
+                "budget.threshold".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(kept, ["key.created", "budget.threshold"]);
+        let refused = parse_event_types(
+            "event_types",
+            &["key.created".into(), "key.exploded".into()],
+        )
+        .unwrap_err();
+        assert_eq!(refused.field, "event_types[1]");
+        assert!(wants(&[], "key.revoked"));
+        assert!(!wants(&kept, "key.revoked"));
+    }
+
+    #[test]
     fn signs_the_standard_webhooks_test_vector() {
         // The specification's reference vector (standard-webhooks libraries' own tests).
         let secret = SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
@@ -167,9 +452,38 @@ mod tests {
         );
     }
 
+    fn random_secret() -> SigningSecret {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).unwrap();
+        SigningSecret::from_key(key)
+    }
+
+    #[test]
+    fn the_previous_secret_signs_only_during_its_overlap() {
+        let seed = |s: &str| SecretSeed {
+            seed: s.into(),
+            pepper_version: 1,
+        };
+        let endpoint = Endpoint {
+            id: "e".into(),
+            tenant_id: "t".into(),
+            url: "https://x.example/".into(),
+            event_types: vec![],
+            description: String::new(),
+            enabled: true,
+            created_at: 0,
+            updated_at: 0,
+            secret: seed("new"),
+            previous_secret: Some((seed("old"), 100)),
+            disabled_reason: None,
+        };
+        assert_eq!(endpoint.signing_seeds(99), [&seed("new"), &seed("old")]);
+        assert_eq!(endpoint.signing_seeds(100), [&seed("new")]);
+    }
+
     #[test]
     fn a_secret_round_trips_and_never_prints() {
-        let secret = SigningSecret::generate();
+        let secret = random_secret();
         let shown = secret.reveal();
         assert!(shown.starts_with("whsec_"));
         assert_eq!(SigningSecret::parse(&shown), Some(secret.clone()));
@@ -180,7 +494,7 @@ mod tests {
 
     #[test]
     fn during_a_rotation_both_secrets_sign() {
-        let (old, new) = (SigningSecret::generate(), SigningSecret::generate());
+        let (old, new) = (random_secret(), random_secret());
         let header = signature_header(&[&new, &old], "msg_1", 1, "{}");
         let signatures: Vec<&str> = header.split(' ').collect();
         assert_eq!(

@@ -15,6 +15,7 @@ pub mod sessions;
 pub mod usage;
 pub mod users;
 pub(crate) mod views;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -58,6 +59,7 @@ pub fn all(services: Services) -> Router {
         .merge(sessions::routes())
         .merge(users::routes())
         .merge(budgets::routes())
+        .merge(webhooks::routes())
         .merge(dashboard::routes())
         .merge(api_keys::routes())
         .merge(key_check::routes())
@@ -76,7 +78,7 @@ pub fn all(services: Services) -> Router {
 }
 
 /// The `auth` function: token exchange, temp tokens, me, sessions, passwords, user
-/// management and the dashboard page (whose first request is a sign-in here anyway).
+/// management, webhook endpoints and the dashboard page (whose first request is a sign-in here anyway).
 pub fn auth_group(services: Services) -> Router {
     finish(
         Router::new()
@@ -84,6 +86,7 @@ pub fn auth_group(services: Services) -> Router {
             .merge(sessions::routes())
             .merge(users::routes())
             .merge(budgets::routes())
+            .merge(webhooks::routes())
             .merge(dashboard::routes()),
         services,
     )

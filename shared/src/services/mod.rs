@@ -18,6 +18,7 @@ pub mod sessions;
 pub mod tokens;
 pub mod users;
 mod verify_cache;
+pub mod webhooks;
 
 pub use error::Error;
 

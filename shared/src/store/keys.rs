@@ -145,3 +145,9 @@ pub fn usage_sk(hour_start: i64) -> String {
 pub fn usage_report_sk(request_id: &str) -> String {
     format!("REPORT#{request_id}")
 }
+
+/// A tenant's webhook endpoint, in the tenant's partition.
+pub fn webhook_sk(endpoint_id: &str) -> String {
+    format!("WEBHOOK#{endpoint_id}")
+}
+pub const WEBHOOK_SK_PREFIX: &str = "WEBHOOK#";

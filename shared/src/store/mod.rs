@@ -19,6 +19,7 @@ pub mod tokens;
 mod transaction;
 mod trust;
 pub mod users;
+pub mod webhooks;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{
