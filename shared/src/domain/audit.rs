@@ -42,10 +42,20 @@ pub enum EventType {
     WebhookUpdated,
     WebhookDeleted,
     WebhookSecretRotated,
+    /// The operator suspended or resumed a tenant (`keygate-admin tenant`).
+    TenantSuspended,
+    TenantResumed,
+    /// A tenant admin deactivated a user (`DELETE /v1/users/{id}`).
+    UserDeactivated,
+    /// A deactivated user's dataset passed to another user, or was deleted, with them.
+    DatasetTransferred,
+    DatasetDeleted,
+    /// A deactivated user's personal data erased (`POST /v1/users/{id}/erase`).
+    UserErased,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 26] = [
+    pub const ALL: [EventType; 32] = [
         Self::KeyCreated,
         Self::KeyPatched,
         Self::KeyPaused,
@@ -72,6 +82,12 @@ impl EventType {
         Self::WebhookUpdated,
         Self::WebhookDeleted,
         Self::WebhookSecretRotated,
+        Self::TenantSuspended,
+        Self::TenantResumed,
+        Self::UserDeactivated,
+        Self::DatasetTransferred,
+        Self::DatasetDeleted,
+        Self::UserErased,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -102,6 +118,12 @@ impl EventType {
             Self::WebhookUpdated => "webhook.updated",
             Self::WebhookDeleted => "webhook.deleted",
             Self::WebhookSecretRotated => "webhook.secret_rotated",
+            Self::TenantSuspended => "tenant.suspended",
+            Self::TenantResumed => "tenant.resumed",
+            Self::UserDeactivated => "user.deactivated",
+            Self::DatasetTransferred => "dataset.transferred",
+            Self::DatasetDeleted => "dataset.deleted",
+            Self::UserErased => "user.erased",
         }
     }
 

@@ -129,6 +129,10 @@ pub enum Unusable {
     /// Paused by its owner (keys only).
     Disabled,
     Expired,
+    /// Its tenant is suspended by the operator (`keygate-admin tenant suspend`).
+    Suspended,
+    /// Its user is deactivated (`DELETE /v1/users/{id}`).
+    Deactivated,
 }
 
 /// A freshly generated secret, to be shown once and then forgotten.

@@ -202,6 +202,7 @@ mod tests {
             role: UserRole::Admin,
             cac_verified: false,
             created_at: 0,
+            deactivated_at: None,
         };
         let input = NewKeyInput {
             name: Some("key".into()),

@@ -285,6 +285,7 @@ mod tests {
             role: UserRole::Member,
             cac_verified: false,
             created_at: 0,
+            deactivated_at: None,
         }
     }
 

@@ -38,6 +38,8 @@ pub struct Tenant {
     pub id: String,
     pub name: String,
     pub created_at: i64,
+    /// When the operator suspended it (every credential and sign-in refused until resumed).
+    pub suspended_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +51,8 @@ pub struct User {
     pub role: UserRole,
     pub cac_verified: bool,
     pub created_at: i64,
+    /// When a tenant admin deactivated the user (every credential and sign-in refused).
+    pub deactivated_at: Option<i64>,
 }
 
 #[cfg(test)]

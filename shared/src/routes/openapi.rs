@@ -76,6 +76,7 @@ pub(super) async fn serve() -> impl IntoResponse {
         super::users::list,
         super::users::create,
         super::users::update,
+        super::users::deactivate,
         super::users::create_key,
         super::budgets::put_user_budget,
         super::budgets::get_user_budget,
@@ -341,6 +342,15 @@ pub enum KeyType {
 pub enum UserRole {
     Admin,
     Member,
+}
+
+/// What becomes of a deactivated user's datasets (`DELETE /v1/users/{id}`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum DatasetsFate {
+    Transfer,
+    Delete,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::views;
@@ -19,7 +19,10 @@ use crate::services::users::NewUserInput;
 pub fn routes() -> Router<Services> {
     Router::new()
         .route("/v1/users", get(list).post(create))
-        .route("/v1/users/{user_id}", axum::routing::patch(update))
+        .route(
+            "/v1/users/{user_id}",
+            axum::routing::patch(update).delete(deactivate),
+        )
         .route("/v1/users/{user_id}/api-keys", post(create_key))
 }
 
@@ -173,4 +176,58 @@ pub(super) async fn create_key(
         StatusCode::CREATED,
         Json(views::created_key(&created.key, &created.secret)),
     ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DeactivateQuery {
+    /// What becomes of the user's datasets: `transfer` (to `transfer_to`) or `delete`;
+    /// required when the user owns any.
+    #[param(value_type = Option<super::openapi::DatasetsFate>)]
+    datasets: Option<String>,
+    /// The user of the tenant who receives the datasets (with `datasets=transfer`).
+    transfer_to: Option<String>,
+}
+
+/// A deactivation: the user as it now stands, and what this request did.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Deactivated {
+    user: views::UserView,
+    /// The user's keys revoked now (keys following them are refused with them).
+    keys_revoked: u32,
+    datasets_transferred: u32,
+    datasets_deleted: u32,
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{user_id}",
+    tag = "users",
+    operation_id = "deactivate_user",
+    summary = "Deactivate a user: every key, token and session of theirs refused from the next request; their datasets transferred or deleted (admins; repeatable, resumes after a failure)",
+    params(("user_id" = String, Path), DeactivateQuery),
+    responses((status = 200, body = Deactivated), (status = 409, description = "The caller's own user, or a dataset kept changing", body = crate::http::problem::ProblemBody, content_type = "application/problem+json")),
+)]
+pub(super) async fn deactivate(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    Path(user_id): Path<String>,
+    QueryParams(query): QueryParams<DeactivateQuery>,
+) -> Result<Json<Deactivated>, Problem> {
+    let done = services
+        .deactivate_user(
+            &caller,
+            &user_id,
+            query.datasets.as_deref(),
+            query.transfer_to.as_deref(),
+        )
+        .await?;
+    Ok(Json(Deactivated {
+        user: views::user(&done.user),
+        keys_revoked: done.keys_revoked,
+        datasets_transferred: done.datasets_transferred,
+        datasets_deleted: done.datasets_deleted,
+    }))
 }

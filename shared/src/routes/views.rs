@@ -242,6 +242,10 @@ pub struct UserView {
     /// Each new key's own limits, in the answer that sets or reads them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_ratelimits: Option<Vec<RateLimitView>>,
+    /// False once the user is deactivated (`DELETE /v1/users/{id}`).
+    pub active: bool,
+    #[schema(format = DateTime)]
+    pub deactivated_at: Option<String>,
 }
 
 pub fn user(user: &User) -> UserView {
@@ -254,6 +258,8 @@ pub fn user(user: &User) -> UserView {
         cac_verified: user.cac_verified,
         created_at: to_rfc3339(user.created_at),
         default_ratelimits: None,
+        active: user.deactivated_at.is_none(),
+        deactivated_at: user.deactivated_at.map(to_rfc3339),
     }
 }
 

@@ -67,6 +67,7 @@ impl Services {
             role: caller.user_role,
             cac_verified: false,
             created_at: 0,
+            deactivated_at: None,
         };
         self.create_key_for(&owner, input, policy, Some(caller))
             .await

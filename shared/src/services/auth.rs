@@ -13,6 +13,7 @@ use crate::domain::models::AllowedModels;
 use crate::domain::owner_budget::{BudgetOwner, OwnerBudget};
 use crate::domain::principal::Principal;
 use crate::domain::scope::{KeyType, Scope};
+use crate::domain::standing::Standing;
 use crate::domain::token::{self, AccessToken, ChatRole, TokenOrigin};
 use crate::domain::user::Email;
 use crate::metrics;
@@ -259,6 +260,8 @@ impl From<Refused> for Error {
                 Unusable::Revoked => "credential revoked",
                 Unusable::Disabled => "key paused",
                 Unusable::Expired => "credential expired",
+                Unusable::Suspended => "tenant suspended",
+                Unusable::Deactivated => "user deactivated",
             }),
             Refused::Store(error) => Error::from(error),
         }
@@ -286,6 +289,8 @@ impl Services {
                 Unusable::Revoked => "revoked",
                 Unusable::Disabled => "paused",
                 Unusable::Expired => "expired",
+                Unusable::Suspended => "suspended",
+                Unusable::Deactivated => "deactivated",
             },
             Err(Refused::Store(_)) => "store_failure",
         });
@@ -301,13 +306,13 @@ impl Services {
         if let Some(principal) = self.cache.get(&cache_key, now) {
             return Ok(principal);
         }
-        // A secret naming its owner has the owner's budgets read with it; one of the earlier
-        // format has them read once its credential is known.
+        // A secret naming its owner has the owner's items (budgets and standing) read with
+        // it; one of the earlier format has them read once its credential is known. They
+        // are read whether or not owner budgets are on: a suspension or a deactivation
+        // holds in every deployment.
         let meters = match parsed.owner {
-            Some(owner) if self.config.owner_budgets => {
-                owner_meters(&owner.tenant.to_string(), &owner.user.to_string())
-            }
-            _ => Vec::new(),
+            Some(owner) => owner_meters(&owner.tenant.to_string(), &owner.user.to_string()),
+            None => Vec::new(),
         };
         let principal = match parsed.kind {
             CredentialKind::ApiKey => {
@@ -327,7 +332,12 @@ impl Services {
                 }
                 let key = effective_key(&chain.key, &chain.ancestors, now)?;
                 let above = self
-                    .budgets_above(&meters, chain.owner_budgets, &key.tenant_id, &key.user_id)
+                    .owner_above(
+                        &meters,
+                        (chain.owner_budgets, chain.owner_standing),
+                        &key.tenant_id,
+                        &key.user_id,
+                    )
                     .await?;
                 self.note_key_use(&chain.key, now).await;
                 principal_of_key(&key, inherited_budgets(&chain.ancestors), above)
@@ -376,9 +386,9 @@ impl Services {
                     (None, _) => (Vec::new(), Vec::new()),
                 };
                 let above = self
-                    .budgets_above(
+                    .owner_above(
                         &meters,
-                        found.owner_budgets,
+                        (found.owner_budgets, found.owner_standing),
                         &found.token.tenant_id,
                         &found.token.user_id,
                     )
@@ -390,25 +400,31 @@ impl Services {
         Ok(principal)
     }
 
-    /// The budgets above a verified credential: as read with it (`read` at `meters`), or,
-    /// for a secret of the earlier format (no meters asked), read now; none where owner
-    /// budgets are off.
-    async fn budgets_above(
+    /// What the owner items above a verified credential say: as read with it (`read` at
+    /// `meters`), or, for a secret of the earlier format (no meters asked), read now. A
+    /// suspended tenant or a deactivated user refuses the credential; otherwise the budgets
+    /// above it (none where owner budgets are off).
+    async fn owner_above(
         &self,
         meters: &[String],
-        read: Vec<Option<OwnerBudget>>,
+        read: (Vec<Option<OwnerBudget>>, Standing),
         tenant_id: &str,
         user_id: &str,
     ) -> Result<AboveKeys, Refused> {
+        let (meters, (budgets, standing)) = if meters.is_empty() {
+            let meters = owner_meters(tenant_id, user_id);
+            let read = self.store.read_owner_budgets(&meters).await?;
+            (meters, read)
+        } else {
+            (meters.to_vec(), read)
+        };
+        if let Some(why) = standing.refusal() {
+            return Err(Refused::unusable(why, tenant_id));
+        }
         if !self.config.owner_budgets {
             return Ok(AboveKeys::default());
         }
-        if !meters.is_empty() {
-            return Ok(above_keys(meters, read));
-        }
-        let meters = owner_meters(tenant_id, user_id);
-        let read = self.store.read_owner_budgets(&meters).await?;
-        Ok(above_keys(&meters, read))
+        Ok(above_keys(&meters, budgets))
     }
 
     /// Writes `last_used_at` when the stamp just read (and this instance's own memory) is

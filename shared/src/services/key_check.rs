@@ -129,7 +129,11 @@ impl Services {
             }
             Err(Refused::Unusable { why, .. }) => {
                 return Ok(refused(match why {
-                    Unusable::Revoked => CheckCode::Revoked,
+                    // A suspended tenant's or a deactivated user's credential is as good as
+                    // revoked to the asking service.
+                    Unusable::Revoked | Unusable::Suspended | Unusable::Deactivated => {
+                        CheckCode::Revoked
+                    }
                     Unusable::Disabled => CheckCode::Disabled,
                     Unusable::Expired => CheckCode::Expired,
                 }));

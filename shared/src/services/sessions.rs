@@ -52,7 +52,7 @@ impl Services {
             };
             checked = true;
             let user = record.user.clone();
-            if self.check_user_password(record, password).await? {
+            if self.check_user_password(record, password).await? && self.may_sign_in(&user).await? {
                 matched.push(user);
             }
         }
@@ -64,6 +64,17 @@ impl Services {
             return Err(Error::Unauthenticated(WRONG_CREDENTIALS));
         }
         Ok(matched)
+    }
+
+    /// Whether a user whose password matched may sign in: not while deactivated nor while
+    /// their tenant is suspended. Refused like a wrong password, so the answer says nothing
+    /// about the account; only a right password pays the tenant read.
+    async fn may_sign_in(&self, user: &User) -> Result<bool, Error> {
+        if user.deactivated_at.is_some() {
+            return Ok(false);
+        }
+        let tenant = self.store.get_tenant(&user.tenant_id).await?;
+        Ok(tenant.is_some_and(|tenant| tenant.suspended_at.is_none()))
     }
 
     /// `POST /v1/sessions`: email and password (and the tenant, when the email has users

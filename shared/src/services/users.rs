@@ -41,6 +41,7 @@ impl Services {
             id: new_ulid().to_string(),
             name: name.into_inner(),
             created_at: now,
+            suspended_at: None,
         };
         let admin = User {
             tenant_id: tenant.id.clone(),
@@ -50,6 +51,7 @@ impl Services {
             role: UserRole::Admin,
             cac_verified: false,
             created_at: now,
+            deactivated_at: None,
         };
         // The first user has no creator to name: the actor is the system, as for its key.
         let event = self
@@ -117,6 +119,7 @@ impl Services {
             role,
             cac_verified: input.cac_verified.unwrap_or(false),
             created_at: now_epoch(),
+            deactivated_at: None,
         };
         let password_hash = match password {
             Some(password) => Some(self.hash_password(password).await),

@@ -4,7 +4,7 @@
 use super::item::{Item, Reader, b, list, n, put_opt, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK};
 use super::meter::MeterStart;
-use super::owner_budgets::{budget_keys, budgets_in};
+use super::owner_budgets::{budget_keys, budgets_in, standing_in};
 use super::transaction::Transaction;
 use super::{Store, StoreError, primary_key};
 use crate::domain::api_key::{ApiKey, LAST_USED_RESOLUTION_SECS, Predecessor};
@@ -14,6 +14,7 @@ use crate::domain::metering::Metering;
 use crate::domain::models::AllowedModels;
 use crate::domain::owner_budget::OwnerBudget;
 use crate::domain::scope::{KeyType, Scopes, UserRole};
+use crate::domain::standing::Standing;
 
 pub enum CreateKey {
     Created,
@@ -205,6 +206,8 @@ pub struct KeyChain {
     pub ancestors: Vec<Option<ApiKey>>,
     /// The budgets asked for with it (its user's and tenant's), in the order asked.
     pub owner_budgets: Vec<Option<OwnerBudget>>,
+    /// Whether its tenant is suspended or its user deactivated, as those items say.
+    pub owner_standing: Standing,
 }
 
 fn user_key(tenant_id: &str, user_id: &str) -> Item {
@@ -283,6 +286,7 @@ impl Store {
             hash,
             ancestors: keys_in(&found, &chain[1..])?,
             owner_budgets: budgets_in(&found, budget_meters),
+            owner_standing: standing_in(&found, budget_meters),
         }))
     }
 

@@ -15,6 +15,8 @@ pub fn tenant(tenant_id: &str) -> String {
     format!("TENANT#{tenant_id}")
 }
 pub const TENANT_SK: &str = "TENANT";
+/// GSI1 partition listing every tenant (tenant items; GSI1SK = the tenant id).
+pub const TENANTS: &str = "TENANTS";
 
 pub fn user_sk(user_id: &str) -> String {
     format!("USER#{user_id}")

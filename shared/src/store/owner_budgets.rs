@@ -2,6 +2,8 @@
 //! JSON, and `models` when it lists some) rides on the budget's own meter item, so the
 //! verification that reads a credential reads the budgets above it in the same
 //! BatchGetItem, and one read answers `GET .../budget` with policy and counters together.
+//! The same items carry the owners' standing (`suspended_at` on the tenant's,
+//! `deactivated_at` on a user's), read by the same BatchGetItem.
 
 use std::collections::HashMap;
 
@@ -17,9 +19,14 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::metering::Metering;
 use crate::domain::models::AllowedModels;
 use crate::domain::owner_budget::OwnerBudget;
+use crate::domain::standing::Standing;
 
 const BUDGET: &str = "budget";
 const MODELS: &str = "models";
+/// On the tenant's meter item: when the operator suspended the tenant.
+pub(super) const SUSPENDED_AT: &str = "suspended_at";
+/// On a user's meter item: when a tenant admin deactivated the user.
+pub(super) const DEACTIVATED_AT: &str = "deactivated_at";
 
 /// The budget on a meter item; `None` when the item holds no budget (or there is none).
 fn budget_from(item: &Item) -> Option<OwnerBudget> {
@@ -50,6 +57,27 @@ pub(super) fn budgets_in(found: &[Item], meter_ids: &[String]) -> Vec<Option<Own
                 .and_then(budget_from)
         })
         .collect()
+}
+
+/// The standing the owner items among `found` (those at `meter_ids`) record: a flag on
+/// any of them refuses every credential below it.
+pub(super) fn standing_in(found: &[Item], meter_ids: &[String]) -> Standing {
+    let mut standing = Standing::default();
+    for id in meter_ids {
+        let key = meter_key(id);
+        let Some(item) = found
+            .iter()
+            .find(|item| item.get(PK) == key.get(PK) && item.get(SK) == key.get(SK))
+        else {
+            continue;
+        };
+        let r = Reader(item);
+        standing.tenant_suspended_at = standing.tenant_suspended_at.or(r.opt_number(SUSPENDED_AT));
+        standing.user_deactivated_at = standing
+            .user_deactivated_at
+            .or(r.opt_number(DEACTIVATED_AT));
+    }
+    standing
 }
 
 impl Store {
@@ -144,12 +172,16 @@ impl Store {
 
     /// Budgets by meter id in one strongly consistent BatchGetItem, in the order asked:
     /// what the verification of a secret that names no owner reads after its credential.
+    /// The owners' standing comes with them.
     pub async fn read_owner_budgets(
         &self,
         meter_ids: &[String],
-    ) -> Result<Vec<Option<OwnerBudget>>, StoreError> {
+    ) -> Result<(Vec<Option<OwnerBudget>>, Standing), StoreError> {
         let found = self.get_consistent_batch(budget_keys(meter_ids)).await?;
-        Ok(budgets_in(&found, meter_ids))
+        Ok((
+            budgets_in(&found, meter_ids),
+            standing_in(&found, meter_ids),
+        ))
     }
 
     /// Removes a budget (its counters stay, so setting it again resumes them); false when

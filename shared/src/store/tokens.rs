@@ -12,6 +12,7 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::credential::CredentialKind;
 use crate::domain::owner_budget::OwnerBudget;
 use crate::domain::scope::{KeyType, Scopes, UserRole};
+use crate::domain::standing::Standing;
 use crate::domain::token::{AccessToken, TokenOrigin};
 
 fn token_item(token: &AccessToken, hash: &str) -> Item {
@@ -105,6 +106,8 @@ pub struct TokenWithKey {
     pub key_ancestors: Vec<Option<ApiKey>>,
     /// The budgets asked for with it (its user's and tenant's), in the order asked.
     pub owner_budgets: Vec<Option<OwnerBudget>>,
+    /// Whether its tenant is suspended or its user deactivated, as those items say.
+    pub owner_standing: Standing,
 }
 
 impl Store {
@@ -185,6 +188,7 @@ impl Store {
             key,
             key_ancestors: keys.collect(),
             owner_budgets: owner_budgets::budgets_in(&found, budget_meters),
+            owner_standing: owner_budgets::standing_in(&found, budget_meters),
         }))
     }
 

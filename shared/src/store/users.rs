@@ -7,7 +7,10 @@
 //! current streak of sign-in attempts (`sign_in_failures`, `sign_in_failure_at`).
 
 use super::item::{Item, Reader, b, n, put_opt, s};
-use super::keys::{self, PK, SK};
+use super::keys::{self, GSI1PK, GSI1SK, PK, SK};
+// The tenant and user items carry the same flags as the owner's meter item, which
+// verification reads; both are written in one transaction.
+use super::owner_budgets::{DEACTIVATED_AT, SUSPENDED_AT};
 use super::{Store, StoreError, any_condition_failed, primary_key};
 use crate::domain::audit::AuditEvent;
 use crate::domain::metering::RateLimit;
@@ -56,7 +59,17 @@ fn account_item(user: &User) -> Item {
     account
 }
 
-fn user_key(tenant_id: &str, user_id: &str) -> Item {
+pub(super) fn tenant_from(item: &Item) -> Result<Tenant, StoreError> {
+    let r = Reader(item);
+    Ok(Tenant {
+        id: r.string("tenant_id")?,
+        name: r.string("name")?,
+        created_at: r.number("created_at")?,
+        suspended_at: r.opt_number(SUSPENDED_AT),
+    })
+}
+
+pub(super) fn user_key(tenant_id: &str, user_id: &str) -> Item {
     primary_key(keys::tenant(tenant_id), keys::user_sk(user_id))
 }
 
@@ -76,7 +89,7 @@ fn user_item(user: &User) -> Item {
     item
 }
 
-fn user_from(item: &Item) -> Result<User, StoreError> {
+pub(super) fn user_from(item: &Item) -> Result<User, StoreError> {
     let r = Reader(item);
     Ok(User {
         tenant_id: r.string("tenant_id")?,
@@ -86,6 +99,7 @@ fn user_from(item: &Item) -> Result<User, StoreError> {
         role: UserRole::parse(&r.string("role")?).unwrap_or_default(),
         cac_verified: r.flag("cac_verified"),
         created_at: r.number("created_at")?,
+        deactivated_at: r.opt_number(DEACTIVATED_AT),
     })
 }
 
@@ -104,6 +118,9 @@ impl Store {
         tenant_item.insert("tenant_id".into(), s(&tenant.id));
         tenant_item.insert("name".into(), s(&tenant.name));
         tenant_item.insert("created_at".into(), n(tenant.created_at));
+        // Listed by the operator's `keygate-admin tenant list` (one GSI1 partition).
+        tenant_item.insert(GSI1PK.into(), s(keys::TENANTS));
+        tenant_item.insert(GSI1SK.into(), s(&tenant.id));
         let [marker, account] = email_items(admin);
         self.client
             .transact_write_items()
@@ -119,16 +136,10 @@ impl Store {
 
     pub async fn get_tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
         let key = primary_key(keys::tenant(tenant_id), keys::TENANT_SK);
-        self.get(key, false)
+        // Consistent: sign-in reads a suspension the operator's command has just written.
+        self.get(key, true)
             .await?
-            .map(|item| {
-                let r = Reader(&item);
-                Ok(Tenant {
-                    id: r.string("tenant_id")?,
-                    name: r.string("name")?,
-                    created_at: r.number("created_at")?,
-                })
-            })
+            .map(|item| tenant_from(&item))
             .transpose()
     }
 

@@ -7,6 +7,10 @@
 //! keygate-admin tenant-budget --tenant ID --budget JSON   # sets it; prints the budget
 //! keygate-admin tenant-budget --tenant ID                 # prints it
 //! keygate-admin tenant-budget --tenant ID --clear         # removes it
+//! keygate-admin tenant create --name NAME --email E   # as bootstrap
+//! keygate-admin tenant list [--limit N] [--after ID]  # one JSON line per tenant
+//! keygate-admin tenant suspend --tenant ID            # every credential and sign-in refused
+//! keygate-admin tenant resume --tenant ID
 //! ```
 //!
 //! A tenant budget's JSON is a user budget's: `{"ratelimits"?, "credits"?, "models"?}`.
@@ -14,7 +18,9 @@
 use serde_json::json;
 
 const USAGE: &str = "usage: keygate-admin create-table | bootstrap --tenant NAME --email EMAIL \
-     | openapi | tenant-budget --tenant ID [--budget JSON | --clear]";
+     | openapi | tenant-budget --tenant ID [--budget JSON | --clear] \
+     | tenant create --name NAME --email EMAIL | tenant list [--limit N] [--after ID] \
+     | tenant suspend|resume --tenant ID";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -91,6 +97,70 @@ async fn run() -> Result<(), String> {
                 "{}",
                 serde_json::to_string(&view).map_err(|e| e.to_string())?
             );
+            Ok(())
+        }
+        Some("tenant") => tenant_command(&services, &args).await,
+        _ => Err(USAGE.to_owned()),
+    }
+}
+
+/// `keygate-admin tenant ...`: the operator's tenant commands.
+async fn tenant_command(services: &keygate::AppState, args: &[String]) -> Result<(), String> {
+    let shown = |tenant: &keygate::domain::user::Tenant| {
+        json!({
+            "tenant_id": tenant.id,
+            "name": tenant.name,
+            "created_at": tenant.created_at,
+            "suspended_at": tenant.suspended_at,
+        })
+    };
+    match args.get(1).map(String::as_str) {
+        Some("create") => {
+            let name = flag(args, "--name").ok_or(USAGE)?;
+            let email = flag(args, "--email").ok_or(USAGE)?;
+            let made = services
+                .bootstrap(name, email)
+                .await
+                .map_err(|e| e.to_string())?;
+            let output = json!({
+                "tenant_id": made.tenant.id,
+                "user_id": made.admin.id,
+                "email": made.admin.email,
+                "api_key": made.key.secret,
+            });
+            println!("{output}");
+            Ok(())
+        }
+        Some("list") => {
+            let limit = match flag(args, "--limit") {
+                Some(raw) => raw
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or("--limit must be a whole number from 1 to 1000")?,
+                None => 100,
+            };
+            let (tenants, next) = services
+                .list_tenants(limit, flag(args, "--after"))
+                .await
+                .map_err(|e| e.to_string())?;
+            for tenant in &tenants {
+                println!("{}", shown(tenant));
+            }
+            if let Some(next) = next {
+                eprintln!("more: --after {next}");
+            }
+            Ok(())
+        }
+        Some(command @ ("suspend" | "resume")) => {
+            let tenant = flag(args, "--tenant").ok_or(USAGE)?;
+            let tenant = if command == "suspend" {
+                services.suspend_tenant(tenant).await
+            } else {
+                services.resume_tenant(tenant).await
+            }
+            .map_err(|e| e.to_string())?;
+            println!("{}", shown(&tenant));
             Ok(())
         }
         _ => Err(USAGE.to_owned()),
