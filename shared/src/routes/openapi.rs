@@ -77,6 +77,7 @@ pub(super) async fn serve() -> impl IntoResponse {
         super::users::create,
         super::users::update,
         super::users::deactivate,
+        super::users::erase,
         super::users::create_key,
         super::budgets::put_user_budget,
         super::budgets::get_user_budget,

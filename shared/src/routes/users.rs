@@ -24,6 +24,7 @@ pub fn routes() -> Router<Services> {
             axum::routing::patch(update).delete(deactivate),
         )
         .route("/v1/users/{user_id}/api-keys", post(create_key))
+        .route("/v1/users/{user_id}/erase", post(erase))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -229,5 +230,52 @@ pub(super) async fn deactivate(
         keys_revoked: done.keys_revoked,
         datasets_transferred: done.datasets_transferred,
         datasets_deleted: done.datasets_deleted,
+    }))
+}
+
+/// What an erasure removed or rewrote (a repeat reports only what was left).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Erasure {
+    user_id: String,
+    prompt_logs: u32,
+    chats: u32,
+    messages: u32,
+    logins: u32,
+    /// Key items (with their meters and usage), revoked ones included.
+    keys: u32,
+    /// Token and session items.
+    tokens: u32,
+    /// The user's grants on other users' datasets.
+    grants: u32,
+    /// Audit events whose email, IP and user agent were tombstoned.
+    audit_events: u32,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/users/{user_id}/erase",
+    tag = "users",
+    operation_id = "erase_user",
+    summary = "Erase a deactivated user's prompt logs, chats, messages, logins, keys, tokens and every item holding their email or name; the audit trail keeps its events with email, IP and user agent tombstoned (admins; repeatable, resumes after a failure)",
+    params(("user_id" = String, Path)),
+    responses((status = 200, body = Erasure), (status = 409, description = "The user is not deactivated", body = crate::http::problem::ProblemBody, content_type = "application/problem+json")),
+)]
+pub(super) async fn erase(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    Path(user_id): Path<String>,
+) -> Result<Json<Erasure>, Problem> {
+    let erased = services.erase_user(&caller, &user_id).await?;
+    Ok(Json(Erasure {
+        user_id,
+        prompt_logs: erased.prompt_logs,
+        chats: erased.chats,
+        messages: erased.messages,
+        logins: erased.logins,
+        keys: erased.keys,
+        tokens: erased.tokens,
+        grants: erased.grants,
+        audit_events: erased.audit_events,
     }))
 }

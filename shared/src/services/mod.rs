@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod chats;
 pub mod datasets;
+pub mod erasure;
 mod error;
 pub mod key_check;
 pub mod metering;

@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod chats;
 pub mod datasets;
+pub mod erasure;
 mod https;
 pub mod logins;
 pub mod meter;

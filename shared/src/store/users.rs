@@ -94,7 +94,8 @@ pub(super) fn user_from(item: &Item) -> Result<User, StoreError> {
     Ok(User {
         tenant_id: r.string("tenant_id")?,
         id: r.string("user_id")?,
-        email: r.string("email")?,
+        // An erased user's tombstone has no email (store::erasure).
+        email: r.opt_string("email").unwrap_or_default(),
         name: r.opt_string("name"),
         role: UserRole::parse(&r.string("role")?).unwrap_or_default(),
         cac_verified: r.flag("cac_verified"),
