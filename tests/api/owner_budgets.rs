@@ -435,7 +435,7 @@ async fn a_secret_of_the_earlier_format_is_held_to_its_owners_budget_in_a_second
 }
 
 #[tokio::test]
-async fn with_owner_budgets_off_a_verification_reads_the_credential_alone_and_none_is_set() {
+async fn with_owner_budgets_off_none_is_set_and_the_owner_items_are_read_only_for_their_standing() {
     let (app, faults) =
         keygate_tests::spawn_app_with_faults_and(&[("KEYGATE_OWNER_BUDGETS", "off")]).await;
     let (user_id, keys) = user_with_keys(&app, "off@example.com", 1).await;
@@ -455,8 +455,9 @@ async fn with_owner_budgets_off_a_verification_reads_the_credential_alone_and_no
         .map(Vec::len);
     assert_eq!(
         keys_read,
-        Some(2),
-        "the key and the admin's key above it, no budget"
+        Some(4),
+        "the key, the admin's key above it, and the owner items (for a suspension or a \
+         deactivation; no budget is applied)"
     );
 }
 

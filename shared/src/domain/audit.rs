@@ -144,7 +144,7 @@ pub struct Actor {
 }
 
 /// What was touched: `api_key`, `access_token`, `session`, `user`, `dataset`,
-/// `user_budget`, `tenant_budget` or `webhook`, and its id.
+/// `user_budget`, `tenant_budget`, `webhook` or `tenant`, and its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub kind: &'static str,

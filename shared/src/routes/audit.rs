@@ -83,8 +83,8 @@ pub struct AuditActor {
 #[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditTarget {
-    /// `api_key`, `access_token`, `session`, `user`, `dataset`, `user_budget` or
-    /// `tenant_budget`
+    /// `api_key`, `access_token`, `session`, `user`, `dataset`, `user_budget`,
+    /// `tenant_budget` or `tenant`
     pub kind: &'static str,
     pub id: String,
 }

@@ -64,10 +64,17 @@ fn audit_item(event: &AuditEvent) -> Item {
 }
 
 fn target_kind(raw: &str) -> &'static str {
-    ["api_key", "access_token", "session", "user", "dataset"]
-        .into_iter()
-        .find(|k| *k == raw)
-        .unwrap_or("unknown")
+    [
+        "api_key",
+        "access_token",
+        "session",
+        "user",
+        "dataset",
+        "tenant",
+    ]
+    .into_iter()
+    .find(|k| *k == raw)
+    .unwrap_or("unknown")
 }
 
 fn event_from(item: &Item) -> Result<AuditEvent, StoreError> {
