@@ -283,3 +283,75 @@ async fn with_owner_budgets_off_a_suspension_holds_all_the_same() {
     app.services.resume_tenant(&app.tenant_id).await.unwrap();
     assert_eq!(statuses(&app, &ada).await, all(200, 201));
 }
+
+#[tokio::test]
+async fn a_tenant_with_live_keys_is_deleted_only_by_force_and_then_nothing_of_it_is_left() {
+    let app = spawn_app().await;
+    let ada = credentials(&app).await;
+    let chat = app.new_chat(&ada.key, json!({})).await;
+    let said = app.say(&ada.key, &chat, "human", "hello").await;
+    assert_eq!(said.status, StatusCode::CREATED, "{}", said.body);
+    let other = app.other_tenant("grace@example.com").await;
+    let operator = app.other_instance(&[]).await;
+
+    let refused = operator
+        .delete_tenant(&app.tenant_id, false)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("2 live keys"), "{refused}");
+    let me = app.call("GET", "/v1/auth/me", Some(&ada.key), None).await;
+    assert_eq!(me.status, StatusCode::OK, "a refusal changes nothing");
+
+    let deleted = operator.delete_tenant(&app.tenant_id, true).await.unwrap();
+    assert_eq!((deleted.live_keys, deleted.users_erased), (2, 2));
+    assert_eq!(statuses(&app, &ada).await, all(401, 401));
+    let admin = app
+        .call("GET", "/v1/auth/me", Some(&app.admin_key), None)
+        .await;
+    assert_eq!(admin.status, StatusCode::UNAUTHORIZED);
+    let (listed, _) = operator.list_tenants(100, None).await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, [other.tenant_id.as_str()]);
+    let theirs = app
+        .call("GET", "/v1/auth/me", Some(&other.admin_key), None)
+        .await;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.body);
+    let mut texts = Vec::new();
+    for item in app.scan_table().await {
+        let pk = item["PK"].as_s().unwrap().clone();
+        assert!(
+            !pk.starts_with(&format!("TENANT#{}", app.tenant_id))
+                && !pk.starts_with(&format!("USER#{}", app.tenant_id))
+                && pk != format!("CHAT#{chat}"),
+            "{pk} is left"
+        );
+        item.values()
+            .for_each(|v| keygate_tests::strings_in(v, &mut texts));
+    }
+    for email in [EMAIL, app.admin_email.as_str()] {
+        assert!(!texts.iter().any(|t| t.contains(email)), "{email} is left");
+    }
+    let missing = operator
+        .delete_tenant(&app.tenant_id, true)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.to_string(), "tenant not found");
+
+    // A tenant without live keys needs no force.
+    let bare = app.other_tenant("hopper@example.com").await;
+    let key_id = app.credential_id(&bare.admin_key).await;
+    let revoked = app
+        .call(
+            "DELETE",
+            &format!("/v1/api-keys/{key_id}"),
+            Some(&bare.admin_key),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    let gone = operator
+        .delete_tenant(&bare.tenant_id, false)
+        .await
+        .unwrap();
+    assert_eq!((gone.live_keys, gone.users_erased), (0, 1));
+}

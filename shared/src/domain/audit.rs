@@ -45,6 +45,8 @@ pub enum EventType {
     /// The operator suspended or resumed a tenant (`keygate-admin tenant`).
     TenantSuspended,
     TenantResumed,
+    /// The operator deleted a tenant (`keygate-admin tenant delete`).
+    TenantDeleted,
     /// A tenant admin deactivated a user (`DELETE /v1/users/{id}`).
     UserDeactivated,
     /// A deactivated user's dataset passed to another user, or was deleted, with them.
@@ -55,7 +57,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 32] = [
+    pub const ALL: [EventType; 33] = [
         Self::KeyCreated,
         Self::KeyPatched,
         Self::KeyPaused,
@@ -84,6 +86,7 @@ impl EventType {
         Self::WebhookSecretRotated,
         Self::TenantSuspended,
         Self::TenantResumed,
+        Self::TenantDeleted,
         Self::UserDeactivated,
         Self::DatasetTransferred,
         Self::DatasetDeleted,
@@ -120,6 +123,7 @@ impl EventType {
             Self::WebhookSecretRotated => "webhook.secret_rotated",
             Self::TenantSuspended => "tenant.suspended",
             Self::TenantResumed => "tenant.resumed",
+            Self::TenantDeleted => "tenant.deleted",
             Self::UserDeactivated => "user.deactivated",
             Self::DatasetTransferred => "dataset.transferred",
             Self::DatasetDeleted => "dataset.deleted",

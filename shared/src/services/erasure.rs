@@ -25,6 +25,12 @@ impl Services {
                 "only a deactivated user can be erased: DELETE /v1/users/{user_id} first".into(),
             ));
         }
+        self.erase(&user, &Actor::of(caller)).await
+    }
+
+    /// Erases a deactivated `user` as `actor` (a tenant admin, or the operator deleting a
+    /// tenant).
+    pub(crate) async fn erase(&self, user: &User, actor: &Actor) -> Result<Erased, Error> {
         let (tenant_id, id) = (user.tenant_id.as_str(), user.id.as_str());
         let mut erased = Erased::default();
         self.store
@@ -32,7 +38,7 @@ impl Services {
             .await?;
         erased.keys = self.store.erase_keys_of(tenant_id, id).await?;
         erased.tokens = self.store.erase_tokens_of(tenant_id, id).await?;
-        erased.grants = self.drop_grants_of(caller, &user).await?;
+        erased.grants = self.drop_grants_of(actor, user).await?;
         erased.audit_events = self
             .store
             .tombstone_audit(tenant_id, id, &user.email)
@@ -47,7 +53,7 @@ impl Services {
                 EventType::UserErased,
                 tenant_id,
                 id,
-                Actor::of(caller),
+                actor.clone(),
                 Target {
                     kind: "user",
                     id: id.to_owned(),
@@ -61,11 +67,7 @@ impl Services {
             .with_detail("tokens", erased.tokens)
             .with_detail("grants", erased.grants)
             .with_detail("audit_events", erased.audit_events);
-        if !self
-            .store
-            .tombstone_user(&user, now_epoch(), &event)
-            .await?
-        {
+        if !self.store.tombstone_user(user, now_epoch(), &event).await? {
             return Err(Error::NotFound("user"));
         }
         Ok(erased)
@@ -73,7 +75,7 @@ impl Services {
 
     /// Removes the user's grants on other users' datasets (each grant holds their email),
     /// each with a `dataset.unshared` event naming the grantee by id only.
-    async fn drop_grants_of(&self, caller: &Principal, user: &User) -> Result<u32, Error> {
+    async fn drop_grants_of(&self, actor: &Actor, user: &User) -> Result<u32, Error> {
         let mut dropped = 0;
         let mut after = None;
         loop {
@@ -82,7 +84,7 @@ impl Services {
                 .list_shared_datasets(&user.tenant_id, &user.id, GRANT_PAGE, after.as_ref())
                 .await?;
             for shared in page {
-                if self.drop_grant_of(caller, user, &shared.full_name).await? {
+                if self.drop_grant_of(actor, user, &shared.full_name).await? {
                     dropped += 1;
                 }
             }
@@ -95,7 +97,7 @@ impl Services {
 
     async fn drop_grant_of(
         &self,
-        caller: &Principal,
+        actor: &Actor,
         user: &User,
         full_name: &crate::domain::dataset::FullName,
     ) -> Result<bool, Error> {
@@ -114,7 +116,7 @@ impl Services {
                     EventType::DatasetUnshared,
                     &user.tenant_id,
                     &dataset.owner_id,
-                    Actor::of(caller),
+                    actor.clone(),
                     Target {
                         kind: "dataset",
                         id: full_name.as_str().to_owned(),

@@ -57,13 +57,25 @@ impl Services {
         let fate = self
             .datasets_fate(caller, &user, datasets, transfer_to)
             .await?;
+        self.offboard(&user, fate.as_ref(), &Actor::of(caller))
+            .await
+    }
+
+    /// Deactivates `user` as `actor` (a tenant admin, or the operator deleting a tenant):
+    /// the flag, then the keys, then the datasets' `fate`.
+    pub(crate) async fn offboard(
+        &self,
+        user: &User,
+        fate: Option<&DatasetsFate>,
+        actor: &Actor,
+    ) -> Result<Deactivation, Error> {
         let now = now_epoch();
         let event = self
             .audit_event(
                 EventType::UserDeactivated,
                 &user.tenant_id,
                 &user.id,
-                Actor::of(caller),
+                actor.clone(),
                 Target {
                     kind: "user",
                     id: user.id.clone(),
@@ -72,7 +84,7 @@ impl Services {
             .changed("deactivated_at", user.deactivated_at, now)
             .with_detail(
                 "datasets",
-                match &fate {
+                match fate {
                     Some(DatasetsFate::Transfer(_)) => Some("transfer"),
                     Some(DatasetsFate::Delete) => Some("delete"),
                     None => None,
@@ -80,7 +92,7 @@ impl Services {
             )
             .with_detail(
                 "transfer_to",
-                match &fate {
+                match fate {
                     Some(DatasetsFate::Transfer(to)) => Some(to.id.as_str()),
                     _ => None,
                 },
@@ -93,9 +105,9 @@ impl Services {
             return Err(Error::NotFound("user"));
         }
         self.forget_user_credentials(&user.tenant_id, &user.id);
-        let keys_revoked = self.revoke_keys_of(caller, &user).await?;
-        let (datasets_transferred, datasets_deleted) = match &fate {
-            Some(fate) => self.settle_datasets(caller, &user, fate).await?,
+        let keys_revoked = self.revoke_keys_of(actor, user).await?;
+        let (datasets_transferred, datasets_deleted) = match fate {
+            Some(fate) => self.settle_datasets(actor, user, fate).await?,
             None => (0, 0),
         };
         let user = self
@@ -171,8 +183,7 @@ impl Services {
     }
 
     /// Revokes every unrevoked key of `user`, a page at a time, each with its event.
-    async fn revoke_keys_of(&self, caller: &Principal, user: &User) -> Result<u32, Error> {
-        let actor = Actor::of(caller);
+    async fn revoke_keys_of(&self, actor: &Actor, user: &User) -> Result<u32, Error> {
         let mut revoked = 0;
         let mut after: Option<String> = None;
         loop {
@@ -183,7 +194,7 @@ impl Services {
             for key in keys {
                 let id = key.id.clone();
                 let key = self
-                    .revoke_key_audited(key, EventType::KeyRevoked, &actor, |event| {
+                    .revoke_key_audited(key, EventType::KeyRevoked, actor, |event| {
                         event.with_detail("reason", "user_deactivated")
                     })
                     .await?;
@@ -202,7 +213,7 @@ impl Services {
     /// Passes each dataset `user` owns to the new owner, or deletes it; (passed, deleted).
     async fn settle_datasets(
         &self,
-        caller: &Principal,
+        actor: &Actor,
         user: &User,
         fate: &DatasetsFate,
     ) -> Result<(u32, u32), Error> {
@@ -214,7 +225,7 @@ impl Services {
                 .list_owned_datasets(&user.tenant_id, &user.id, DATASET_PAGE, after.as_ref())
                 .await?;
             for listed in page {
-                if self.settle_dataset(caller, user, fate, listed).await? {
+                if self.settle_dataset(actor, user, fate, listed).await? {
                     match fate {
                         DatasetsFate::Transfer(_) => transferred += 1,
                         DatasetsFate::Delete => deleted += 1,
@@ -232,7 +243,7 @@ impl Services {
     /// when it is no longer the user's (the listing is eventually consistent).
     async fn settle_dataset(
         &self,
-        caller: &Principal,
+        actor: &Actor,
         user: &User,
         fate: &DatasetsFate,
         listed: Dataset,
@@ -251,7 +262,7 @@ impl Services {
                     event_type,
                     &user.tenant_id,
                     &user.id,
-                    Actor::of(caller),
+                    actor.clone(),
                     Target {
                         kind: "dataset",
                         id: dataset.full_name.as_str().to_owned(),

@@ -1,12 +1,26 @@
-//! The operator's tenant commands (`keygate-admin tenant ...`): list, suspend, resume.
-//! Creating a tenant is [`Services::bootstrap`]. A suspension refuses every credential of
-//! the tenant on the next request and every sign-in into it, until it is resumed.
+//! The operator's tenant commands (`keygate-admin tenant ...`): list, suspend, resume,
+//! delete. Creating a tenant is [`Services::bootstrap`]. A suspension refuses every
+//! credential of the tenant on the next request and every sign-in into it, until it is
+//! resumed. A deletion suspends first, then offboards and erases every user (their
+//! datasets deleted), and removes the tenant item last, so a re-run after a failure resumes.
 
+use super::offboarding::DatasetsFate;
 use super::{Error, Services};
 use crate::domain::audit::{Actor, EventType, Target};
 use crate::domain::clock::now_epoch;
 use crate::domain::ids;
 use crate::domain::user::Tenant;
+
+/// What deleting a tenant did.
+#[derive(Debug)]
+pub struct TenantDeletion {
+    /// Live keys the tenant held when deleted (only with `force`).
+    pub live_keys: i64,
+    pub users_erased: u32,
+}
+
+/// Users offboarded and erased per page of the tenant's users.
+const USER_PAGE: u32 = 100;
 
 impl Services {
     /// Tenants by id, a page of at most `limit` after `after`, and where the next starts.
@@ -60,5 +74,67 @@ impl Services {
             .get_tenant(tenant_id)
             .await?
             .ok_or(Error::NotFound("tenant"))
+    }
+
+    /// Deletes a tenant; refused (409) while it has live keys unless `force`.
+    pub async fn delete_tenant(
+        &self,
+        tenant_id: &str,
+        force: bool,
+    ) -> Result<TenantDeletion, Error> {
+        if !ids::is_id(tenant_id) || self.store.get_tenant(tenant_id).await?.is_none() {
+            return Err(Error::NotFound("tenant"));
+        }
+        let live_keys = self.store.count_live_keys(tenant_id).await?;
+        if live_keys > 0 && !force {
+            return Err(Error::Conflict(format!(
+                "tenant {tenant_id} has {live_keys} live keys: revoke them, or delete with --force"
+            )));
+        }
+        // From here on every credential of the tenant is refused, whatever is left.
+        self.set_suspension(tenant_id, Some(now_epoch())).await?;
+        let actor = Actor::system("system", None);
+        let mut users_erased = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let (page, next) = self
+                .store
+                .list_users(tenant_id, USER_PAGE, after.as_deref())
+                .await?;
+            for user in page {
+                self.offboard(&user, Some(&DatasetsFate::Delete), &actor)
+                    .await?;
+                let flagged = self
+                    .store
+                    .get_user(tenant_id, &user.id)
+                    .await?
+                    .ok_or(Error::NotFound("user"))?;
+                self.erase(&flagged, &actor).await?;
+                self.store.delete_user_item(tenant_id, &user.id).await?;
+                users_erased += 1;
+            }
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let event = self
+            .audit_event(
+                EventType::TenantDeleted,
+                tenant_id,
+                "",
+                actor,
+                Target {
+                    kind: "tenant",
+                    id: tenant_id.to_owned(),
+                },
+            )
+            .with_detail("live_keys", live_keys)
+            .with_detail("users_erased", users_erased);
+        self.store.delete_tenant_item(tenant_id, &event).await?;
+        Ok(TenantDeletion {
+            live_keys,
+            users_erased,
+        })
     }
 }

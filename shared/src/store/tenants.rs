@@ -1,15 +1,16 @@
 //! The operator's view of tenants: listing them (GSI1 `TENANTS`, no Scan) and suspending
 //! or resuming one. A suspension is written on the tenant's budget meter item, which every
 //! verification in the tenant reads, and copied onto the tenant item (which listing and
-//! sign-in read), with its audit event, in one transaction.
+//! sign-in read), with its audit event, in one transaction. Deleting a tenant ends with its
+//! tenant item and its users' tombstones; the suspended meter item stays as its tombstone.
 
 use std::collections::HashMap;
 
-use super::item::{Item, n, s};
+use super::item::{Item, Reader, n, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK};
 use super::meter::meter_key;
 use super::owner_budgets::SUSPENDED_AT;
-use super::users::tenant_from;
+use super::users::{tenant_from, user_key};
 use super::{Store, StoreError, any_condition_failed, primary_key};
 use crate::domain::audit::AuditEvent;
 use crate::domain::owner_budget::BudgetOwner;
@@ -104,5 +105,62 @@ impl Store {
             Err(error) if any_condition_failed(&error) => Ok(false),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// The tenant's live keys: the sum of its users' `active_keys` counters (unrevoked,
+    /// unpaused keys; an expired one holds its slot until revoked), one Query page of 100
+    /// users at a time over the tenant's partition, never a Scan.
+    pub async fn count_live_keys(&self, tenant_id: &str) -> Result<i64, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :user)")
+            .expression_attribute_values(":pk", s(keys::tenant(tenant_id)))
+            .expression_attribute_values(":user", s(keys::USER_SK_PREFIX))
+            .projection_expression("active_keys")
+            .consistent_read(true)
+            .limit(100);
+        let mut live = 0;
+        let mut start: Option<Item> = None;
+        loop {
+            let output = query.clone().set_exclusive_start_key(start).send().await?;
+            live += output
+                .items()
+                .iter()
+                .map(|item| Reader(item).opt_number("active_keys").unwrap_or(0))
+                .sum::<i64>();
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(live);
+            }
+        }
+    }
+
+    /// Deletes an erased user's tombstone (the last step of deleting their tenant).
+    pub async fn delete_user_item(&self, tenant_id: &str, user_id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(user_key(tenant_id, user_id)))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the tenant item (so it is no longer listed and no one signs in) with the
+    /// event; its budget meter item keeps `suspended_at`, refusing any credential left.
+    pub async fn delete_tenant_item(
+        &self,
+        tenant_id: &str,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.client
+            .transact_write_items()
+            .transact_items(self.delete_at(primary_key(keys::tenant(tenant_id), keys::TENANT_SK)))
+            .transact_items(self.audit_put(event))
+            .send()
+            .await?;
+        Ok(())
     }
 }

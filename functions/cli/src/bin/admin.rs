@@ -11,6 +11,7 @@
 //! keygate-admin tenant list [--limit N] [--after ID]  # one JSON line per tenant
 //! keygate-admin tenant suspend --tenant ID            # every credential and sign-in refused
 //! keygate-admin tenant resume --tenant ID
+//! keygate-admin tenant delete --tenant ID [--force]   # refused while it has live keys
 //! ```
 //!
 //! A tenant budget's JSON is a user budget's: `{"ratelimits"?, "credits"?, "models"?}`.
@@ -20,7 +21,7 @@ use serde_json::json;
 const USAGE: &str = "usage: keygate-admin create-table | bootstrap --tenant NAME --email EMAIL \
      | openapi | tenant-budget --tenant ID [--budget JSON | --clear] \
      | tenant create --name NAME --email EMAIL | tenant list [--limit N] [--after ID] \
-     | tenant suspend|resume --tenant ID";
+     | tenant suspend|resume --tenant ID | tenant delete --tenant ID [--force]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -161,6 +162,22 @@ async fn tenant_command(services: &keygate::AppState, args: &[String]) -> Result
             }
             .map_err(|e| e.to_string())?;
             println!("{}", shown(&tenant));
+            Ok(())
+        }
+        Some("delete") => {
+            let tenant = flag(args, "--tenant").ok_or(USAGE)?;
+            let force = args.iter().any(|a| a == "--force");
+            let deleted = services
+                .delete_tenant(tenant, force)
+                .await
+                .map_err(|e| e.to_string())?;
+            let output = json!({
+                "tenant_id": tenant,
+                "deleted": true,
+                "live_keys": deleted.live_keys,
+                "users_erased": deleted.users_erased,
+            });
+            println!("{output}");
             Ok(())
         }
         _ => Err(USAGE.to_owned()),
