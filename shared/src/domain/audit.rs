@@ -42,10 +42,16 @@ pub enum EventType {
     WebhookUpdated,
     WebhookDeleted,
     WebhookSecretRotated,
+    TeamCreated,
+    TeamRenamed,
+    TeamDeleted,
+    /// A user added to a team, or their role in it changed (`change.role` old → new).
+    TeamMemberPut,
+    TeamMemberRemoved,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 26] = [
+    pub const ALL: [EventType; 31] = [
         Self::KeyCreated,
         Self::KeyPatched,
         Self::KeyPaused,
@@ -72,6 +78,11 @@ impl EventType {
         Self::WebhookUpdated,
         Self::WebhookDeleted,
         Self::WebhookSecretRotated,
+        Self::TeamCreated,
+        Self::TeamRenamed,
+        Self::TeamDeleted,
+        Self::TeamMemberPut,
+        Self::TeamMemberRemoved,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -102,6 +113,11 @@ impl EventType {
             Self::WebhookUpdated => "webhook.updated",
             Self::WebhookDeleted => "webhook.deleted",
             Self::WebhookSecretRotated => "webhook.secret_rotated",
+            Self::TeamCreated => "team.created",
+            Self::TeamRenamed => "team.renamed",
+            Self::TeamDeleted => "team.deleted",
+            Self::TeamMemberPut => "team.member_put",
+            Self::TeamMemberRemoved => "team.member_removed",
         }
     }
 
@@ -122,7 +138,8 @@ pub struct Actor {
 }
 
 /// What was touched: `api_key`, `access_token`, `session`, `user`, `dataset`,
-/// `user_budget`, `tenant_budget` or `webhook`, and its id.
+/// `user_budget`, `tenant_budget`, `webhook`, `team`, `team_member` (id
+/// `<team_id>/<user_id>`) or `team_budget`, and its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub kind: &'static str,

@@ -21,6 +21,7 @@ pub mod route_policy;
 pub mod route_table;
 pub mod scope;
 pub mod secret_scanning;
+pub mod team;
 pub mod token;
 pub mod user;
 pub mod validation;
