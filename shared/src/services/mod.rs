@@ -15,6 +15,7 @@ mod peppers;
 pub mod roll;
 pub mod secret_scanning;
 pub mod sessions;
+pub mod teams;
 pub mod tokens;
 pub mod users;
 mod verify_cache;

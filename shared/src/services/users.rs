@@ -78,6 +78,7 @@ impl Services {
                 },
                 ScopePolicy::ALL,
                 None,
+                None,
             )
             .await?;
         Ok(Bootstrapped { tenant, admin, key })
@@ -210,7 +211,7 @@ impl Services {
     ) -> Result<CreatedKey, Error> {
         caller.require_scope(Scope::Admin)?;
         let user = self.get_tenant_user(caller, user_id).await?;
-        self.create_key_for(&user, input, ScopePolicy::ALL, Some(caller))
+        self.create_key_for(&user, input, ScopePolicy::ALL, Some(caller), None)
             .await
     }
 

@@ -15,6 +15,7 @@ pub mod owner_budgets;
 mod peppers;
 pub mod prompt_logs;
 pub mod schema;
+pub mod teams;
 pub mod tokens;
 mod transaction;
 mod trust;
