@@ -29,6 +29,7 @@ mod secret_scanning;
 mod sessions;
 mod sign_in_work;
 mod surfaces;
+mod teams;
 mod tls;
 mod users;
 mod verify;
