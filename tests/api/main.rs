@@ -31,6 +31,7 @@ mod secret_scanning;
 mod sessions;
 mod sign_in_work;
 mod surfaces;
+mod teams;
 mod tenants;
 mod tls;
 mod users;

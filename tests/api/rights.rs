@@ -219,6 +219,14 @@ const ROWS: &[Row] = &[
         false,
         false,
     ),
+    // A team key is bounded by its creator at creation but does not follow it: it must
+    // outlive its creator (README, "Teams and service accounts").
+    row(
+        "POST /v1/teams/{id}/api-keys (team admin)",
+        team_key,
+        false,
+        true,
+    ),
 ];
 
 const fn row(path: &'static str, derive: Deriver, follows: bool, life: bool) -> Row {
@@ -245,8 +253,9 @@ const PASSWORD_ROWS: [&str; 5] = [
 
 /// Rows that need a right `read`+`write` lacks: every scope (or the default `chat`) for the
 /// key asked for, a stronger key to widen, resume or roll, `admin` to manage users.
-const NEEDS_MORE_THAN_READ_WRITE: [&str; 6] = [
+const NEEDS_MORE_THAN_READ_WRITE: [&str; 7] = [
     "POST /v1/api-keys (every scope, admin)",
+    "POST /v1/teams/{id}/api-keys (team admin)",
     "POST /v1/api-keys (defaults)",
     "PATCH /v1/api-keys widening scopes",
     "PATCH /v1/api-keys resuming a stronger key",
@@ -705,6 +714,46 @@ fn new_user_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Deriv
         let path = format!("/v1/users/{user_id}/api-keys");
         match ok(app
             .call("POST", &path, Some(&parent.secret), Some(body))
+            .await)
+        {
+            Ok(created) => secret_in(&created["key"]),
+            Err(refused) => refused,
+        }
+    })
+}
+
+/// A team made by the owner with the parent's user as its admin (a team each time: a team
+/// holds at most ten keys), then a team key asking for every right by the parent's key.
+fn team_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        let name = format!("team {}", parent.next());
+        let team = app
+            .call(
+                "POST",
+                "/v1/teams",
+                Some(&parent.owner),
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(team.status, StatusCode::CREATED, "{}", team.body);
+        let team_id = team.body["id"].as_str().unwrap().to_owned();
+        let member = app
+            .call(
+                "PUT",
+                &format!("/v1/teams/{team_id}/members/{}", parent.user_id),
+                Some(&parent.owner),
+                Some(json!({"role": "admin"})),
+            )
+            .await;
+        assert_eq!(member.status, StatusCode::CREATED, "{}", member.body);
+        let body = json!({"name": "derived", "scopes": ALL, "type": "admin"});
+        match ok(app
+            .call(
+                "POST",
+                &format!("/v1/teams/{team_id}/api-keys"),
+                Some(&parent.secret),
+                Some(body),
+            )
             .await)
         {
             Ok(created) => secret_in(&created["key"]),

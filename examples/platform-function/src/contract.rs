@@ -43,6 +43,9 @@ pub struct Caller {
     pub credits_remaining: Option<i64>,
     /// The models the credential may use (`keygate_models`); `None`: any.
     pub models: Option<Vec<String>>,
+    /// The team owning the key (`keygate_team_id`): a service account, whose `user_id` is
+    /// the team's id; `None`: a person.
+    pub team_id: Option<String>,
 }
 
 impl Caller {
@@ -149,6 +152,7 @@ impl Gate {
                     .map(str::to_owned)
                     .collect()
             }),
+            team_id: optional("keygate_team_id"),
         })))
     }
 }
@@ -239,11 +243,14 @@ mod tests {
             ("cost", "2"),
             ("credits_remaining", "40"),
             ("keygate_models", "model-a model-b"),
+            ("keygate_team_id", "team"),
         ]));
         let Some(Gate::Admitted(metered)) = metered else {
             panic!("{metered:?}")
         };
         assert_eq!(metered.credits_remaining, Some(40));
+        assert_eq!(metered.team_id.as_deref(), Some("team"));
+        assert_eq!(caller.team_id, None);
         assert!(metered.may_use("model-b") && !metered.may_use("model-c"));
         let throttled = Gate::from_fields(&fields(&[
             ("keygate_denied", "rate_limited"),

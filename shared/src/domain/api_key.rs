@@ -47,6 +47,11 @@ pub struct ApiKey {
     /// The rolled keys that share this key's meter and were still in their grace when this
     /// key was made, with when each ends: a change to the metering reaches them too.
     pub predecessors: Vec<Predecessor>,
+    /// The team owning this key (a team key, a service account); its `user_id` is then the
+    /// team's id. None: a person's key.
+    pub team_id: Option<String>,
+    /// Who created a team key (for audit; the key does not follow them).
+    pub created_by: Option<String>,
 }
 
 /// A rolled key sharing its successor's meter until `ends_at`.
@@ -236,6 +241,8 @@ mod tests {
             end_user_budget: Metering::default(),
             meter_id: "k0".into(),
             predecessors: vec![ended, live.clone()],
+            team_id: None,
+            created_by: None,
         };
         let at_1000 = key.predecessors_of_successor(2000, 1000);
         assert_eq!(
@@ -275,6 +282,8 @@ mod tests {
             end_user_budget: Metering::default(),
             meter_id: id.into(),
             predecessors: Vec::new(),
+            team_id: None,
+            created_by: None,
         }
     }
 

@@ -54,10 +54,16 @@ pub enum EventType {
     DatasetDeleted,
     /// A deactivated user's personal data erased (`POST /v1/users/{id}/erase`).
     UserErased,
+    TeamCreated,
+    TeamRenamed,
+    TeamDeleted,
+    /// A user added to a team, or their role in it changed (`change.role` old → new).
+    TeamMemberPut,
+    TeamMemberRemoved,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 33] = [
+    pub const ALL: [EventType; 38] = [
         Self::KeyCreated,
         Self::KeyPatched,
         Self::KeyPaused,
@@ -91,6 +97,11 @@ impl EventType {
         Self::DatasetTransferred,
         Self::DatasetDeleted,
         Self::UserErased,
+        Self::TeamCreated,
+        Self::TeamRenamed,
+        Self::TeamDeleted,
+        Self::TeamMemberPut,
+        Self::TeamMemberRemoved,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -128,6 +139,11 @@ impl EventType {
             Self::DatasetTransferred => "dataset.transferred",
             Self::DatasetDeleted => "dataset.deleted",
             Self::UserErased => "user.erased",
+            Self::TeamCreated => "team.created",
+            Self::TeamRenamed => "team.renamed",
+            Self::TeamDeleted => "team.deleted",
+            Self::TeamMemberPut => "team.member_put",
+            Self::TeamMemberRemoved => "team.member_removed",
         }
     }
 
@@ -149,6 +165,8 @@ pub struct Actor {
 
 /// What was touched: `api_key`, `access_token`, `session`, `user`, `dataset`,
 /// `user_budget`, `tenant_budget`, `webhook` or `tenant`, and its id.
+/// `user_budget`, `tenant_budget`, `webhook`, `team`, `team_member` (id
+/// `<team_id>/<user_id>`) or `team_budget`, and its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub kind: &'static str,

@@ -215,6 +215,7 @@ mod tests {
             granter: None,
             allowed_scopes: &Scope::ALL,
             default_ratelimits: Vec::new(),
+            team_id: None,
             now: NOW,
         };
         let key = NewKeyPlan::new(&input, context).ok().unwrap().key;
@@ -241,6 +242,7 @@ mod tests {
             owner_models: AllowedModels::any(),
             end_user: None,
             end_user_budgets: Vec::new(),
+            team_id: None,
         };
         (key, caller)
     }

@@ -88,6 +88,10 @@ pub struct KeyContext<'a> {
     pub allowed_scopes: &'a [Scope],
     /// The owner's default limits, for an input that names none.
     pub default_ratelimits: Vec<RateLimit>,
+    /// The team owning the key (`owner` is then the team, `Team::as_key_owner`): a team key
+    /// is bounded by its granter here, at creation, but records no lineage, so it does not
+    /// follow the granter and outlives its creator's keys and membership.
+    pub team_id: Option<&'a str>,
     pub now: i64,
 }
 
@@ -153,6 +157,7 @@ impl NewKeyPlan {
             granter,
             allowed_scopes,
             default_ratelimits,
+            team_id,
             now,
         } = context;
         let name = Name::parse("name", input.name.as_deref().unwrap_or_default())?;
@@ -170,9 +175,12 @@ impl NewKeyPlan {
             Some(raw) => KeyType::parse(raw)
                 .ok_or_else(|| Invalid::new("type", "must be \"admin\" or \"asker\""))?,
         };
-        let lineage = granter
-            .map(Principal::lineage_for_new_key)
-            .unwrap_or_default();
+        let lineage = match team_id {
+            Some(_) => Vec::new(),
+            None => granter
+                .map(Principal::lineage_for_new_key)
+                .unwrap_or_default(),
+        };
         if lineage.len() > MAX_KEY_ANCESTORS {
             return Err(PlanRefused::TooDeep);
         }
@@ -240,6 +248,8 @@ impl NewKeyPlan {
             end_user_budget,
             meter_id: new.id.to_string(),
             predecessors: Vec::new(),
+            team_id: team_id.map(str::to_owned),
+            created_by: team_id.and(granter).map(|g| g.user_id.clone()),
         };
         Ok(Self {
             key,
@@ -313,6 +323,7 @@ mod tests {
             owner_models: AllowedModels::any(),
             end_user: None,
             end_user_budgets: Vec::new(),
+            team_id: None,
         }
     }
 
@@ -333,6 +344,7 @@ mod tests {
                     window_secs: 60,
                     unit: "requests".into(),
                 }],
+                team_id: None,
                 now: NOW,
             },
         )
@@ -379,6 +391,65 @@ mod tests {
             plan(other_model, &owner, Some(&granter)),
             Err(PlanRefused::Invalid(invalid)) if invalid.field == "models"
         ));
+    }
+
+    #[test]
+    fn a_team_key_is_bounded_by_its_granter_but_does_not_follow_it() {
+        let creator = owner();
+        let granter = granter(&creator, &[Scope::Chat, Scope::Read], Some(NOW + 3600));
+        let team = crate::domain::team::Team {
+            tenant_id: creator.tenant_id.clone(),
+            id: new_ulid().to_string(),
+            name: "Data".into(),
+            created_at: NOW,
+            member_count: 1,
+            active_keys: 0,
+        };
+        let owner = team.as_key_owner();
+        let plan_for_team = |input: NewKeyInput| {
+            NewKeyPlan::new(
+                &input,
+                KeyContext {
+                    owner: &owner,
+                    granter: Some(&granter),
+                    allowed_scopes: &Scope::ALL,
+                    default_ratelimits: Vec::new(),
+                    team_id: Some(&team.id),
+                    now: NOW,
+                },
+            )
+        };
+        let wider = NewKeyInput {
+            scopes: Some(vec!["chat".into(), "write".into()]),
+            ..named("wider")
+        };
+        assert!(matches!(plan_for_team(wider), Err(PlanRefused::Denied(_))));
+        let key = plan_for_team(NewKeyInput {
+            scopes: Some(vec!["chat".into()]),
+            expires_in_days: Some(30),
+            ..named("service")
+        })
+        .ok()
+        .unwrap();
+        assert_eq!(
+            key.key.expires_at,
+            Some(NOW + 3600),
+            "no later than the granter"
+        );
+        assert!(
+            key.key.lineage.is_empty(),
+            "no lineage: it outlives its creator"
+        );
+        assert_eq!(key.key.user_id, team.id, "the team in the owner slot");
+        assert_eq!(key.key.team_id.as_deref(), Some(team.id.as_str()));
+        assert_eq!(key.key.created_by.as_deref(), Some(creator.id.as_str()));
+        let parsed = credential::parse(&key.secret).unwrap();
+        assert!(
+            parsed
+                .owner
+                .is_some_and(|o| o.is(&team.tenant_id, &team.id))
+        );
+        assert!(parsed.key_ancestors().is_empty());
     }
 
     #[test]

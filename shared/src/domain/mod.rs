@@ -22,6 +22,7 @@ pub mod route_table;
 pub mod scope;
 pub mod secret_scanning;
 pub mod standing;
+pub mod team;
 pub mod token;
 pub mod user;
 pub mod validation;

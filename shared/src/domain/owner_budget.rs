@@ -23,6 +23,12 @@ pub enum BudgetOwner<'a> {
     Tenant {
         tenant_id: &'a str,
     },
+    /// A team's budget, above its team keys (which carry the team in their owner slot, so
+    /// verification reads it as it reads a user's: same meter id shape).
+    Team {
+        tenant_id: &'a str,
+        team_id: &'a str,
+    },
 }
 
 impl BudgetOwner<'_> {
@@ -32,6 +38,7 @@ impl BudgetOwner<'_> {
         match self {
             Self::User { tenant_id, user_id } => format!("{tenant_id}.{user_id}"),
             Self::Tenant { tenant_id } => format!("{tenant_id}.tenant"),
+            Self::Team { tenant_id, team_id } => format!("{tenant_id}.{team_id}"),
         }
     }
 
@@ -39,6 +46,7 @@ impl BudgetOwner<'_> {
         match self {
             Self::User { .. } => "user",
             Self::Tenant { .. } => "tenant",
+            Self::Team { .. } => "team",
         }
     }
 }
@@ -158,5 +166,12 @@ mod tests {
         assert_ne!(user.meter_id(), tenant.meter_id());
         assert_ne!(user.meter_id(), "U");
         assert_eq!((user.level(), tenant.level()), ("user", "tenant"));
+        // A team key carries its team in the user slot: its verification reads this meter.
+        let team = BudgetOwner::Team {
+            tenant_id: "T",
+            team_id: "U",
+        };
+        assert_eq!(team.meter_id(), user.meter_id());
+        assert_eq!(team.level(), "team");
     }
 }

@@ -55,6 +55,9 @@ pub struct Principal {
     /// That end user's budgets under the key and every key above it that has an end-user
     /// budget, nearest first; charged before the keys' own. Not in the authorizer context.
     pub end_user_budgets: Vec<Budget>,
+    /// The team owning the key behind the credential (a team key, and its tokens); its
+    /// `user_id` is then the team's id, and it may not act as a person.
+    pub team_id: Option<String>,
 }
 
 /// The context field listing the models a credential may use (space-separated; absent when
@@ -67,6 +70,10 @@ pub const OWNER_MODELS_FIELD: &str = "keygate_owner_models";
 
 /// The context field naming the end user a temp token was minted for (absent: none).
 pub const END_USER_FIELD: &str = "keygate_end_user";
+
+/// The context field naming the team owning the key behind the credential (absent: a
+/// person's credential).
+pub const TEAM_FIELD: &str = "keygate_team_id";
 
 /// The version of the authorizer context contract (`context_version`).
 pub const CONTEXT_VERSION: &str = "1";
@@ -164,12 +171,27 @@ impl Principal {
         Ok(())
     }
 
+    /// Routes that act as a person (a password, key management, teams) refuse a team key and
+    /// its tokens: a service account has the rights its scopes and type give, never a
+    /// person's.
+    pub fn require_person(&self) -> Result<(), Denied> {
+        match self.team_id {
+            None => Ok(()),
+            Some(_) => Err(Denied(
+                "a team key (service account) may not act as a person: its team's admins \
+                 manage it"
+                    .into(),
+            )),
+        }
+    }
+
     /// Every right a credential can hold: what a password gives (its sessions hold all
     /// scopes and models, and a password never expires), so only such a credential may set
     /// one: not temporary, admin type, every scope, any model, and no expiry on the key
     /// behind it.
     pub fn require_full_rights(&self) -> Result<(), Denied> {
         self.require_manager()?;
+        self.require_person()?;
         if !self.scopes.has_every_user_scope() {
             return Err(Denied(
                 "setting a password needs a credential holding every scope (a password signs in \
@@ -305,6 +327,9 @@ impl Principal {
         if let Some(end_user) = &self.end_user {
             put(END_USER_FIELD, end_user.clone());
         }
+        if let Some(team_id) = &self.team_id {
+            put(TEAM_FIELD, team_id.clone());
+        }
         context
     }
 
@@ -349,6 +374,7 @@ impl Principal {
             owner_models: models_in(text(OWNER_MODELS_FIELD)),
             end_user: optional(END_USER_FIELD),
             end_user_budgets: Vec::new(),
+            team_id: optional(TEAM_FIELD),
         })
     }
 }
@@ -391,6 +417,7 @@ mod tests {
             owner_models: AllowedModels::any(),
             end_user: Some("customer-42@example.com".into()),
             end_user_budgets: Vec::new(),
+            team_id: None,
         }
     }
 
@@ -407,12 +434,42 @@ mod tests {
         let context: std::collections::HashMap<String, Value> =
             successor.to_context().into_iter().collect();
         assert_eq!(Principal::from_context(&context), Some(successor));
+        assert!(!context.contains_key(TEAM_FIELD), "a person's credential");
+        let team_key = Principal {
+            team_id: Some("01J0TEAM0000000000000000TM".into()),
+            ..principal.clone()
+        };
+        let team_context: std::collections::HashMap<String, Value> =
+            team_key.to_context().into_iter().collect();
+        assert_eq!(team_context[TEAM_FIELD], "01J0TEAM0000000000000000TM");
+        assert_eq!(Principal::from_context(&team_context), Some(team_key));
         assert_eq!(Principal::from_context(&Default::default()), None);
         assert_eq!(context["chat_role_id"], "r1");
         assert_eq!(context["role_variables"], "");
         let mut other_version = context.clone();
         other_version.insert("context_version".into(), Value::String("0".into()));
         assert_eq!(Principal::from_context(&other_version), None);
+    }
+
+    #[test]
+    fn a_team_key_never_acts_as_a_person() {
+        let person = Principal {
+            temporary: false,
+            key_type: KeyType::Admin,
+            ..sample()
+        };
+        assert!(person.require_person().is_ok());
+        let team_key = Principal {
+            team_id: Some("01J0TEAM0000000000000000TM".into()),
+            ..person
+        };
+        assert!(team_key.require_person().is_err());
+        assert!(
+            team_key.require_manager().is_ok(),
+            "it may call the verify API"
+        );
+        let denied = team_key.require_full_rights().unwrap_err();
+        assert!(denied.0.contains("team key"), "{}", denied.0);
     }
 
     #[test]

@@ -681,6 +681,7 @@ mod tests {
             owner_models: Default::default(),
             end_user: None,
             end_user_budgets: Vec::new(),
+            team_id: None,
         }
     }
 

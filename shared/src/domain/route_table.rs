@@ -24,6 +24,10 @@ pub const KEYGATE_ROUTES: &[KeygateRoute] = &[
     KeygateRoute::needing("GET /v1/tenant/budget", Needs::TenantAdmin, None),
     KeygateRoute::needing("ANY /v1/webhooks", Needs::TenantAdmin, None),
     KeygateRoute::needing("ANY /v1/webhooks/{proxy+}", Needs::TenantAdmin, None),
+    KeygateRoute::needing("ANY /v1/teams", Needs::TenantAdmin, None),
+    // Tenant admins manage teams and members; a team's admins (members of the tenant) its
+    // keys and budget: the service tells them apart.
+    KeygateRoute::needing("ANY /v1/teams/{proxy+}", Needs::Manager, None),
     KeygateRoute::needing("ANY /v1/api-keys", Needs::Manager, None),
     KeygateRoute::needing("ANY /v1/api-keys/{proxy+}", Needs::Manager, None),
     KeygateRoute::full("GET /v1/api-keys/{key_id}/usage", None),

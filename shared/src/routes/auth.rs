@@ -140,6 +140,7 @@ pub(super) async fn me(
         chat_role: caller.chat_role.clone(),
         user_profile: caller.user_profile.clone(),
         end_user: caller.end_user.clone(),
+        team_id: caller.team_id.clone(),
         exp: caller.expires_at,
         ratelimits: views::RateLimitView::all(&caller.metering.ratelimits),
         credits: views::credits(&caller.metering, remaining),

@@ -84,15 +84,18 @@ pub struct BudgetCreditsView {
     pub refill: Option<BudgetRefillView>,
 }
 
-/// A user's or a tenant's budget as it stands now.
+/// A user's, a team's or a tenant's budget as it stands now.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetView {
-    /// `user` or `tenant`
+    /// `user`, `team` or `tenant`
     pub level: &'static str,
     pub tenant_id: String,
     /// The user, for a user's budget.
     pub user_id: Option<String>,
+    /// The team, for a team's budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
     pub ratelimits: Vec<BudgetLimitView>,
     pub credits: Option<BudgetCreditsView>,
     /// The models allowed (null: any).
@@ -134,9 +137,20 @@ impl BudgetView {
             level: if user_id.is_some() { "user" } else { "tenant" },
             tenant_id: tenant_id.to_owned(),
             user_id: user_id.map(str::to_owned),
+            team_id: None,
             ratelimits,
             credits,
             models: state.budget.models.names().map(<[String]>::to_vec),
+        }
+    }
+
+    /// A team's budget (a team stands where a user would: above its keys).
+    pub fn of_team(state: BudgetState, tenant_id: &str, team_id: &str) -> Self {
+        Self {
+            level: "team",
+            user_id: None,
+            team_id: Some(team_id.to_owned()),
+            ..Self::of(state, tenant_id, None)
         }
     }
 }

@@ -81,6 +81,7 @@ pub(super) async fn verify(
         chat_role: p.and_then(|p| p.chat_role.clone()),
         user_profile: p.and_then(|p| p.user_profile.clone()),
         end_user: p.and_then(|p| p.end_user.clone()),
+        team_id: p.and_then(|p| p.team_id.clone()),
         cost: outcome.cost,
         ratelimits: outcome.meter.as_ref().map(|meter| {
             meter
@@ -131,6 +132,9 @@ pub struct Verification {
     pub user_profile: Option<Map<String, Value>>,
     /// The end user a temp token was minted for.
     pub end_user: Option<String>,
+    /// The team owning the key (a team key and its tokens; `user_id` is then the team's
+    /// id); null for a person's credential.
+    pub team_id: Option<String>,
     /// The route's cost in the policy, when it has one.
     pub cost: Option<u32>,
     /// A metered key's limits after this check.

@@ -12,6 +12,7 @@ pub mod key_check;
 pub mod openapi;
 pub mod secret_scanning;
 pub mod sessions;
+pub mod teams;
 pub mod usage;
 pub mod users;
 pub(crate) mod views;
@@ -60,6 +61,7 @@ pub fn all(services: Services) -> Router {
         .merge(users::routes())
         .merge(budgets::routes())
         .merge(webhooks::routes())
+        .merge(teams::routes())
         .merge(dashboard::routes())
         .merge(api_keys::routes())
         .merge(key_check::routes())
@@ -87,6 +89,7 @@ pub fn auth_group(services: Services) -> Router {
             .merge(users::routes())
             .merge(budgets::routes())
             .merge(webhooks::routes())
+            .merge(teams::routes())
             .merge(dashboard::routes()),
         services,
     )

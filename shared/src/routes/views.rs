@@ -156,6 +156,10 @@ pub struct ApiKeyView {
     pub models: Option<Vec<String>>,
     /// What each end user of its temp tokens may spend (null: no end-user budget).
     pub end_user_budget: Option<EndUserBudget>,
+    /// The team owning the key (a team key, a service account); null: a person's key.
+    pub team_id: Option<String>,
+    /// Who created a team key (null for a person's key).
+    pub created_by: Option<String>,
     /// The secret: only in the answer that creates or rolls the key (null on a replayed
     /// roll: a secret is never shown twice).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -186,6 +190,8 @@ pub fn api_key(key: &ApiKey) -> ApiKeyView {
         credits: credits(&key.metering, None),
         models: key.models.names().map(<[String]>::to_vec),
         end_user_budget: end_user_budget(&key.end_user_budget),
+        team_id: key.team_id.clone(),
+        created_by: key.created_by.clone(),
         key: None,
         rolled_from: None,
         replayed: None,
@@ -487,6 +493,10 @@ pub struct Me {
     /// The end user a temp token was minted for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end_user: Option<String>,
+    /// The team owning the key behind the credential (a team key and its tokens; `user_id`
+    /// is then the team's id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
     /// Expiry, epoch seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,

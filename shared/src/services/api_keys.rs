@@ -12,6 +12,7 @@ use crate::domain::key_plan::{KeyContext, NewKeyPlan};
 use crate::domain::metering::{self, Credits, Metering};
 use crate::domain::principal::Principal;
 use crate::domain::scope::Scope;
+use crate::domain::team::{MAX_ACTIVE_KEYS_PER_TEAM, Team};
 use crate::domain::user::User;
 use crate::store::api_keys::{CreateKey, KeyChanges, PatchKey};
 
@@ -59,6 +60,7 @@ impl Services {
         policy: ScopePolicy<'_>,
     ) -> Result<CreatedKey, Error> {
         caller.require_manager()?;
+        caller.require_person()?;
         let owner = User {
             tenant_id: caller.tenant_id.clone(),
             id: caller.user_id.clone(),
@@ -69,24 +71,26 @@ impl Services {
             created_at: 0,
             deactivated_at: None,
         };
-        self.create_key_for(&owner, input, policy, Some(caller))
+        self.create_key_for(&owner, input, policy, Some(caller), None)
             .await
     }
 
-    /// Creates a key for `owner` (the caller, or a user a tenant admin manages); with a
-    /// `granter`, the key may carry only scopes and a type the granter holds, and expires no
-    /// later than the granter's own key.
+    /// Creates a key for `owner` (the caller, a user a tenant admin manages, or with `team`
+    /// a team, `Team::as_key_owner`); with a `granter`, the key may carry only scopes and a
+    /// type the granter holds, and expires no later than the granter's own key.
     pub(crate) async fn create_key_for(
         &self,
         owner: &User,
         input: NewKeyInput,
         policy: ScopePolicy<'_>,
         granter: Option<&Principal>,
+        team: Option<&Team>,
     ) -> Result<CreatedKey, Error> {
-        // The one read the rules need: the owner's defaults, for a key that names no limits.
-        let default_ratelimits = match &input.ratelimits {
-            Some(_) => Vec::new(),
-            None => {
+        // The one read the rules need: the owner's defaults, for a key that names no limits
+        // (a team has none).
+        let default_ratelimits = match (&input.ratelimits, team) {
+            (Some(_), _) | (None, Some(_)) => Vec::new(),
+            (None, None) => {
                 self.store
                     .default_ratelimits(&owner.tenant_id, &owner.id)
                     .await?
@@ -100,9 +104,12 @@ impl Services {
                 granter,
                 allowed_scopes: policy.allowed,
                 default_ratelimits,
+                team_id: team.map(|t| t.id.as_str()),
                 now,
             },
         )?;
+        // The seam for a tenant key policy: a team key is planned like any key, so a policy
+        // checked on the plan here holds for team keys too.
         if let Some(granter) = granter {
             self.require_metering_within(granter, &plan.key.metering, plan.credits.as_ref())
                 .await?;
@@ -126,21 +133,25 @@ impl Services {
             .metering
             .is_metered()
             .then(|| meter_start(&key.metering, credits.as_ref(), now));
+        let event = match &key.created_by {
+            Some(creator) => event
+                .with_detail("team_id", key.team_id.as_deref())
+                .with_detail("created_by", creator.as_str()),
+            None => event,
+        };
         let hash = self.hasher().hash(&secret);
+        let (max_active, holder) = match team {
+            Some(_) => (MAX_ACTIVE_KEYS_PER_TEAM, "a team"),
+            None => (MAX_ACTIVE_KEYS_PER_USER, "a user"),
+        };
         match self
             .store
-            .create_api_key(
-                &key,
-                &hash,
-                MAX_ACTIVE_KEYS_PER_USER,
-                &event,
-                meter.as_ref(),
-            )
+            .create_api_key(&key, &hash, max_active, &event, meter.as_ref())
             .await?
         {
             CreateKey::Created => Ok(CreatedKey { key, secret }),
             CreateKey::LimitReached => Err(Error::LimitReached(format!(
-                "a user may hold at most {MAX_ACTIVE_KEYS_PER_USER} active API keys; revoke one first"
+                "{holder} may hold at most {max_active} active API keys; revoke one first"
             ))),
         }
     }
@@ -153,6 +164,7 @@ impl Services {
         after: Option<&str>,
     ) -> Result<KeyPage, Error> {
         caller.require_manager()?;
+        caller.require_person()?;
         let (keys, next_after) = self
             .store
             .list_api_keys(
@@ -166,18 +178,23 @@ impl Services {
         Ok(KeyPage { keys, next_after })
     }
 
-    /// One of the caller's keys; another user's key is "not found".
+    /// One of the caller's keys, or a key of a team the caller administers (a team admin,
+    /// or a tenant admin, manages the team's keys); any other key is "not found".
     pub async fn get_api_key(&self, caller: &Principal, key_id: &str) -> Result<ApiKey, Error> {
         caller.require_manager()?;
+        caller.require_person()?;
         if !ids::is_id(key_id) {
             return Err(Error::NotFound("API key"));
         }
-        match self.store.get_api_key(key_id).await? {
-            Some((key, _))
-                if key.tenant_id == caller.tenant_id && key.user_id == caller.user_id =>
-            {
-                Ok(key)
-            }
+        let Some((key, _)) = self.store.get_api_key(key_id).await? else {
+            return Err(Error::NotFound("API key"));
+        };
+        if key.tenant_id != caller.tenant_id {
+            return Err(Error::NotFound("API key"));
+        }
+        match &key.team_id {
+            None if key.user_id == caller.user_id => Ok(key),
+            Some(team_id) if self.administers_team(caller, team_id).await? => Ok(key),
             _ => Err(Error::NotFound("API key")),
         }
     }
@@ -214,15 +231,19 @@ impl Services {
         if !changes.metering_predecessors.is_empty() {
             event = event.with_detail("metering_also_on", json!(changes.metering_predecessors));
         }
+        let (max_active, holder) = match current.team_id {
+            Some(_) => (MAX_ACTIVE_KEYS_PER_TEAM, "a team"),
+            None => (MAX_ACTIVE_KEYS_PER_USER, "a user"),
+        };
         let updated = match self
             .store
-            .patch_api_key(&current, &changes, MAX_ACTIVE_KEYS_PER_USER, &event)
+            .patch_api_key(&current, &changes, max_active, &event)
             .await?
         {
             PatchKey::Updated(key) => *key,
             PatchKey::LimitReached => {
                 return Err(Error::LimitReached(format!(
-                    "a user may hold at most {MAX_ACTIVE_KEYS_PER_USER} active API keys"
+                    "{holder} may hold at most {max_active} active API keys"
                 )));
             }
             PatchKey::Missing => {
@@ -312,6 +333,7 @@ impl Services {
         exclude_current: bool,
     ) -> Result<u32, Error> {
         caller.require_manager()?;
+        caller.require_person()?;
         let spared = exclude_current
             .then_some(caller.key_id.as_deref())
             .flatten();

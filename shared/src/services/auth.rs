@@ -140,6 +140,7 @@ fn principal_of_key(
         owner_models: above.models,
         end_user: None,
         end_user_budgets: Vec::new(),
+        team_id: key.team_id.clone(),
     }
 }
 
@@ -210,6 +211,7 @@ fn principal_of_token(
         owner_models: above.models,
         end_user: token.end_user.clone(),
         end_user_budgets,
+        team_id: key.and_then(|k| k.team_id.clone()),
     }
 }
 

@@ -17,6 +17,7 @@ mod peppers;
 pub mod roll;
 pub mod secret_scanning;
 pub mod sessions;
+pub mod teams;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

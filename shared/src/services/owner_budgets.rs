@@ -1,5 +1,6 @@
 //! User and tenant budgets: `PUT|GET|DELETE /v1/users/{id}/budget`, `GET /v1/tenant/budget`
-//! and the operator's `keygate-admin tenant-budget`. Setting one takes effect at the next
+//! and the operator's `keygate-admin tenant-budget` (a team's, `/v1/teams/{id}/budget`, is
+//! set by the same code from `services::teams`). Setting one takes effect at the next
 //! verification of every credential of the user (of the tenant): the budget is read with
 //! the credential (README, "Budgets").
 
@@ -115,7 +116,7 @@ impl Services {
     /// Writes a budget with a balance of `credits.remaining` and every new limit's window
     /// starting now; the audit event in the same transaction. `subject` is the user whose
     /// trail records it (none for a tenant's).
-    async fn put_budget(
+    pub(super) async fn put_budget(
         &self,
         owner: BudgetOwner<'_>,
         subject: &str,
@@ -147,7 +148,7 @@ impl Services {
         self.budget_state(owner).await
     }
 
-    async fn delete_budget(
+    pub(super) async fn delete_budget(
         &self,
         owner: BudgetOwner<'_>,
         subject: &str,
@@ -186,12 +187,19 @@ impl Services {
                     id: tenant_id.to_owned(),
                 },
             ),
+            BudgetOwner::Team { tenant_id, team_id } => (
+                tenant_id,
+                Target {
+                    kind: "team_budget",
+                    id: team_id.to_owned(),
+                },
+            ),
         };
         self.audit_event(event_type, tenant_id, subject, actor, target)
     }
 
     /// A budget and where it stands now (one strongly consistent read).
-    async fn budget_state(&self, owner: BudgetOwner<'_>) -> Result<BudgetState, Error> {
+    pub(super) async fn budget_state(&self, owner: BudgetOwner<'_>) -> Result<BudgetState, Error> {
         let (budget, seen) = self
             .store
             .get_owner_budget(&owner.meter_id())

@@ -80,6 +80,7 @@ impl Services {
                 },
                 ScopePolicy::ALL,
                 None,
+                None,
             )
             .await?;
         Ok(Bootstrapped { tenant, admin, key })
@@ -213,7 +214,7 @@ impl Services {
     ) -> Result<CreatedKey, Error> {
         caller.require_scope(Scope::Admin)?;
         let user = self.get_tenant_user(caller, user_id).await?;
-        self.create_key_for(&user, input, ScopePolicy::ALL, Some(caller))
+        self.create_key_for(&user, input, ScopePolicy::ALL, Some(caller), None)
             .await
     }
 

@@ -1,5 +1,6 @@
-//! API key items. The per-user limit is a counter on the user item, raised in the same
-//! transaction that writes the key and guarded by `active_keys < :max`.
+//! API key items. The per-user limit is a counter on the user item (a team key's: on its
+//! team item), raised in the same transaction that writes the key and guarded by
+//! `active_keys < :max`.
 
 use super::item::{Item, Reader, b, list, n, put_opt, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK};
@@ -91,6 +92,8 @@ fn key_item(key: &ApiKey, hash: &str) -> Item {
     if key.meter_id != key.id {
         item.insert("meter_id".into(), s(&key.meter_id));
     }
+    put_opt(&mut item, "team_id", key.team_id.as_deref().map(s));
+    put_opt(&mut item, "created_by", key.created_by.as_deref().map(s));
     if !key.predecessors.is_empty() {
         let predecessors: Vec<String> = key
             .predecessors
@@ -151,6 +154,8 @@ fn key_from(item: &Item) -> Result<(ApiKey, String), StoreError> {
             .iter()
             .filter_map(|stored| predecessor_from(stored))
             .collect(),
+        team_id: r.opt_string("team_id"),
+        created_by: r.opt_string("created_by"),
     };
     Ok((key, r.string("hash")?))
 }
@@ -210,8 +215,13 @@ pub struct KeyChain {
     pub owner_standing: Standing,
 }
 
-fn user_key(tenant_id: &str, user_id: &str) -> Item {
-    primary_key(keys::tenant(tenant_id), keys::user_sk(user_id))
+/// The item counting the key's owner's active keys: its user's, or its team's.
+fn counter_key(key: &ApiKey) -> Item {
+    let sk = match &key.team_id {
+        Some(team_id) => keys::team_sk(team_id),
+        None => keys::user_sk(&key.user_id),
+    };
+    primary_key(keys::tenant(&key.tenant_id), sk)
 }
 
 fn counter_change(delta: i64) -> Item {
@@ -233,7 +243,7 @@ impl Store {
         values.insert(":zero".into(), n(0));
         let mut transaction = Transaction::new();
         let key_count = transaction.guarded(self.update_if(
-            user_key(&key.tenant_id, &key.user_id),
+            counter_key(key),
             "SET active_keys = if_not_exists(active_keys, :zero) + :delta",
             "attribute_exists(PK) AND (attribute_not_exists(active_keys) OR active_keys < :max)",
             values,
@@ -367,7 +377,7 @@ impl Store {
                 )
             };
             key_count = Some(transaction.guarded(self.update_if(
-                user_key(&current.tenant_id, &current.user_id),
+                counter_key(current),
                 expression,
                 condition,
                 values,
@@ -526,7 +536,7 @@ impl Store {
             ));
         if key.holds_a_slot() {
             transaction.add(self.update_if(
-                user_key(&key.tenant_id, &key.user_id),
+                counter_key(key),
                 "SET active_keys = active_keys - :delta",
                 "active_keys >= :delta",
                 counter_change(1),

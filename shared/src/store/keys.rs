@@ -23,6 +23,21 @@ pub fn user_sk(user_id: &str) -> String {
 }
 pub const USER_SK_PREFIX: &str = "USER#";
 
+/// A team, in its tenant's partition (beside the users).
+pub fn team_sk(team_id: &str) -> String {
+    format!("TEAM#{team_id}")
+}
+pub const TEAM_SK_PREFIX: &str = "TEAM#";
+
+/// The partition holding one team's members.
+pub fn team_members(tenant_id: &str, team_id: &str) -> String {
+    format!("TEAM#{tenant_id}#{team_id}")
+}
+pub fn member_sk(user_id: &str) -> String {
+    format!("MEMBER#{user_id}")
+}
+pub const MEMBER_SK_PREFIX: &str = "MEMBER#";
+
 pub fn email_sk(email: &str) -> String {
     format!("EMAIL#{email}")
 }

@@ -17,6 +17,7 @@ pub mod owner_budgets;
 mod peppers;
 pub mod prompt_logs;
 pub mod schema;
+pub mod teams;
 pub mod tenants;
 pub mod tokens;
 mod transaction;
