@@ -265,6 +265,17 @@ async fn budgets_are_set_by_tenant_admins_read_by_their_user_and_refused_by_fiel
         .collect();
     assert!(types.contains(&"budget.set"), "{types:?}");
     assert!(types.contains(&"budget.removed"), "{types:?}");
+    // ...naming what it touched, as written.
+    assert!(
+        audit.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "budget.set")
+            .all(|e| e["target"]["kind"] == "user_budget"),
+        "{}",
+        audit.body
+    );
 }
 
 #[tokio::test]

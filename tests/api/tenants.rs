@@ -286,11 +286,41 @@ async fn with_owner_budgets_off_a_suspension_holds_all_the_same() {
 
 #[tokio::test]
 async fn a_tenant_with_live_keys_is_deleted_only_by_force_and_then_nothing_of_it_is_left() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(&[("KEYGATE_WEBHOOK_HOSTS", "hooks.test=203.0.113.10")]).await;
     let ada = credentials(&app).await;
     let chat = app.new_chat(&ada.key, json!({})).await;
     let said = app.say(&ada.key, &chat, "human", "hello").await;
     assert_eq!(said.status, StatusCode::CREATED, "{}", said.body);
+    // A team with a service-account key, and a webhook endpoint: the tenant's too.
+    let team = app
+        .call(
+            "POST",
+            "/v1/teams",
+            Some(&app.admin_key),
+            Some(json!({"name": "ops"})),
+        )
+        .await;
+    assert_eq!(team.status, StatusCode::CREATED, "{}", team.body);
+    let team_id = team.body["id"].as_str().unwrap().to_owned();
+    let team_key = app
+        .call(
+            "POST",
+            &format!("/v1/teams/{team_id}/api-keys"),
+            Some(&app.admin_key),
+            Some(json!({"name": "svc", "scopes": ["chat"]})),
+        )
+        .await;
+    assert_eq!(team_key.status, StatusCode::CREATED, "{}", team_key.body);
+    let team_key = team_key.body["key"].as_str().unwrap().to_owned();
+    let hook = app
+        .call(
+            "POST",
+            "/v1/webhooks",
+            Some(&app.admin_key),
+            Some(json!({"url": "https://hooks.test/"})),
+        )
+        .await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
     let other = app.other_tenant("grace@example.com").await;
     let operator = app.other_instance(&[]).await;
 
@@ -298,13 +328,15 @@ async fn a_tenant_with_live_keys_is_deleted_only_by_force_and_then_nothing_of_it
         .delete_tenant(&app.tenant_id, false)
         .await
         .unwrap_err();
-    assert!(refused.to_string().contains("2 live keys"), "{refused}");
+    assert!(refused.to_string().contains("3 live keys"), "{refused}");
     let me = app.call("GET", "/v1/auth/me", Some(&ada.key), None).await;
     assert_eq!(me.status, StatusCode::OK, "a refusal changes nothing");
 
     let deleted = operator.delete_tenant(&app.tenant_id, true).await.unwrap();
-    assert_eq!((deleted.live_keys, deleted.users_erased), (2, 2));
+    assert_eq!((deleted.live_keys, deleted.users_erased), (3, 2));
     assert_eq!(statuses(&app, &ada).await, all(401, 401));
+    let service = app.call("GET", "/v1/auth/me", Some(&team_key), None).await;
+    assert_eq!(service.status, StatusCode::UNAUTHORIZED, "{}", service.body);
     let admin = app
         .call("GET", "/v1/auth/me", Some(&app.admin_key), None)
         .await;
@@ -322,6 +354,8 @@ async fn a_tenant_with_live_keys_is_deleted_only_by_force_and_then_nothing_of_it
         assert!(
             !pk.starts_with(&format!("TENANT#{}", app.tenant_id))
                 && !pk.starts_with(&format!("USER#{}", app.tenant_id))
+                && !pk.starts_with(&format!("TEAM#{}", app.tenant_id))
+                && !item.contains_key("team_id")
                 && pk != format!("CHAT#{chat}"),
             "{pk} is left"
         );

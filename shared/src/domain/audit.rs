@@ -173,6 +173,24 @@ pub struct Target {
     pub id: String,
 }
 
+impl Target {
+    /// Every kind an event may name; a stored kind outside these reads back as `unknown`.
+    pub const KINDS: [&'static str; 12] = [
+        "api_key",
+        "access_token",
+        "session",
+        "user",
+        "dataset",
+        "tenant",
+        "user_budget",
+        "tenant_budget",
+        "team",
+        "team_member",
+        "team_budget",
+        "webhook",
+    ];
+}
+
 /// Where the request came from.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Origin {

@@ -118,6 +118,10 @@ impl Services {
                 None => break,
             }
         }
+        let (teams_erased, webhooks_deleted) = self
+            .store
+            .erase_tenant_teams_and_webhooks(tenant_id)
+            .await?;
         let event = self
             .audit_event(
                 EventType::TenantDeleted,
@@ -130,7 +134,9 @@ impl Services {
                 },
             )
             .with_detail("live_keys", live_keys)
-            .with_detail("users_erased", users_erased);
+            .with_detail("users_erased", users_erased)
+            .with_detail("teams_erased", teams_erased)
+            .with_detail("webhooks_deleted", webhooks_deleted);
         self.store.delete_tenant_item(tenant_id, &event).await?;
         Ok(TenantDeletion {
             live_keys,

@@ -64,17 +64,10 @@ fn audit_item(event: &AuditEvent) -> Item {
 }
 
 fn target_kind(raw: &str) -> &'static str {
-    [
-        "api_key",
-        "access_token",
-        "session",
-        "user",
-        "dataset",
-        "tenant",
-    ]
-    .into_iter()
-    .find(|k| *k == raw)
-    .unwrap_or("unknown")
+    Target::KINDS
+        .into_iter()
+        .find(|k| *k == raw)
+        .unwrap_or("unknown")
 }
 
 fn event_from(item: &Item) -> Result<AuditEvent, StoreError> {

@@ -165,6 +165,67 @@ impl Store {
         }
     }
 
+    /// What a deleted tenant keeps in its partition besides its users: each team with its
+    /// keys (owned by the team: the team id stands in their user slot), their tokens and its
+    /// memberships, then the webhook endpoints. A page (Limit 100) at a time; a re-run
+    /// resumes. How many teams and endpoints.
+    pub async fn erase_tenant_teams_and_webhooks(
+        &self,
+        tenant_id: &str,
+    ) -> Result<(u32, u32), StoreError> {
+        let mut teams = 0;
+        loop {
+            let page = self
+                .tenant_items(tenant_id, keys::TEAM_SK_PREFIX, "PK, SK, team_id")
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            for team in &page {
+                let team_id = Reader(team).string("team_id")?;
+                self.erase_keys_of(tenant_id, &team_id).await?;
+                self.erase_tokens_of(tenant_id, &team_id).await?;
+                self.delete_partition(&keys::team_members(tenant_id, &team_id))
+                    .await?;
+                self.delete_all(std::slice::from_ref(team)).await?;
+                teams += 1;
+            }
+        }
+        let mut webhooks = 0;
+        loop {
+            let page = self
+                .tenant_items(tenant_id, keys::WEBHOOK_SK_PREFIX, "PK, SK")
+                .await?;
+            if page.is_empty() {
+                return Ok((teams, webhooks));
+            }
+            self.delete_all(&page).await?;
+            webhooks += page.len() as u32;
+        }
+    }
+
+    /// The first page of the tenant's items whose sort key starts with `prefix`.
+    async fn tenant_items(
+        &self,
+        tenant_id: &str,
+        prefix: &str,
+        projection: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::tenant(tenant_id)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .projection_expression(projection)
+            .consistent_read(true)
+            .limit(PAGE)
+            .send()
+            .await?;
+        Ok(output.items.unwrap_or_default())
+    }
+
     /// Every key of the user (revoked ones too), each with its whole partition: the key
     /// item (which holds their email), its meter and usage hours.
     pub async fn erase_keys_of(&self, tenant_id: &str, user_id: &str) -> Result<u32, StoreError> {

@@ -107,34 +107,37 @@ impl Store {
         }
     }
 
-    /// The tenant's live keys: the sum of its users' `active_keys` counters (unrevoked,
-    /// unpaused keys; an expired one holds its slot until revoked), one Query page of 100
-    /// users at a time over the tenant's partition, never a Scan.
+    /// The tenant's live keys: the sum of the `active_keys` counters (unrevoked, unpaused
+    /// keys; an expired one holds its slot until revoked) of its users and of its teams (the
+    /// team keys), one Query page of 100 at a time over the tenant's partition, never a Scan.
     pub async fn count_live_keys(&self, tenant_id: &str) -> Result<i64, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :user)")
-            .expression_attribute_values(":pk", s(keys::tenant(tenant_id)))
-            .expression_attribute_values(":user", s(keys::USER_SK_PREFIX))
-            .projection_expression("active_keys")
-            .consistent_read(true)
-            .limit(100);
         let mut live = 0;
-        let mut start: Option<Item> = None;
-        loop {
-            let output = query.clone().set_exclusive_start_key(start).send().await?;
-            live += output
-                .items()
-                .iter()
-                .map(|item| Reader(item).opt_number("active_keys").unwrap_or(0))
-                .sum::<i64>();
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(live);
+        for owners in [keys::USER_SK_PREFIX, keys::TEAM_SK_PREFIX] {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :owners)")
+                .expression_attribute_values(":pk", s(keys::tenant(tenant_id)))
+                .expression_attribute_values(":owners", s(owners))
+                .projection_expression("active_keys")
+                .consistent_read(true)
+                .limit(100);
+            let mut start: Option<Item> = None;
+            loop {
+                let output = query.clone().set_exclusive_start_key(start).send().await?;
+                live += output
+                    .items()
+                    .iter()
+                    .map(|item| Reader(item).opt_number("active_keys").unwrap_or(0))
+                    .sum::<i64>();
+                start = output.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
             }
         }
+        Ok(live)
     }
 
     /// Deletes an erased user's tombstone (the last step of deleting their tenant).
