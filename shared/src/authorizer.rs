@@ -47,6 +47,9 @@ pub struct Incoming<'a> {
     pub cookies: &'a [String],
     /// API Gateway's `requestContext.domainName` (the API's own host, for the Origin rule).
     pub domain_name: Option<&'a str>,
+    /// API Gateway's `requestContext.http.sourceIp` (the local server: the peer's address),
+    /// held against the credential's network allowlist.
+    pub source_ip: Option<&'a str>,
 }
 
 /// The Lambda handler: [`authorize`], then its one log line: the request id, the route, the
@@ -105,6 +108,7 @@ pub async fn authorize(
             headers: &request.headers,
             cookies: &request.cookies,
             domain_name: context.domain_name.as_deref(),
+            source_ip: context.http.source_ip.as_deref(),
         },
     )
     .await
@@ -164,6 +168,11 @@ pub async fn decide(
     };
     let admitted = match verified {
         Err(error) => Err(error),
+        // A credential held to some networks, from another address: refused before the
+        // policy and before anything is counted.
+        Ok(principal) if !principal.may_be_used_from(request.source_ip) => Err(
+            Error::IpNotAllowed(request.source_ip.unwrap_or("unknown").to_owned()),
+        ),
         Ok(principal) => {
             let decision = rule.evaluate(&principal);
             match decision.reason {
@@ -222,6 +231,7 @@ fn denial(error: &Error) -> Map<String, Value> {
             context.insert(DENIED_REASON.into(), Value::String(reason.clone()));
             "forbidden"
         }
+        Error::IpNotAllowed(_) => "ip_not_allowed",
         Error::Throttled(refusal) => {
             MeterHeaders::of_refusal(refusal).write_context(&mut context);
             match &refusal.reason {

@@ -1,6 +1,7 @@
 //! keygate's own API over HTTP against the DynamoDB emulator (run with scripts/test).
 
 mod activity;
+mod allowed_ips;
 mod api_keys;
 mod audit;
 mod auth;
@@ -17,6 +18,7 @@ mod errors;
 mod escalation;
 mod events;
 mod faults;
+mod key_metadata;
 mod metering;
 mod models;
 mod offboarding;

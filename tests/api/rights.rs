@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use futures::future::BoxFuture;
+use keygate::domain::allowed_ips::AllowedIps;
 use keygate::domain::clock::{now_epoch, to_rfc3339};
 use keygate_tests::{ALLOWED_ORIGIN, Reply, StatusCode, TestApp, session_cookie, spawn_app_with};
 use serde_json::{Value, json};
@@ -30,11 +31,19 @@ struct Rights {
     expires_at: Option<i64>,
     /// The models it may use; None: any.
     models: Option<BTreeSet<String>>,
+    /// The source networks it may be used from; None: any address.
+    networks: Option<Vec<String>>,
 }
 
 impl Rights {
-    /// No scope, type, model or (when `bounded_life`) lifetime beyond `parent`'s.
+    /// No scope, type, model, network or (when `bounded_life`) lifetime beyond `parent`'s.
     fn within(&self, parent: &Rights, bounded_life: bool) -> bool {
+        let listed = |networks: &Option<Vec<String>>| {
+            networks.as_ref().map_or_else(AllowedIps::any, |networks| {
+                AllowedIps::stored(networks.iter())
+            })
+        };
+        let networks_ok = listed(&self.networks).within(&listed(&parent.networks));
         let models_ok = match (&self.models, &parent.models) {
             (_, None) => true,
             (None, Some(_)) => false,
@@ -48,6 +57,7 @@ impl Rights {
         self.scopes.is_subset(&parent.scopes)
             && (parent.admin_type || !self.admin_type)
             && models_ok
+            && networks_ok
             && (!bounded_life || life_ok)
     }
 }
@@ -136,8 +146,20 @@ const ROWS: &[Row] = &[
         true,
     ),
     row(
+        "POST /v1/api-keys (defaults, allowed_ips 127.0.0.1/32)",
+        v1_create_key_from_one_address,
+        true,
+        true,
+    ),
+    row(
         "PATCH /v1/api-keys widening scopes",
         v1_widen_key,
+        false,
+        false,
+    ),
+    row(
+        "PATCH /v1/api-keys lifting allowed_ips",
+        v1_lift_networks,
         false,
         false,
     ),
@@ -178,6 +200,12 @@ const ROWS: &[Row] = &[
     row(
         "POST /v1/auth/tokens from a temp token",
         temp_from_temp,
+        true,
+        true,
+    ),
+    row(
+        "POST /v1/auth/tokens (allowed_ips 127.0.0.1/32), then from that token",
+        temp_from_one_address,
         true,
         true,
     ),
@@ -257,6 +285,7 @@ const NEEDS_MORE_THAN_READ_WRITE: [&str; 7] = [
     "POST /v1/api-keys (every scope, admin)",
     "POST /v1/teams/{id}/api-keys (team admin)",
     "POST /v1/api-keys (defaults)",
+    "POST /v1/api-keys (defaults, allowed_ips 127.0.0.1/32)",
     "PATCH /v1/api-keys widening scopes",
     "PATCH /v1/api-keys resuming a stronger key",
     "POST /v1/api-keys/{id}/roll of a stronger key",
@@ -265,8 +294,9 @@ const NEEDS_MORE_THAN_READ_WRITE: [&str; 7] = [
 
 /// An asker key manages nothing (no key, user, grant or temp token): it may only be
 /// exchanged for a token of its own rights.
-const ASKER_DERIVES: [&str; 4] = [
+const ASKER_DERIVES: [&str; 5] = [
     "POST /v1/auth/token",
+    "POST /v1/auth/tokens (allowed_ips 127.0.0.1/32), then from that token",
     "POST /v1/auth/tokens for an end user, then from that token",
     "Ask Sage get-token-with-api-key",
     "Cogniac GET /1/token (Key)",
@@ -292,6 +322,12 @@ async fn rights(app: &TestApp, credential: &str) -> Option<Rights> {
             models
                 .iter()
                 .map(|m| m.as_str().unwrap().to_owned())
+                .collect()
+        }),
+        networks: reply.body["allowed_ips"].as_array().map(|networks| {
+            networks
+                .iter()
+                .map(|n| n.as_str().unwrap().to_owned())
                 .collect()
         }),
     })
@@ -445,8 +481,64 @@ fn assisters_create_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'
 }
 
 /// A key of the parent's user made by its owner key: (id, secret).
-async fn owner_key(app: &TestApp, parent: &Parent, body: Value) -> (String, String) {
+async fn owner_key(app: &TestApp, parent: &Parent, mut body: Value) -> (String, String) {
+    // A target the parent may change at all: within the networks it may be used from.
+    if let Some(networks) = rights(app, &parent.secret).await.and_then(|r| r.networks) {
+        body["allowed_ips"] = json!(networks);
+    }
     app.new_key(&parent.owner, body).await
+}
+
+fn v1_create_key_from_one_address<'a>(
+    app: &'a TestApp,
+    parent: &'a Parent,
+) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        // The test client's own address: within every parent's list here.
+        let body = json!({"name": "derived", "allowed_ips": ["127.0.0.1/32"]});
+        match ok(app
+            .call("POST", "/v1/api-keys", Some(&parent.secret), Some(body))
+            .await)
+        {
+            Ok(created) => secret_in(&created["key"]),
+            Err(refused) => refused,
+        }
+    })
+}
+
+fn v1_lift_networks<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        // A target the parent may change (its smallest scope, its type and models, within
+        // its networks or from the test client alone), which the parent then tries to open
+        // to every address.
+        let Some(now) = rights(app, &parent.secret).await else {
+            return Derived::Refused;
+        };
+        let smallest = now.scopes.iter().next().unwrap().clone();
+        let key_type = if now.admin_type { "admin" } else { "asker" };
+        let mut body = json!({"name": "target", "scopes": [smallest], "type": key_type,
+            "allowed_ips": ["127.0.0.1/32"]});
+        if let Some(models) = &now.models {
+            body["models"] = json!(models);
+        }
+        let (id, target) = app.new_key(&parent.owner, body).await;
+        let path = format!("/v1/api-keys/{id}");
+        let lifted = app
+            .call(
+                "PATCH",
+                &path,
+                Some(&parent.secret),
+                Some(json!({"allowed_ips": null})),
+            )
+            .await;
+        match ok(lifted) {
+            Ok(_) => Derived::Credential(target),
+            Err(refused) => {
+                app.call("DELETE", &path, Some(&parent.owner), None).await;
+                refused
+            }
+        }
+    })
 }
 
 fn v1_widen_key<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
@@ -620,6 +712,21 @@ fn temp_admin_token<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, D
         )
         .await
         .map_or_else(|r| r, Derived::Credential)
+    })
+}
+
+fn temp_from_one_address<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Derived> {
+    Box::pin(async move {
+        // The test client's own address, within every parent's list here; the second token
+        // names none and keeps the first's.
+        let body = json!({"token_ttl": 600, "allowed_ips": ["127.0.0.1/32"]});
+        let first = match temp_from(app, &parent.secret, body).await {
+            Ok(token) => token,
+            Err(refused) => return refused,
+        };
+        temp_from(app, &first, json!({"token_ttl": 600}))
+            .await
+            .map_or_else(|r| r, Derived::Credential)
     })
 }
 
@@ -805,8 +912,10 @@ fn dataset_grant<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, Deri
                 scopes: BTreeSet::from(["write".to_owned()]),
                 admin_type: true,
                 expires_at: None,
-                // A grant carries no model.
+                // A grant carries no model, and is used through the grantee's own
+                // credentials, from wherever they may be used.
                 models: Some(BTreeSet::new()),
+                networks: Some(Vec::new()),
             }),
             Err(refused) => refused,
         }
@@ -963,6 +1072,8 @@ struct ParentKey<'a> {
     expires: bool,
     /// The models it may use (None: any).
     models: Option<&'a [&'a str]>,
+    /// The networks it may be used from (None: any address).
+    networks: Option<&'a [&'a str]>,
 }
 
 impl<'a> ParentKey<'a> {
@@ -972,6 +1083,7 @@ impl<'a> ParentKey<'a> {
             key_type,
             expires,
             models: None,
+            networks: None,
         }
     }
 }
@@ -984,6 +1096,7 @@ async fn invariant_holds_for(key: ParentKey<'_>, refused: &[&str]) {
         key_type,
         expires,
         models,
+        networks,
     } = key;
     let app = rights_app().await;
     let mut body = json!({"name": "parent", "scopes": scopes, "type": key_type});
@@ -992,6 +1105,9 @@ async fn invariant_holds_for(key: ParentKey<'_>, refused: &[&str]) {
     }
     if let Some(models) = models {
         body["models"] = json!(models);
+    }
+    if let Some(networks) = networks {
+        body["allowed_ips"] = json!(networks);
     }
     let parent = new_parent(&app, body).await;
     let parent_path = format!("/v1/api-keys/{}", parent.key_id);
@@ -1024,6 +1140,10 @@ async fn invariant_holds_for(key: ParentKey<'_>, refused: &[&str]) {
     });
     if let Some(models) = models {
         narrowed["models"] = json!(models[..1]);
+    }
+    if networks.is_some() {
+        // The test client's address alone: the derived credentials still work from it.
+        narrowed["allowed_ips"] = json!(["127.0.0.1/32"]);
     }
     change(narrowed).await;
     check_following(&app, &parent, &following, "narrowed").await;
@@ -1074,6 +1194,23 @@ async fn read_write_admin_key_with_expiry_and_two_models() {
 }
 
 #[tokio::test]
+async fn every_scope_admin_key_from_two_networks() {
+    // Held to some networks: a password (which signs in from anywhere) is refused to it, and
+    // so is opening a key to every address; every credential it derives is held to its
+    // networks (by its own list or by the chain), and follows them as they narrow.
+    let refused = [
+        &PASSWORD_ROWS[..],
+        &["PATCH /v1/api-keys lifting allowed_ips"][..],
+    ]
+    .concat();
+    let key = ParentKey {
+        networks: Some(&["127.0.0.0/8", "2001:db8::/32"]),
+        ..ParentKey::new(&ALL, "admin", false)
+    };
+    invariant_holds_for(key, &refused).await;
+}
+
+#[tokio::test]
 async fn every_scope_asker_key_with_expiry() {
     let refused: Vec<&str> = ROWS
         .iter()
@@ -1096,7 +1233,12 @@ async fn spend_together(app: &TestApp, spenders: &[String]) -> usize {
     assert!(
         replies
             .iter()
-            .all(|r| r.status == StatusCode::OK || r.status == StatusCode::TOO_MANY_REQUESTS)
+            .all(|r| r.status == StatusCode::OK || r.status == StatusCode::TOO_MANY_REQUESTS),
+        "{:?}",
+        replies
+            .iter()
+            .map(|r| (r.status, r.body.to_string()))
+            .collect::<Vec<_>>()
     );
     replies
         .iter()

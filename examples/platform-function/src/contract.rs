@@ -70,6 +70,8 @@ pub enum Gate {
         detail: String,
         /// Seconds until a metering refusal may succeed (`keygate_retry_after`).
         retry_after: Option<u64>,
+        /// The documented code of the refusal, where it has one (`IP_NOT_ALLOWED`).
+        code: Option<&'static str>,
     },
 }
 
@@ -82,7 +84,12 @@ impl Gate {
             optional(name).and_then(|v| serde_json::from_str::<Map<String, Value>>(&v).ok())
         };
         if let Some(class) = text("keygate_denied") {
+            let code = (class == "ip_not_allowed").then_some("IP_NOT_ALLOWED");
             let (status, detail) = match class {
+                "ip_not_allowed" => (
+                    StatusCode::FORBIDDEN,
+                    "the credential may not be used from this address".into(),
+                ),
                 "forbidden" => (
                     StatusCode::FORBIDDEN,
                     optional("keygate_reason").unwrap_or_else(|| "forbidden".into()),
@@ -117,6 +124,7 @@ impl Gate {
                 status,
                 detail,
                 retry_after,
+                code,
             });
         }
         if text("context_version")? != CONTEXT_VERSION {
@@ -178,8 +186,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
                 status,
                 detail,
                 retry_after,
+                code,
             }) => Err(Problem {
                 retry_after,
+                code,
                 ..Problem::new(status, detail)
             }),
             // A public route's context names nobody; no context at all is never trusted.
@@ -282,7 +292,20 @@ mod tests {
                 status: StatusCode::FORBIDDEN,
                 detail: "asker credentials may not call this route".into(),
                 retry_after: None,
+                code: None,
             })
+        );
+        let elsewhere = Gate::from_fields(&fields(&[("keygate_denied", "ip_not_allowed")]));
+        assert!(
+            matches!(
+                elsewhere,
+                Some(Gate::Refused {
+                    status: StatusCode::FORBIDDEN,
+                    code: Some("IP_NOT_ALLOWED"),
+                    ..
+                })
+            ),
+            "{elsewhere:?}"
         );
         assert_eq!(Gate::from_fields(&fields(&[("user", "x")])), None);
         assert_eq!(

@@ -11,6 +11,8 @@ pub struct Problem {
     pub field: Option<&'static str>,
     /// Seconds a throttled client should wait (`Retry-After`).
     pub retry_after: Option<u64>,
+    /// keygate's code for the refusal, where it has one (`IP_NOT_ALLOWED`).
+    pub code: Option<&'static str>,
 }
 
 impl Problem {
@@ -20,6 +22,7 @@ impl Problem {
             detail: detail.into(),
             field: None,
             retry_after: None,
+            code: None,
         }
     }
 
@@ -42,6 +45,9 @@ impl IntoResponse for Problem {
         });
         if let Some(field) = self.field {
             body["field"] = field.into();
+        }
+        if let Some(code) = self.code {
+            body["code"] = code.into();
         }
         let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().insert(

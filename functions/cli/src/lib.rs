@@ -37,6 +37,10 @@ async fn gate(
 ) -> axum::response::Response {
     let path = request.uri().path().to_owned();
     let method = request.method().as_str().to_owned();
+    let peer = request
+        .extensions()
+        .get::<PeerAddr>()
+        .map(|peer| peer.0.ip().to_string());
     let decision = decide(
         &services,
         &Incoming {
@@ -46,6 +50,7 @@ async fn gate(
             headers: request.headers(),
             cookies: &[],
             domain_name: None,
+            source_ip: peer.as_deref(),
         },
     )
     .await;

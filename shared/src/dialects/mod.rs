@@ -48,6 +48,10 @@ pub(crate) fn status_and_message(error: &Error) -> (StatusCode, String) {
             )
         }
         Error::Throttled(refusal) => (StatusCode::TOO_MANY_REQUESTS, refusal.message()),
+        Error::IpNotAllowed(address) => {
+            tracing::info!(address, "source address not allowed");
+            (StatusCode::FORBIDDEN, ip_not_allowed_message())
+        }
         Error::Unavailable(source) => {
             tracing::error!(error = %source, "store unavailable");
             (
@@ -56,6 +60,16 @@ pub(crate) fn status_and_message(error: &Error) -> (StatusCode, String) {
             )
         }
     }
+}
+
+/// What every surface says to a request from an address its credential may not be used
+/// from: the code first, so a client can match it whatever the surface's shape.
+pub(crate) fn ip_not_allowed_message() -> String {
+    format!(
+        "{}: {}",
+        crate::domain::allowed_ips::IP_NOT_ALLOWED,
+        crate::domain::allowed_ips::IP_NOT_ALLOWED_MESSAGE
+    )
 }
 
 /// Parses a JSON body (empty reads as `{}`), naming the field on error (`body` when the

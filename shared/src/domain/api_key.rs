@@ -1,6 +1,8 @@
 //! API keys: long-lived, scoped, shown once.
 
+use super::allowed_ips::AllowedIps;
 use super::credential::Unusable;
+use super::key_metadata::KeyMetadata;
 use super::metering::Metering;
 use super::models::AllowedModels;
 use super::scope::{KeyType, Scopes, UserRole};
@@ -52,6 +54,11 @@ pub struct ApiKey {
     pub team_id: Option<String>,
     /// Who created a team key (for audit; the key does not follow them).
     pub created_by: Option<String>,
+    /// What the owner's systems call and tag the key (no rights ride on it).
+    pub metadata: KeyMetadata,
+    /// The source addresses the key may be used from (its own list; the effective one is
+    /// narrowed by its lineage, see `narrowed_by`).
+    pub allowed_ips: AllowedIps,
 }
 
 /// A rolled key sharing its successor's meter until `ends_at`.
@@ -86,7 +93,7 @@ impl ApiKey {
 
     /// The rights this key has now: its own, narrowed by every key it was created by as
     /// that key is now (the scopes all hold, the weakest type, the earliest expiry, the
-    /// models all allow).
+    /// models and the source addresses all allow).
     /// Whether each ancestor is usable is the caller's check.
     pub fn narrowed_by<'a>(&self, ancestors: impl IntoIterator<Item = &'a ApiKey>) -> ApiKey {
         let mut effective = self.clone();
@@ -98,6 +105,7 @@ impl ApiKey {
                 (a, b) => a.or(b),
             };
             effective.models = effective.models.intersection(&ancestor.models);
+            effective.allowed_ips = effective.allowed_ips.intersection(&ancestor.allowed_ips);
         }
         effective
     }
@@ -243,6 +251,8 @@ mod tests {
             predecessors: vec![ended, live.clone()],
             team_id: None,
             created_by: None,
+            metadata: KeyMetadata::default(),
+            allowed_ips: AllowedIps::any(),
         };
         let at_1000 = key.predecessors_of_successor(2000, 1000);
         assert_eq!(
@@ -284,6 +294,8 @@ mod tests {
             predecessors: Vec::new(),
             team_id: None,
             created_by: None,
+            metadata: KeyMetadata::default(),
+            allowed_ips: AllowedIps::any(),
         }
     }
 
@@ -334,6 +346,28 @@ mod tests {
         assert_eq!(child.narrowed_by([&forever]).expires_at, Some(3000));
         assert_eq!(forever.narrowed_by([&key("g")]).expires_at, None);
         assert_eq!(child.narrowed_by([]), child);
+    }
+
+    #[test]
+    fn a_key_may_be_used_only_from_where_every_ancestor_allows() {
+        let networks = |list: &[&str]| {
+            AllowedIps::parse(
+                "allowed_ips",
+                &list.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+            .unwrap()
+        };
+        let mut child = key("c");
+        let mut parent = key("p");
+        parent.allowed_ips = networks(&["10.0.0.0/8", "192.0.2.0/24"]);
+        // A key without a list of its own is held to its creators'.
+        assert_eq!(child.narrowed_by([&parent]).allowed_ips, parent.allowed_ips);
+        child.allowed_ips = networks(&["10.1.0.0/16", "198.51.100.0/24"]);
+        let root = key("r");
+        assert_eq!(
+            child.narrowed_by([&parent, &root]).allowed_ips,
+            networks(&["10.1.0.0/16"])
+        );
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! key and the caller (rights only narrow), as the changes the store writes; and the key as
 //! it is once they are written.
 
+use super::allowed_ips::AllowedIps;
 use super::api_key::ApiKey;
 use super::clock::parse_future;
+use super::key_metadata::{parse_external_id, parse_meta, parse_tags};
 use super::key_plan::{PlanRefused, metering_of};
 use super::metering::{
     Credits, CreditsInput, EndUserBudgetInput, Metering, RateLimitInput, parse_credits,
@@ -30,6 +32,14 @@ pub struct KeyPatch {
     pub models: Option<Option<Vec<String>>>,
     /// A new end-user budget (`Some(None)` removes it).
     pub end_user_budget: Option<Option<EndUserBudgetInput>>,
+    /// A new external id (`Some(None)` removes it).
+    pub external_id: Option<Option<String>>,
+    /// New tags (`Some(None)` or an empty list removes them).
+    pub tags: Option<Option<Vec<String>>>,
+    /// A new `meta` object (`Some(None)` removes it).
+    pub meta: Option<Option<serde_json::Value>>,
+    /// New source networks (`Some(None)`: any), within the caller's.
+    pub allowed_ips: Option<Option<Vec<String>>>,
 }
 
 /// Fields a change sets.
@@ -49,6 +59,24 @@ pub struct KeyChanges {
     pub models: Option<AllowedModels>,
     /// A new end-user budget (empty: none).
     pub end_user_budget: Option<Metering>,
+    /// A new external id (`Some(None)`: removed).
+    pub external_id: Option<Option<String>>,
+    /// New tags (empty: none).
+    pub tags: Option<Vec<String>>,
+    /// A new `meta` (`Some(None)`: removed).
+    pub meta: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    /// New source networks.
+    pub allowed_ips: Option<AllowedIps>,
+}
+
+impl KeyChanges {
+    /// Whether the change touches the key's metadata or address list.
+    pub fn touches_metadata_or_networks(&self) -> bool {
+        self.external_id.is_some()
+            || self.tags.is_some()
+            || self.meta.is_some()
+            || self.allowed_ips.is_some()
+    }
 }
 
 /// A checked change. What it cannot know without reading (the caller's live balance, the
@@ -75,6 +103,21 @@ pub fn models_within(
     }
 }
 
+/// The source networks a change sets (none named: any), within the caller's own.
+pub fn networks_within(
+    caller: &Principal,
+    wanted: Option<&[String]>,
+) -> Result<AllowedIps, Invalid> {
+    match wanted {
+        Some(raw) => AllowedIps::derived("allowed_ips", Some(raw), &caller.allowed_ips),
+        None if caller.allowed_ips.is_any() => Ok(AllowedIps::any()),
+        None => Err(Invalid::new(
+            "allowed_ips",
+            "may not be lifted (null) by a credential that may be used only from some addresses",
+        )),
+    }
+}
+
 /// Checks `patch` against the key and the caller and turns it into the changes to write.
 pub fn plan_change(
     current: &ApiKey,
@@ -91,6 +134,7 @@ pub fn plan_change(
         ));
     }
     caller.require_covers(&current.scopes, current.key_type, &current.models)?;
+    caller.require_covers_networks(&current.allowed_ips)?;
     let expires_at = match patch.expires_at.as_deref() {
         None => None,
         Some(raw) => {
@@ -128,6 +172,36 @@ pub fn plan_change(
             Some(None) => Some(Metering::default()),
             Some(Some(raw)) => Some(parse_end_user_budget("end_user_budget", raw)?),
         },
+        external_id: patch
+            .external_id
+            .as_ref()
+            .map(|wanted| {
+                wanted
+                    .as_deref()
+                    .map(|raw| parse_external_id("external_id", raw))
+                    .transpose()
+            })
+            .transpose()?,
+        tags: patch
+            .tags
+            .as_ref()
+            .map(|wanted| parse_tags("tags", wanted.as_deref().unwrap_or_default()))
+            .transpose()?,
+        meta: patch
+            .meta
+            .as_ref()
+            .map(|wanted| {
+                wanted
+                    .as_ref()
+                    .map(|raw| parse_meta("meta", raw))
+                    .transpose()
+            })
+            .transpose()?,
+        allowed_ips: patch
+            .allowed_ips
+            .as_ref()
+            .map(|wanted| networks_within(caller, wanted.as_deref()))
+            .transpose()?,
         ..KeyChanges::default()
     };
     let mut credits = None;
@@ -178,6 +252,18 @@ impl ApiKey {
         }
         if let Some(budget) = &changes.end_user_budget {
             updated.end_user_budget = budget.clone();
+        }
+        if let Some(external_id) = &changes.external_id {
+            updated.metadata.external_id = external_id.clone();
+        }
+        if let Some(tags) = &changes.tags {
+            updated.metadata.tags = tags.clone();
+        }
+        if let Some(meta) = &changes.meta {
+            updated.metadata.meta = meta.clone();
+        }
+        if let Some(networks) = &changes.allowed_ips {
+            updated.allowed_ips = networks.clone();
         }
         updated
     }
@@ -243,6 +329,8 @@ mod tests {
             end_user: None,
             end_user_budgets: Vec::new(),
             team_id: None,
+            key_metadata: Default::default(),
+            allowed_ips: AllowedIps::any(),
         };
         (key, caller)
     }
@@ -317,6 +405,58 @@ mod tests {
         assert!(matches!(
             plan_change(&key, &lift, &caller, NOW),
             Err(PlanRefused::Invalid(invalid)) if invalid.field == "models"
+        ));
+    }
+
+    #[test]
+    fn metadata_is_set_and_removed_and_networks_stay_within_the_caller() {
+        let (key, mut caller) = key_and_owner(&["chat"]);
+        let set = KeyPatch {
+            external_id: Some(Some("cust-1".into())),
+            tags: Some(Some(vec!["prod".into()])),
+            meta: Some(Some(serde_json::json!({"tier": 2}))),
+            allowed_ips: Some(Some(vec!["2001:db8::/32".into()])),
+            ..KeyPatch::default()
+        };
+        let planned = plan_change(&key, &set, &caller, NOW).unwrap();
+        assert!(planned.changes.touches_metadata_or_networks());
+        let updated = key.with_changes(&planned.changes);
+        assert_eq!(updated.metadata.external_id.as_deref(), Some("cust-1"));
+        assert_eq!(updated.metadata.tags, ["prod"]);
+        assert_eq!(updated.allowed_ips.names().unwrap(), ["2001:db8::/32"]);
+        let cleared = KeyPatch {
+            external_id: Some(None),
+            tags: Some(None),
+            meta: Some(None),
+            allowed_ips: Some(None),
+            ..KeyPatch::default()
+        };
+        let planned = plan_change(&updated, &cleared, &caller, NOW).unwrap();
+        let back = updated.with_changes(&planned.changes);
+        assert!(back.metadata.is_empty() && back.allowed_ips.is_any());
+        // A caller held to 10.0.0.0/8 may neither lift a list nor widen it.
+        caller.allowed_ips = AllowedIps::stored(["10.0.0.0/8"]);
+        let key = key.with_changes(&KeyChanges {
+            allowed_ips: Some(AllowedIps::stored(["10.0.0.0/8"])),
+            ..KeyChanges::default()
+        });
+        for wanted in [None, Some(vec!["192.0.2.0/24".to_string()])] {
+            let patch = KeyPatch {
+                allowed_ips: Some(wanted),
+                ..KeyPatch::default()
+            };
+            assert!(matches!(
+                plan_change(&key, &patch, &caller, NOW),
+                Err(PlanRefused::Invalid(invalid)) if invalid.field == "allowed_ips"
+            ));
+        }
+        let bad_meta = KeyPatch {
+            meta: Some(Some(serde_json::json!("text"))),
+            ..KeyPatch::default()
+        };
+        assert!(matches!(
+            plan_change(&key, &bad_meta, &caller, NOW),
+            Err(PlanRefused::Invalid(invalid)) if invalid.field == "meta"
         ));
     }
 }

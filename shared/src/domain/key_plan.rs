@@ -2,9 +2,11 @@
 //! The service reads what the rules need (the owner's default limits), plans, checks the
 //! plan's budget against the granter's balance, and writes it in one store call.
 
+use super::allowed_ips::AllowedIps;
 use super::api_key::ApiKey;
 use super::clock::parse_future;
 use super::credential::{self, CredentialKind, MAX_KEY_ANCESTORS};
+use super::key_metadata::{KeyMetadata, parse_external_id, parse_meta, parse_tags};
 use super::metering::{
     self, Credits, CreditsInput, CreditsPolicy, EndUserBudgetInput, Metering, RateLimit,
     RateLimitInput, parse_credits, parse_end_user_budget, parse_ratelimits,
@@ -33,9 +35,37 @@ pub struct NewKeyInput {
     pub models: Option<Vec<String>>,
     /// What each end user of the key's temp tokens may spend.
     pub end_user_budget: Option<EndUserBudgetInput>,
+    /// What the owner's systems call the key.
+    pub external_id: Option<String>,
+    pub tags: Option<Vec<String>>,
+    /// A JSON object of the owner's own (validated as one here).
+    pub meta: Option<serde_json::Value>,
+    /// The source networks the key may be used from; none named: any (the creator's list
+    /// still holds it, by the chain).
+    pub allowed_ips: Option<Vec<String>>,
 }
 
 impl NewKeyInput {
+    /// The metadata asked for, validated.
+    fn metadata(&self) -> Result<KeyMetadata, Invalid> {
+        Ok(KeyMetadata {
+            external_id: self
+                .external_id
+                .as_deref()
+                .map(|raw| parse_external_id("external_id", raw))
+                .transpose()?,
+            tags: match &self.tags {
+                Some(raw) => parse_tags("tags", raw)?,
+                None => Vec::new(),
+            },
+            meta: self
+                .meta
+                .as_ref()
+                .map(|raw| parse_meta("meta", raw))
+                .transpose()?,
+        })
+    }
+
     /// A key that stands in for its creator (Cogniac's keys replace a password, VirtuousAI's
     /// named tokens act as their user): it carries the caller's own scopes, never more.
     pub fn standing_in_for(caller: &Principal, name: Option<String>) -> Self {
@@ -223,6 +253,13 @@ impl NewKeyPlan {
             input.models.as_deref(),
             &granter.map_or_else(AllowedModels::any, |g| g.models.clone()),
         )?;
+        // Address lists only narrow: within the granter's effective list.
+        let allowed_ips = AllowedIps::derived(
+            "allowed_ips",
+            input.allowed_ips.as_deref(),
+            &granter.map_or_else(AllowedIps::any, |g| g.allowed_ips.clone()),
+        )?;
+        let metadata = input.metadata()?;
         let owner_id = credential::Owner::of(&owner.tenant_id, &owner.id)
             .ok_or(PlanRefused::MalformedOwner)?;
         let new = credential::generate(CredentialKind::ApiKey, owner_id, &lineage_ids);
@@ -250,6 +287,8 @@ impl NewKeyPlan {
             predecessors: Vec::new(),
             team_id: team_id.map(str::to_owned),
             created_by: team_id.and(granter).map(|g| g.user_id.clone()),
+            metadata,
+            allowed_ips,
         };
         Ok(Self {
             key,
@@ -324,6 +363,8 @@ mod tests {
             end_user: None,
             end_user_budgets: Vec::new(),
             team_id: None,
+            key_metadata: KeyMetadata::default(),
+            allowed_ips: AllowedIps::stored(["10.0.0.0/8"]),
         }
     }
 
@@ -499,6 +540,63 @@ mod tests {
             ..named("days")
         };
         assert_eq!(field_of(days), "expires_in_days");
+        let tags = NewKeyInput {
+            tags: Some(vec!["Prod".into()]),
+            ..named("tags")
+        };
+        assert_eq!(field_of(tags), "tags[0]");
+        let meta = NewKeyInput {
+            meta: Some(serde_json::json!(["not", "an", "object"])),
+            ..named("meta")
+        };
+        assert_eq!(field_of(meta), "meta");
+        let external_id = NewKeyInput {
+            external_id: Some("x".repeat(129)),
+            ..named("external id")
+        };
+        assert_eq!(field_of(external_id), "external_id");
+        let network = NewKeyInput {
+            allowed_ips: Some(vec!["10.0.0.0/8".into(), "10.0.0.0/40".into()]),
+            ..named("network")
+        };
+        assert_eq!(field_of(network), "allowed_ips[1]");
+    }
+
+    #[test]
+    fn metadata_is_kept_and_an_address_list_stays_within_the_granter_s() {
+        let owner = owner();
+        let granter = granter(&owner, &[Scope::Chat], None);
+        let tagged = NewKeyInput {
+            scopes: Some(vec!["chat".into()]),
+            external_id: Some("cust-7".into()),
+            tags: Some(vec!["prod".into(), "team:ml".into(), "prod".into()]),
+            meta: Some(serde_json::json!({"plan": "pro"})),
+            allowed_ips: Some(vec!["10.1.0.0/16".into()]),
+            ..named("tagged")
+        };
+        let key = plan(tagged, &owner, Some(&granter)).ok().unwrap().key;
+        assert_eq!(key.metadata.external_id.as_deref(), Some("cust-7"));
+        assert_eq!(key.metadata.tags, ["prod", "team:ml"]);
+        assert_eq!(key.metadata.meta_json().unwrap(), r#"{"plan":"pro"}"#);
+        assert_eq!(key.allowed_ips.names().unwrap(), ["10.1.0.0/16"]);
+        let unlisted = NewKeyInput {
+            scopes: Some(vec!["chat".into()]),
+            ..named("unlisted")
+        };
+        let key = plan(unlisted, &owner, Some(&granter)).ok().unwrap().key;
+        assert!(
+            key.allowed_ips.is_any(),
+            "held to the granter's by the chain"
+        );
+        let wider = NewKeyInput {
+            scopes: Some(vec!["chat".into()]),
+            allowed_ips: Some(vec!["192.0.2.0/24".into()]),
+            ..named("wider")
+        };
+        assert!(matches!(
+            plan(wider, &owner, Some(&granter)),
+            Err(PlanRefused::Invalid(invalid)) if invalid.field == "allowed_ips"
+        ));
     }
 
     #[test]

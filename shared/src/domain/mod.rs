@@ -1,6 +1,7 @@
 //! Domain types and rules. Nothing here knows about DynamoDB or HTTP.
 
 pub mod activity;
+pub mod allowed_ips;
 pub mod api_key;
 pub mod audit;
 pub mod base62;
@@ -10,6 +11,7 @@ pub mod credential;
 pub mod dataset;
 pub mod ids;
 pub mod key_change;
+pub mod key_metadata;
 pub mod key_plan;
 pub mod metering;
 pub mod models;

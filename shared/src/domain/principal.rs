@@ -2,7 +2,9 @@
 
 use serde_json::{Map, Value};
 
+use super::allowed_ips::AllowedIps;
 use super::credential::CredentialKind;
+use super::key_metadata::KeyMetadata;
 use super::metering::{Budget, Metering, budget_chain};
 use super::models::AllowedModels;
 use super::scope::{KeyType, Scope, Scopes, UserRole};
@@ -58,6 +60,11 @@ pub struct Principal {
     /// The team owning the key behind the credential (a team key, and its tokens); its
     /// `user_id` is then the team's id, and it may not act as a person.
     pub team_id: Option<String>,
+    /// The metadata of the key behind the credential (none for sessions).
+    pub key_metadata: KeyMetadata,
+    /// The source addresses the credential may be used from: its key's list narrowed by
+    /// every key above it.
+    pub allowed_ips: AllowedIps,
 }
 
 /// The context field listing the models a credential may use (space-separated; absent when
@@ -74,6 +81,15 @@ pub const END_USER_FIELD: &str = "keygate_end_user";
 /// The context field naming the team owning the key behind the credential (absent: a
 /// person's credential).
 pub const TEAM_FIELD: &str = "keygate_team_id";
+/// The context fields of the key's metadata (absent when unset): its external id, its tags
+/// comma-joined, and its `meta` object as JSON text.
+pub const EXTERNAL_ID_FIELD: &str = "keygate_external_id";
+pub const TAGS_FIELD: &str = "keygate_tags";
+pub const META_FIELD: &str = "keygate_meta";
+
+/// The context field listing the networks a credential may be used from (space-separated
+/// CIDRs; absent: any address).
+pub const ALLOWED_IPS_FIELD: &str = "keygate_allowed_ips";
 
 /// The version of the authorizer context contract (`context_version`).
 pub const CONTEXT_VERSION: &str = "1";
@@ -185,6 +201,25 @@ impl Principal {
         }
     }
 
+    /// Changing a key limited to some source networks needs a credential that may be used
+    /// from all of them (a key with no list of its own, from anywhere).
+    pub fn require_covers_networks(&self, networks: &AllowedIps) -> Result<(), Denied> {
+        if networks.within(&self.allowed_ips) {
+            Ok(())
+        } else {
+            Err(Denied(
+                "this credential may change only keys limited to networks it may be used from"
+                    .into(),
+            ))
+        }
+    }
+
+    /// Whether a request from `address` (as the gateway or the peer reports it; None:
+    /// unknown) may use this credential.
+    pub fn may_be_used_from(&self, address: Option<&str>) -> bool {
+        self.allowed_ips.allows_text(address)
+    }
+
     /// Every right a credential can hold: what a password gives (its sessions hold all
     /// scopes and models, and a password never expires), so only such a credential may set
     /// one: not temporary, admin type, every scope, any model, and no expiry on the key
@@ -208,6 +243,13 @@ impl Principal {
             return Err(Denied(
                 "a credential limited to some models may not set a password (a password signs \
                  in with every model)"
+                    .into(),
+            ));
+        }
+        if !self.allowed_ips.is_any() {
+            return Err(Denied(
+                "a credential limited to some networks may not set a password (a password signs \
+                 in from anywhere)"
                     .into(),
             ));
         }
@@ -330,6 +372,18 @@ impl Principal {
         if let Some(team_id) = &self.team_id {
             put(TEAM_FIELD, team_id.clone());
         }
+        if let Some(external_id) = &self.key_metadata.external_id {
+            put(EXTERNAL_ID_FIELD, external_id.clone());
+        }
+        if !self.key_metadata.tags.is_empty() {
+            put(TAGS_FIELD, self.key_metadata.tags.join(","));
+        }
+        if let Some(meta) = self.key_metadata.meta_json() {
+            put(META_FIELD, meta);
+        }
+        if let Some(networks) = self.allowed_ips.names() {
+            put(ALLOWED_IPS_FIELD, networks.join(" "));
+        }
         context
     }
 
@@ -375,6 +429,19 @@ impl Principal {
             end_user: optional(END_USER_FIELD),
             end_user_budgets: Vec::new(),
             team_id: optional(TEAM_FIELD),
+            key_metadata: KeyMetadata {
+                external_id: optional(EXTERNAL_ID_FIELD),
+                tags: text(TAGS_FIELD)
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|tag| !tag.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                meta: optional(META_FIELD).and_then(|v| serde_json::from_str(&v).ok()),
+            },
+            allowed_ips: text(ALLOWED_IPS_FIELD).map_or_else(AllowedIps::any, |listed| {
+                AllowedIps::stored(listed.split(' ').filter(|n| !n.is_empty()))
+            }),
         })
     }
 }
@@ -418,6 +485,12 @@ mod tests {
             end_user: Some("customer-42@example.com".into()),
             end_user_budgets: Vec::new(),
             team_id: None,
+            key_metadata: KeyMetadata {
+                external_id: Some("cust-42".into()),
+                tags: vec!["prod".into(), "team:ml".into()],
+                meta: serde_json::from_str(r#"{"plan":"pro","seats":3}"#).ok(),
+            },
+            allowed_ips: AllowedIps::stored(["203.0.113.0/24", "2001:db8::/32"]),
         }
     }
 
@@ -446,6 +519,19 @@ mod tests {
         assert_eq!(Principal::from_context(&Default::default()), None);
         assert_eq!(context["chat_role_id"], "r1");
         assert_eq!(context["role_variables"], "");
+        assert_eq!(context[EXTERNAL_ID_FIELD], "cust-42");
+        assert_eq!(context[TAGS_FIELD], "prod,team:ml");
+        assert_eq!(context[META_FIELD], r#"{"plan":"pro","seats":3}"#);
+        assert_eq!(context[ALLOWED_IPS_FIELD], "203.0.113.0/24 2001:db8::/32");
+        let unlimited = Principal {
+            key_metadata: KeyMetadata::default(),
+            allowed_ips: AllowedIps::any(),
+            ..principal.clone()
+        };
+        let context: std::collections::HashMap<String, Value> =
+            unlimited.to_context().into_iter().collect();
+        assert!(!context.contains_key(TAGS_FIELD) && !context.contains_key(ALLOWED_IPS_FIELD));
+        assert_eq!(Principal::from_context(&context), Some(unlimited));
         let mut other_version = context.clone();
         other_version.insert("context_version".into(), Value::String("0".into()));
         assert_eq!(Principal::from_context(&other_version), None);
@@ -483,7 +569,10 @@ mod tests {
 
     #[test]
     fn temp_tokens_manage_nothing_and_passwords_need_every_right() {
-        let mut caller = sample();
+        let mut caller = Principal {
+            allowed_ips: AllowedIps::any(),
+            ..sample()
+        };
         caller.key_type = KeyType::Admin;
         assert!(caller.require_manager().is_err(), "temporary");
         caller.temporary = false;
@@ -501,6 +590,9 @@ mod tests {
         caller.owner_models = AllowedModels::any();
         caller.models = AllowedModels::any();
         assert!(caller.require_full_rights().is_ok());
+        caller.allowed_ips = AllowedIps::stored(["10.0.0.0/8"]);
+        assert!(caller.require_full_rights().is_err(), "some networks only");
+        caller.allowed_ips = AllowedIps::any();
         assert!(caller.require_tenant_admin().is_ok());
         caller.scopes = Scopes::from_stored(["chat", "read", "write"]);
         assert!(caller.require_tenant_admin().is_err(), "no admin scope");
@@ -645,5 +737,27 @@ mod tests {
                 .is_ok()
         );
         assert!(granter.require_scopes_within(&Scopes::all()).is_err());
+    }
+
+    #[test]
+    fn a_credential_is_used_only_from_its_networks() {
+        let caller = sample();
+        assert!(caller.may_be_used_from(Some("203.0.113.9")));
+        assert!(caller.may_be_used_from(Some("2001:db8::7")));
+        assert!(!caller.may_be_used_from(Some("198.51.100.1")));
+        assert!(!caller.may_be_used_from(None), "an unknown address");
+        let anywhere = Principal {
+            allowed_ips: AllowedIps::any(),
+            ..sample()
+        };
+        assert!(anywhere.may_be_used_from(None));
+        let narrower = AllowedIps::stored(["203.0.113.128/25"]);
+        assert!(caller.require_covers_networks(&narrower).is_ok());
+        assert!(caller.require_covers_networks(&AllowedIps::any()).is_err());
+        assert!(
+            caller
+                .require_covers_networks(&AllowedIps::stored(["10.0.0.0/8"]))
+                .is_err()
+        );
     }
 }

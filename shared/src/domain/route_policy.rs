@@ -682,6 +682,8 @@ mod tests {
             end_user: None,
             end_user_budgets: Vec::new(),
             team_id: None,
+            key_metadata: Default::default(),
+            allowed_ips: Default::default(),
         }
     }
 

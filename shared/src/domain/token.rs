@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::Invalid;
+use super::allowed_ips::AllowedIps;
 use super::credential::{CredentialKind, Unusable};
 use super::scope::{KeyType, Scopes, UserRole};
 
@@ -86,6 +87,9 @@ pub struct AccessToken {
     pub user_profile: Option<Map<String, Value>>,
     /// The end user a temp token was minted for (its key's end-user budget applies).
     pub end_user: Option<String>,
+    /// The source networks a temp token may be used from besides its key's lists (any:
+    /// only those hold it).
+    pub allowed_ips: AllowedIps,
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
@@ -260,6 +264,7 @@ mod tests {
             chat_role: None,
             user_profile: None,
             end_user: None,
+            allowed_ips: AllowedIps::any(),
             created_at: 0,
             expires_at: 1000,
             revoked_at: None,

@@ -9,6 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use lambda_http::request::RequestContext;
 
+use super::client_info::client_info;
 use super::credentials::{self, Source};
 use super::metering::{REFUSED_LIMIT_FIELD, admit_once};
 use super::problem::Problem;
@@ -85,6 +86,7 @@ pub async fn resolve_with_source(
                         .to_owned(),
                 )),
                 Some("usage_exceeded") => throttled(RefusalReason::CreditsExhausted),
+                Some("ip_not_allowed") => Error::IpNotAllowed("refused by the authorizer".into()),
                 _ => Error::Unauthenticated("refused by the authorizer"),
             });
         }
@@ -94,6 +96,11 @@ pub async fn resolve_with_source(
     }
     let presented = presented.ok_or(Error::Unauthenticated("no credential"))?;
     let principal = services.verify(presented.secret).await?;
+    // As the authorizer would: a credential held to some networks, from elsewhere.
+    let address = client_info(parts).ip;
+    if !principal.may_be_used_from(Some(&address)) {
+        return Err(Error::IpNotAllowed(address));
+    }
     let decision = services.config.route_policy.get()?.evaluate(
         parts.method.as_str(),
         parts.uri.path(),

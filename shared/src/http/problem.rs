@@ -15,7 +15,7 @@ pub struct Problem {
     pub title: &'static str,
     pub detail: String,
     pub field: Option<String>,
-    /// A machine-readable code where one is documented (`RATE_LIMITED`, `USAGE_EXCEEDED`).
+    /// A machine-readable code where one is documented (`RATE_LIMITED`, `USAGE_EXCEEDED`, `IP_NOT_ALLOWED`).
     pub code: Option<&'static str>,
 }
 
@@ -165,6 +165,17 @@ impl From<Error> for Problem {
                 problem.code = Some(code);
                 problem
             }
+            Error::IpNotAllowed(address) => {
+                tracing::info!(address, "source address not allowed");
+                let mut problem = Self::new(
+                    StatusCode::FORBIDDEN,
+                    "ip-not-allowed",
+                    "Source address not allowed",
+                    crate::domain::allowed_ips::IP_NOT_ALLOWED_MESSAGE,
+                );
+                problem.code = Some(crate::domain::allowed_ips::IP_NOT_ALLOWED);
+                problem
+            }
             Error::Unavailable(source) => {
                 tracing::error!(error = %source, "store unavailable");
                 Self::new(
@@ -193,7 +204,7 @@ pub struct ProblemBody {
     /// The request field at fault, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// A machine-readable code where one is documented (`RATE_LIMITED`, `USAGE_EXCEEDED`).
+    /// A machine-readable code where one is documented (`RATE_LIMITED`, `USAGE_EXCEEDED`, `IP_NOT_ALLOWED`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<&'static str>,
 }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::views::{self, ApiKeyView, CursorPage, RevokedCount};
+use crate::domain::key_metadata::KeyFilter;
 use crate::domain::metering::{CreditsInput, EndUserBudgetInput, RateLimitInput};
 use crate::domain::validation::bounded_limit;
 use crate::http::{Caller, JsonBody, Problem, QueryParams, cursor};
@@ -51,6 +52,19 @@ pub struct CreateBody {
     /// each end user starting with `credits.remaining`.
     #[schema(value_type = Option<Object>)]
     end_user_budget: Option<EndUserBudgetInput>,
+    /// What your own systems call the key (1 to 128 characters).
+    #[schema(min_length = 1, max_length = 128)]
+    external_id: Option<String>,
+    /// At most 10 tags of 1 to 32 of `a-z 0-9 : _ -`.
+    #[schema(max_items = 10)]
+    tags: Option<Vec<String>>,
+    /// A JSON object of your own, at most 1 KB serialized.
+    #[schema(value_type = Option<Object>)]
+    meta: Option<serde_json::Value>,
+    /// The source networks the key may be used from (1 to 20 IPv4 or IPv6 CIDRs), within
+    /// the creating credential's; absent: any (the creator's list still applies).
+    #[schema(max_items = 20)]
+    allowed_ips: Option<Vec<String>>,
 }
 
 impl From<CreateBody> for NewKeyInput {
@@ -65,6 +79,10 @@ impl From<CreateBody> for NewKeyInput {
             credits: body.credits,
             models: body.models,
             end_user_budget: body.end_user_budget,
+            external_id: body.external_id,
+            tags: body.tags,
+            meta: body.meta,
+            allowed_ips: body.allowed_ips,
         }
     }
 }
@@ -99,6 +117,11 @@ pub(super) struct ListQuery {
     limit: Option<i64>,
     cursor: Option<String>,
     include_revoked: Option<bool>,
+    /// Only keys carrying this tag (a filtered page may be shorter than `limit`; follow
+    /// `next_cursor`).
+    tag: Option<String>,
+    /// Only keys with this external id.
+    external_id: Option<String>,
 }
 
 #[utoipa::path(
@@ -119,12 +142,15 @@ pub(super) async fn list(
         bounded_limit("limit", query.limit, 50, 1, 200).map_err(crate::services::Error::from)?;
     let after =
         cursor::decode("cursor", query.cursor.as_deref()).map_err(crate::services::Error::from)?;
+    let filter = KeyFilter::parse(query.tag.as_deref(), query.external_id.as_deref())
+        .map_err(crate::services::Error::from)?;
     let page = services
-        .list_api_keys(
+        .list_api_keys_where(
             &caller,
             query.include_revoked.unwrap_or(false),
             limit,
             after.as_deref(),
+            &filter,
         )
         .await?;
     Ok(Json(views::cursor_page(
@@ -185,6 +211,23 @@ pub(super) struct PatchBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     end_user_budget: Option<Option<EndUserBudgetInput>>,
+    /// A new external id; `null` removes it; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 128)]
+    external_id: Option<Option<String>>,
+    /// New tags (`[]` or `null` removes them); absent leaves them.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, max_items = 10)]
+    tags: Option<Option<Vec<String>>>,
+    /// A new `meta` object; `null` removes it; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    meta: Option<Option<serde_json::Value>>,
+    /// New source networks, within the caller's; `null` allows any address (only for a
+    /// caller usable from anywhere); absent leaves them.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, max_items = 20)]
+    allowed_ips: Option<Option<Vec<String>>>,
 }
 
 /// Tells an explicit `null` (Some(None)) from an absent field (None).
@@ -221,6 +264,10 @@ pub(super) async fn patch(
         credits: body.credits,
         models: body.models,
         end_user_budget: body.end_user_budget,
+        external_id: body.external_id,
+        tags: body.tags,
+        meta: body.meta,
+        allowed_ips: body.allowed_ips,
     };
     Ok(Json(views::api_key(
         &services.patch_api_key(&caller, &key_id, patch).await?,

@@ -78,6 +78,10 @@ pub(super) struct TempTokenBody {
     /// separately. A token minted for an end user mints only for that one.
     #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._@:-]+$")]
     end_user: Option<String>,
+    /// The source networks the token may be used from (1 to 20 CIDRs), within the
+    /// caller's; absent: the caller's.
+    #[schema(max_items = 20)]
+    allowed_ips: Option<Vec<String>>,
 }
 
 #[utoipa::path(
@@ -100,6 +104,7 @@ pub(super) async fn mint_temp(
         user_profile: body.user_profile,
         token_ttl: body.token_ttl,
         end_user: body.end_user,
+        allowed_ips: body.allowed_ips,
     };
     let token = services.mint_temp_token(&caller, request).await?;
     Ok(Json(issued(&token)))
@@ -136,6 +141,7 @@ pub(super) async fn me(
         credential_id: caller.credential_id.clone(),
         scopes: caller.scopes.names(),
         models: caller.models.names().map(<[String]>::to_vec),
+        allowed_ips: caller.allowed_ips.names(),
         ak_id: caller.key_id.clone(),
         chat_role: caller.chat_role.clone(),
         user_profile: caller.user_profile.clone(),

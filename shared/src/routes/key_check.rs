@@ -34,6 +34,10 @@ pub(super) struct VerifyBody {
     /// The model the call is for; `FORBIDDEN_MODEL` unless the credential may use it.
     #[schema(min_length = 1, max_length = 128)]
     model: Option<String>,
+    /// The address the service's caller connected from; a credential limited to some
+    /// networks answers `IP_NOT_ALLOWED` unless it is given and within them.
+    #[schema(example = "203.0.113.7")]
+    ip: Option<String>,
 }
 
 #[utoipa::path(
@@ -59,6 +63,7 @@ pub(super) async fn verify(
                 scopes: body.scopes,
                 cost: body.cost,
                 model: body.model,
+                ip: body.ip,
             },
         )
         .await?;
@@ -82,6 +87,9 @@ pub(super) async fn verify(
         user_profile: p.and_then(|p| p.user_profile.clone()),
         end_user: p.and_then(|p| p.end_user.clone()),
         team_id: p.and_then(|p| p.team_id.clone()),
+        external_id: p.and_then(|p| p.key_metadata.external_id.clone()),
+        tags: p.map(|p| p.key_metadata.tags.clone()),
+        meta: p.and_then(|p| p.key_metadata.meta.clone()),
         cost: outcome.cost,
         ratelimits: outcome.meter.as_ref().map(|meter| {
             meter
@@ -110,7 +118,7 @@ pub struct Verification {
     pub valid: bool,
     /// `VALID`, or the reason class of a refusal: `NOT_FOUND`, `EXPIRED`, `DISABLED`,
     /// `REVOKED`, `INSUFFICIENT_PERMISSIONS`, `FORBIDDEN_ROUTE`, `FORBIDDEN_MODEL`,
-    /// `RATE_LIMITED`, `USAGE_EXCEEDED`.
+    /// `RATE_LIMITED`, `USAGE_EXCEEDED`, `IP_NOT_ALLOWED`.
     pub code: &'static str,
     pub reason: Option<String>,
     pub key_id: Option<String>,
@@ -135,6 +143,11 @@ pub struct Verification {
     /// The team owning the key (a team key and its tokens; `user_id` is then the team's
     /// id); null for a person's credential.
     pub team_id: Option<String>,
+    /// The metadata of the key behind the credential.
+    pub external_id: Option<String>,
+    pub tags: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<Map<String, Value>>,
     /// The route's cost in the policy, when it has one.
     pub cost: Option<u32>,
     /// A metered key's limits after this check.

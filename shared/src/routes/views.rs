@@ -160,6 +160,14 @@ pub struct ApiKeyView {
     pub team_id: Option<String>,
     /// Who created a team key (null for a person's key).
     pub created_by: Option<String>,
+    /// What the owner's systems call the key.
+    pub external_id: Option<String>,
+    pub tags: Vec<String>,
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<Map<String, Value>>,
+    /// The source networks the key may be used from by its own list (null: any); its
+    /// creators' lists narrow it further.
+    pub allowed_ips: Option<Vec<String>>,
     /// The secret: only in the answer that creates or rolls the key (null on a replayed
     /// roll: a secret is never shown twice).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -192,6 +200,10 @@ pub fn api_key(key: &ApiKey) -> ApiKeyView {
         end_user_budget: end_user_budget(&key.end_user_budget),
         team_id: key.team_id.clone(),
         created_by: key.created_by.clone(),
+        external_id: key.metadata.external_id.clone(),
+        tags: key.metadata.tags.clone(),
+        meta: key.metadata.meta.clone(),
+        allowed_ips: key.allowed_ips.names(),
         key: None,
         rolled_from: None,
         replayed: None,
@@ -481,6 +493,9 @@ pub struct Me {
     pub scopes: Vec<&'static str>,
     /// The models the credential may use (null: any).
     pub models: Option<Vec<String>>,
+    /// The source networks the credential may be used from: its key's list narrowed by
+    /// every key above it (null: any address).
+    pub allowed_ips: Option<Vec<String>>,
     /// The key behind the credential.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ak_id: Option<String>,

@@ -8,6 +8,7 @@ use crate::domain::api_key::{ApiKey, MAX_ACTIVE_KEYS_PER_USER};
 use crate::domain::audit::{Actor, AuditEvent, EventType, Target};
 use crate::domain::clock::now_epoch;
 use crate::domain::ids;
+use crate::domain::key_metadata::KeyFilter;
 use crate::domain::key_plan::{KeyContext, NewKeyPlan};
 use crate::domain::metering::{self, Credits, Metering};
 use crate::domain::principal::Principal;
@@ -129,6 +130,10 @@ impl Services {
             .with_detail("scopes", json!(key.scopes.names()))
             .with_detail("type", key.key_type.as_str())
             .with_detail("expires_at", key.expires_at);
+        let event = match key.allowed_ips.names() {
+            Some(networks) => event.with_detail("allowed_ips", json!(networks)),
+            None => event,
+        };
         let meter = key
             .metering
             .is_metered()
@@ -163,16 +168,31 @@ impl Services {
         limit: u32,
         after: Option<&str>,
     ) -> Result<KeyPage, Error> {
+        self.list_api_keys_where(caller, include_revoked, limit, after, &KeyFilter::default())
+            .await
+    }
+
+    /// The caller's keys `filter` names (a tag, an external id): a filtered page may hold
+    /// fewer than `limit` keys and still carry a cursor.
+    pub async fn list_api_keys_where(
+        &self,
+        caller: &Principal,
+        include_revoked: bool,
+        limit: u32,
+        after: Option<&str>,
+        filter: &KeyFilter,
+    ) -> Result<KeyPage, Error> {
         caller.require_manager()?;
         caller.require_person()?;
         let (keys, next_after) = self
             .store
-            .list_api_keys(
+            .list_api_keys_where(
                 &caller.tenant_id,
                 &caller.user_id,
                 include_revoked,
                 limit,
                 after,
+                filter,
             )
             .await?;
         Ok(KeyPage { keys, next_after })
@@ -276,6 +296,7 @@ impl Services {
                 continue;
             }
             caller.require_covers(&rolled.scopes, rolled.key_type, &rolled.models)?;
+            caller.require_covers_networks(&rolled.allowed_ips)?;
             ids.push(rolled.id);
         }
         Ok(ids)
@@ -440,7 +461,8 @@ fn patch_event(event: AuditEvent, current: &ApiKey, changes: &KeyChanges) -> Aud
         && changes.metering.is_none()
         && changes.credits.is_none()
         && changes.models.is_none()
-        && changes.end_user_budget.is_none();
+        && changes.end_user_budget.is_none()
+        && !changes.touches_metadata_or_networks();
     let mut event = match (toggle, only_toggle) {
         (Some(false), true) => AuditEvent {
             event_type: EventType::KeyPaused,
@@ -490,6 +512,26 @@ fn patch_event(event: AuditEvent, current: &ApiKey, changes: &KeyChanges) -> Aud
             "models",
             json!(current.models.names()),
             json!(models.names()),
+        );
+    }
+    if let Some(external_id) = &changes.external_id {
+        event = event.changed(
+            "external_id",
+            json!(current.metadata.external_id),
+            json!(external_id),
+        );
+    }
+    if let Some(tags) = &changes.tags {
+        event = event.changed("tags", json!(current.metadata.tags), json!(tags));
+    }
+    if let Some(meta) = &changes.meta {
+        event = event.changed("meta", json!(current.metadata.meta), json!(meta));
+    }
+    if let Some(networks) = &changes.allowed_ips {
+        event = event.changed(
+            "allowed_ips",
+            json!(current.allowed_ips.names()),
+            json!(networks.names()),
         );
     }
     event

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::{ClientInfo, Error, Services};
 use crate::domain::activity::Login;
+use crate::domain::allowed_ips::AllowedIps;
 use crate::domain::api_key::{ApiKey, LAST_USED_JITTER_SECS, last_used_is_stale};
 use crate::domain::audit::{Actor, EventType, Target};
 use crate::domain::clock::now_epoch;
@@ -42,6 +43,9 @@ pub struct TempTokenRequest {
     pub token_ttl: Option<i64>,
     /// The end user the token is for (its key's end-user budget applies to each one).
     pub end_user: Option<String>,
+    /// The source networks the token may be used from, within the minter's; none named:
+    /// the minter's own.
+    pub allowed_ips: Option<Vec<String>>,
 }
 
 /// What a new token carries besides its minter's identity and scopes.
@@ -51,6 +55,7 @@ struct TokenShape {
     chat_role: Option<ChatRole>,
     user_profile: Option<Map<String, Value>>,
     end_user: Option<String>,
+    allowed_ips: AllowedIps,
     ttl_secs: i64,
 }
 
@@ -141,6 +146,8 @@ fn principal_of_key(
         end_user: None,
         end_user_budgets: Vec::new(),
         team_id: key.team_id.clone(),
+        key_metadata: key.metadata.clone(),
+        allowed_ips: key.allowed_ips.clone(),
     }
 }
 
@@ -212,6 +219,11 @@ fn principal_of_token(
         end_user: token.end_user.clone(),
         end_user_budgets,
         team_id: key.and_then(|k| k.team_id.clone()),
+        key_metadata: key.map(|k| k.metadata.clone()).unwrap_or_default(),
+        allowed_ips: key
+            .map(|k| k.allowed_ips.clone())
+            .unwrap_or_default()
+            .intersection(&token.allowed_ips),
     }
 }
 
@@ -509,6 +521,10 @@ impl Services {
         if principal.kind != CredentialKind::ApiKey {
             return Err(Error::Unauthenticated("only an API key may be exchanged"));
         }
+        // A key held to some networks is exchanged only from them (its tokens are too).
+        if !principal.may_be_used_from(Some(&client.ip)) {
+            return Err(Error::IpNotAllowed(client.ip.clone()));
+        }
         let login = new_login("api_key", client);
         let shape = TokenShape {
             origin: TokenOrigin::Exchange,
@@ -516,6 +532,7 @@ impl Services {
             chat_role: None,
             user_profile: None,
             end_user: None,
+            allowed_ips: AllowedIps::any(),
             ttl_secs: self.config.access_token_ttl_secs,
         };
         self.issue_token(principal, shape, Some(&login)).await
@@ -564,12 +581,19 @@ impl Services {
             (Some(own), _) => Some(own.clone()),
             (None, wanted) => wanted,
         };
+        // A temp token's own list lies within what its minter may be used from; none named
+        // keeps the minter's (a token minted by a token held to some networks stays held).
+        let allowed_ips = match request.allowed_ips.as_deref() {
+            Some(wanted) => AllowedIps::derived("allowed_ips", Some(wanted), &caller.allowed_ips)?,
+            None => caller.allowed_ips.clone(),
+        };
         let shape = TokenShape {
             origin: TokenOrigin::Temp,
             key_type: ak_role,
             chat_role,
             user_profile,
             end_user,
+            allowed_ips,
             ttl_secs: ttl,
         };
         self.issue_token(caller, shape, None).await
@@ -587,6 +611,7 @@ impl Services {
             chat_role,
             user_profile,
             end_user,
+            allowed_ips,
             ttl_secs,
         } = shape;
         let key_id = minter
@@ -622,6 +647,7 @@ impl Services {
             chat_role,
             user_profile,
             end_user,
+            allowed_ips,
             created_at: now,
             expires_at,
             revoked_at: None,
@@ -643,6 +669,10 @@ impl Services {
             .with_detail("key_id", token.key_id.as_deref())
             .with_detail("type", token.key_type.as_str())
             .with_detail("expires_at", token.expires_at);
+        let event = match token.allowed_ips.names() {
+            Some(networks) => event.with_detail("allowed_ips", networks),
+            None => event,
+        };
         self.store
             .put_token(&token, &self.hasher().hash(&new.secret), login, &event)
             .await?;

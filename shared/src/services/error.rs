@@ -48,6 +48,10 @@ pub enum Error {
     /// A rate limit or the credits refused the request (429); nothing was counted.
     #[error("{}", .0.message())]
     Throttled(Box<Refusal>),
+    /// A valid credential presented from a source address its allowlist (or one above it)
+    /// does not hold (403, `IP_NOT_ALLOWED`). The address is for logs.
+    #[error("requests from {0} may not use this credential")]
+    IpNotAllowed(String),
     /// The store failed; nothing was half-written and the client may retry.
     #[error("the store is unavailable")]
     Unavailable(#[source] StoreError),

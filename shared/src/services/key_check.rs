@@ -5,6 +5,7 @@
 use super::auth::Refused;
 use super::metering::Admission;
 use super::{Error, Services};
+use crate::domain::allowed_ips::{IP_NOT_ALLOWED, IP_NOT_ALLOWED_MESSAGE};
 use crate::domain::credential::Unusable;
 use crate::domain::metering::{MeterStatus, RefusalReason};
 use crate::domain::models::parse_model;
@@ -24,6 +25,7 @@ pub enum CheckCode {
     ForbiddenModel,
     RateLimited,
     UsageExceeded,
+    IpNotAllowed,
 }
 
 impl CheckCode {
@@ -39,6 +41,7 @@ impl CheckCode {
             Self::ForbiddenModel => "FORBIDDEN_MODEL",
             Self::RateLimited => "RATE_LIMITED",
             Self::UsageExceeded => "USAGE_EXCEEDED",
+            Self::IpNotAllowed => IP_NOT_ALLOWED,
         }
     }
 }
@@ -55,10 +58,13 @@ pub struct CheckRequest {
     pub cost: Option<i64>,
     /// The model the call is for: refused (`FORBIDDEN_MODEL`) unless the credential may use it.
     pub model: Option<String>,
+    /// The address the service's caller connected from: a credential held to some
+    /// networks is refused (`IP_NOT_ALLOWED`) unless it is given and within them.
+    pub ip: Option<String>,
 }
 
 /// The answer. `principal` is set only for a credential of the caller's tenant that verified
-/// (VALID, INSUFFICIENT_PERMISSIONS, FORBIDDEN_ROUTE, FORBIDDEN_MODEL).
+/// (VALID, INSUFFICIENT_PERMISSIONS, FORBIDDEN_ROUTE, FORBIDDEN_MODEL, IP_NOT_ALLOWED).
 #[derive(Debug)]
 pub struct CheckOutcome {
     pub code: CheckCode,
@@ -113,6 +119,16 @@ impl Services {
         if let Some(model) = &request.model {
             parse_model("model", model)?;
         }
+        let ip = request
+            .ip
+            .as_deref()
+            .map(|raw| {
+                raw.trim().parse::<std::net::IpAddr>().map_err(|_| {
+                    Error::invalid("ip", "must be an IPv4 or IPv6 address (e.g. 203.0.113.7)")
+                })
+            })
+            .transpose()?
+            .map(|ip| ip.to_string());
         let refused = |code| CheckOutcome {
             code,
             principal: None,
@@ -147,7 +163,13 @@ impl Services {
             cost: None,
             meter: None,
         };
-        if let Some(missing) = wanted.iter().find(|s| !principal.scopes.contains(*s)) {
+        if !principal.may_be_used_from(ip.as_deref()) {
+            outcome.code = CheckCode::IpNotAllowed;
+            outcome.reason = Some(match &ip {
+                Some(_) => IP_NOT_ALLOWED_MESSAGE.to_owned(),
+                None => "this credential may be used only from some networks: give `ip`".into(),
+            });
+        } else if let Some(missing) = wanted.iter().find(|s| !principal.scopes.contains(*s)) {
             outcome.code = CheckCode::InsufficientPermissions;
             outcome.reason = Some(format!(
                 "the credential lacks the '{}' scope",

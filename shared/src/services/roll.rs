@@ -21,8 +21,8 @@ pub enum Rolled {
 }
 
 impl Services {
-    /// `POST /v1/api-keys/{id}/roll`: a successor with the same name, scopes, type, expiry
-    /// and metering, counting against the same meter (one balance for both); the old key
+    /// `POST /v1/api-keys/{id}/roll`: a successor with the same name, scopes, type, expiry,
+    /// metering, metadata and network allowlist, counting against the same meter (one balance for both); the old key
     /// keeps working for `grace_secs` (0..=7 days, default 1 day).
     /// The caller must hold every scope of the key. With an `Idempotency-Key`, a retry
     /// within 24 h answers the same successor instead of minting another.
@@ -64,6 +64,7 @@ impl Services {
         let old = self.get_api_key(caller, key_id).await?;
         // Rolling changes the key: the same rule as a patch (every scope, a type as strong).
         caller.require_covers(&old.scopes, old.key_type, &old.models)?;
+        caller.require_covers_networks(&old.allowed_ips)?;
         let now = now_epoch();
         if let Some(refusal) = old.roll_refusal(now) {
             return Err(Error::Conflict(refusal.into()));

@@ -129,6 +129,7 @@ impl Services {
             chat_role: None,
             user_profile: None,
             end_user: None,
+            allowed_ips: Default::default(),
             created_at: now,
             expires_at: now + self.config.session_ttl_secs,
             revoked_at: None,

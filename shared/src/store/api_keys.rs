@@ -8,9 +8,11 @@ use super::meter::MeterStart;
 use super::owner_budgets::{budget_keys, budgets_in, standing_in};
 use super::transaction::Transaction;
 use super::{Store, StoreError, primary_key};
+use crate::domain::allowed_ips::AllowedIps;
 use crate::domain::api_key::{ApiKey, LAST_USED_RESOLUTION_SECS, Predecessor};
 use crate::domain::audit::AuditEvent;
 pub use crate::domain::key_change::KeyChanges;
+use crate::domain::key_metadata::{KeyFilter, KeyMetadata};
 use crate::domain::metering::Metering;
 use crate::domain::models::AllowedModels;
 use crate::domain::owner_budget::OwnerBudget;
@@ -46,6 +48,11 @@ pub struct RollRecord {
     pub grace_secs: i64,
     pub remembered_until: i64,
 }
+
+const EXTERNAL_ID: &str = "external_id";
+const TAGS: &str = "tags";
+const META: &str = "meta";
+const ALLOWED_IPS: &str = "allowed_ips";
 
 fn key_item(key: &ApiKey, hash: &str) -> Item {
     let owner = keys::user_keys(&key.tenant_id, &key.user_id);
@@ -88,6 +95,26 @@ fn key_item(key: &ApiKey, hash: &str) -> Item {
     if let Some(models) = key.models.names() {
         item.insert("models".into(), list(models.iter().map(String::as_str)));
     }
+    // Metadata and the network allowlist ride on the key item: verification reads them
+    // with the key. Absent: none, and any address.
+    put_opt(
+        &mut item,
+        EXTERNAL_ID,
+        key.metadata.external_id.as_deref().map(s),
+    );
+    if !key.metadata.tags.is_empty() {
+        item.insert(
+            TAGS.into(),
+            list(key.metadata.tags.iter().map(String::as_str)),
+        );
+    }
+    put_opt(&mut item, META, key.metadata.meta_json().map(s));
+    if let Some(networks) = key.allowed_ips.names() {
+        item.insert(
+            ALLOWED_IPS.into(),
+            list(networks.iter().map(String::as_str)),
+        );
+    }
     // Absent: the key counts against its own meter (every key made before rolls shared).
     if key.meter_id != key.id {
         item.insert("meter_id".into(), s(&key.meter_id));
@@ -106,6 +133,69 @@ fn key_item(key: &ApiKey, hash: &str) -> Item {
         );
     }
     item
+}
+
+/// The parts of a key change that set or remove its metadata and network allowlist.
+fn metadata_update(
+    changes: &KeyChanges,
+    sets: &mut Vec<&'static str>,
+    removed: &mut Vec<&'static str>,
+    values: &mut Item,
+    names: &mut std::collections::HashMap<String, String>,
+) {
+    let mut name = |placeholder: &str, attribute: &str| {
+        names.insert(placeholder.to_owned(), attribute.to_owned());
+    };
+    match &changes.external_id {
+        None => {}
+        Some(Some(external_id)) => {
+            name("#external_id", EXTERNAL_ID);
+            sets.push("#external_id = :external_id");
+            values.insert(":external_id".into(), s(external_id));
+        }
+        Some(None) => {
+            name("#external_id", EXTERNAL_ID);
+            removed.push("#external_id");
+        }
+    }
+    if let Some(tags) = &changes.tags {
+        name("#tags", TAGS);
+        if tags.is_empty() {
+            removed.push("#tags");
+        } else {
+            sets.push("#tags = :tags");
+            values.insert(":tags".into(), list(tags.iter().map(String::as_str)));
+        }
+    }
+    match &changes.meta {
+        None => {}
+        Some(meta) => {
+            name("#meta", META);
+            match meta {
+                Some(meta) => {
+                    sets.push("#meta = :meta");
+                    values.insert(
+                        ":meta".into(),
+                        s(serde_json::Value::Object(meta.clone()).to_string()),
+                    );
+                }
+                None => removed.push("#meta"),
+            }
+        }
+    }
+    if let Some(networks) = &changes.allowed_ips {
+        name("#allowed_ips", ALLOWED_IPS);
+        match networks.names() {
+            Some(networks) => {
+                sets.push("#allowed_ips = :allowed_ips");
+                values.insert(
+                    ":allowed_ips".into(),
+                    list(networks.iter().map(String::as_str)),
+                );
+            }
+            None => removed.push("#allowed_ips"),
+        }
+    }
 }
 
 /// `<key id>@<end>` as written by `key_item`; anything else is skipped.
@@ -156,6 +246,16 @@ fn key_from(item: &Item) -> Result<(ApiKey, String), StoreError> {
             .collect(),
         team_id: r.opt_string("team_id"),
         created_by: r.opt_string("created_by"),
+        metadata: KeyMetadata {
+            external_id: r.opt_string(EXTERNAL_ID),
+            tags: r.strings(TAGS),
+            meta: r.json(META),
+        },
+        allowed_ips: if item.contains_key(ALLOWED_IPS) {
+            AllowedIps::stored(r.strings(ALLOWED_IPS))
+        } else {
+            AllowedIps::any()
+        },
     };
     Ok((key, r.string("hash")?))
 }
@@ -309,6 +409,29 @@ impl Store {
         limit: u32,
         before_key_id: Option<&str>,
     ) -> Result<(Vec<ApiKey>, Option<String>), StoreError> {
+        self.list_api_keys_where(
+            tenant_id,
+            user_id,
+            include_revoked,
+            limit,
+            before_key_id,
+            &KeyFilter::default(),
+        )
+        .await
+    }
+
+    /// [`Store::list_api_keys`], keeping only the keys `filter` names. DynamoDB filters the
+    /// `limit` items it read, so a filtered page may be shorter than `limit` (even empty)
+    /// and still carry a cursor.
+    pub async fn list_api_keys_where(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        include_revoked: bool,
+        limit: u32,
+        before_key_id: Option<&str>,
+        filter: &KeyFilter,
+    ) -> Result<(Vec<ApiKey>, Option<String>), StoreError> {
         let owner = keys::user_keys(tenant_id, user_id);
         let (index, pk, sk) = if include_revoked {
             (GSI1, GSI1PK, GSI1SK)
@@ -325,6 +448,22 @@ impl Store {
             .expression_attribute_values(":owner", s(&owner))
             .scan_index_forward(false)
             .limit(limit as i32);
+        let mut filters = Vec::new();
+        if let Some(tag) = &filter.tag {
+            filters.push("contains(#tags, :tag)");
+            query = query
+                .expression_attribute_names("#tags", TAGS)
+                .expression_attribute_values(":tag", s(tag.as_str()));
+        }
+        if let Some(external_id) = &filter.external_id {
+            filters.push("#external_id = :external_id");
+            query = query
+                .expression_attribute_names("#external_id", EXTERNAL_ID)
+                .expression_attribute_values(":external_id", s(external_id.as_str()));
+        }
+        if !filters.is_empty() {
+            query = query.filter_expression(filters.join(" AND "));
+        }
         if let Some(before) = before_key_id {
             let mut start = key_primary_key(before);
             start.insert(pk.to_owned(), s(&owner));
@@ -337,11 +476,13 @@ impl Store {
             .iter()
             .map(|item| key_from(item).map(|(key, _)| key))
             .collect::<Result<Vec<_>, _>>()?;
+        // The cursor is the last key read, which a filter may have left out of the page.
         let next = output
             .last_evaluated_key
-            .is_some()
-            .then(|| found.last().map(|k| k.id.clone()))
-            .flatten();
+            .as_ref()
+            .and_then(|last| last.get(sk))
+            .and_then(|v| v.as_s().ok())
+            .cloned();
         Ok((found, next))
     }
 
@@ -469,6 +610,8 @@ impl Store {
                 removed.push("end_user_budget");
             }
         }
+        let mut names = std::collections::HashMap::new();
+        metadata_update(changes, &mut sets, &mut removed, &mut values, &mut names);
         let removes = if removed.is_empty() {
             String::new()
         } else {
@@ -494,12 +637,12 @@ impl Store {
             .condition_expression(
                 "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rolled_to) AND enabled = :was",
             )
-            .set_expression_attribute_names(
-                changes
-                    .name
-                    .is_some()
-                    .then(|| [("#name".to_owned(), "name".to_owned())].into()),
-            )
+            .set_expression_attribute_names({
+                if changes.name.is_some() {
+                    names.insert("#name".to_owned(), "name".to_owned());
+                }
+                (!names.is_empty()).then_some(names)
+            })
             .set_expression_attribute_values(Some(values))
             .build()
             .expect("table, key and expression are set");

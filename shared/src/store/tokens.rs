@@ -7,6 +7,7 @@ use super::logins::login_item;
 use super::transaction::Transaction;
 use super::{Store, StoreError, api_keys, owner_budgets, primary_key};
 use crate::domain::activity::Login;
+use crate::domain::allowed_ips::AllowedIps;
 use crate::domain::api_key::ApiKey;
 use crate::domain::audit::AuditEvent;
 use crate::domain::credential::CredentialKind;
@@ -55,6 +56,13 @@ fn token_item(token: &AccessToken, hash: &str) -> Item {
             .map(s),
     );
     put_opt(&mut item, "end_user", token.end_user.as_deref().map(s));
+    // Absent: no list of the token's own.
+    if let Some(networks) = token.allowed_ips.names() {
+        item.insert(
+            "allowed_ips".into(),
+            list(networks.iter().map(String::as_str)),
+        );
+    }
     item.insert("created_at".into(), n(token.created_at));
     item.insert("expires_at".into(), n(token.expires_at));
     item.insert(PURGE_AT.into(), n(token.expires_at));
@@ -79,6 +87,11 @@ fn token_from(item: &Item) -> Result<(AccessToken, String), StoreError> {
         chat_role: r.json("chat_role"),
         user_profile: r.json("user_profile"),
         end_user: r.opt_string("end_user"),
+        allowed_ips: if item.contains_key("allowed_ips") {
+            AllowedIps::stored(r.strings("allowed_ips"))
+        } else {
+            AllowedIps::any()
+        },
         created_at: r.number("created_at")?,
         expires_at: r.number("expires_at")?,
         revoked_at: r.opt_number("revoked_at"),

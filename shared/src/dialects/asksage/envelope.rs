@@ -100,6 +100,13 @@ impl From<Error> for Envelope {
             Error::Throttled(refusal) => {
                 Self::error(StatusCode::TOO_MANY_REQUESTS, refusal.message())
             }
+            Error::IpNotAllowed(address) => {
+                tracing::info!(address, "source address not allowed");
+                Self::error(
+                    StatusCode::FORBIDDEN,
+                    super::super::ip_not_allowed_message(),
+                )
+            }
             Error::Unavailable(source) => {
                 tracing::error!(error = %source, "store unavailable");
                 Self::error(
