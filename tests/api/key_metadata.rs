@@ -211,14 +211,14 @@ async fn a_list_is_filtered_by_tag_and_by_external_id() {
 
     let prod = list(&app, "tag=prod").await;
     assert_eq!(ids(&prod), [prod_c.clone(), prod_a.clone()], "newest first");
-    assert_eq!(ids(&list(&app, "tag=team:ml").await), [prod_a.clone()]);
+    assert_eq!(ids(&list(&app, "tag=team:ml").await), [prod_a.as_str()]);
     assert_eq!(
         ids(&list(&app, "external_id=cust-a").await),
         [prod_c.clone(), prod_a.clone()]
     );
     assert_eq!(
         ids(&list(&app, "external_id=cust-a&tag=team:ml").await),
-        [prod_a.clone()]
+        [prod_a.as_str()]
     );
     assert!(ids(&list(&app, "tag=nothing").await).is_empty());
 
