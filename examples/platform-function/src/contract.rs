@@ -46,6 +46,14 @@ pub struct Caller {
     /// The team owning the key (`keygate_team_id`): a service account, whose `user_id` is
     /// the team's id; `None`: a person.
     pub team_id: Option<String>,
+    /// The key's metadata: what the platform's own systems call it and how they tag it
+    /// (`keygate_external_id`, `keygate_tags`, `keygate_meta`).
+    pub external_id: Option<String>,
+    pub tags: Vec<String>,
+    pub meta: Option<Map<String, Value>>,
+    /// The networks the credential may be used from (`keygate_allowed_ips`); `None`: any.
+    /// The authorizer has already refused every other source address.
+    pub allowed_ips: Option<Vec<String>>,
 }
 
 impl Caller {
@@ -161,6 +169,20 @@ impl Gate {
                     .collect()
             }),
             team_id: optional("keygate_team_id"),
+            external_id: optional("keygate_external_id"),
+            tags: text("keygate_tags")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            meta: json_object("keygate_meta"),
+            allowed_ips: text("keygate_allowed_ips").map(|list| {
+                list.split(' ')
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }),
         })))
     }
 }
@@ -239,6 +261,8 @@ mod tests {
         assert_eq!(caller.user_profile, None);
         assert_eq!(caller.credits_remaining, None);
         assert!(caller.models.is_none() && caller.may_use("any-model"));
+        assert!(caller.external_id.is_none() && caller.tags.is_empty() && caller.meta.is_none());
+        assert!(caller.allowed_ips.is_none());
         let metered = Gate::from_fields(&fields(&[
             ("context_version", "1"),
             ("tenant_id", "t"),
@@ -254,6 +278,10 @@ mod tests {
             ("credits_remaining", "40"),
             ("keygate_models", "model-a model-b"),
             ("keygate_team_id", "team"),
+            ("keygate_external_id", "cust-42"),
+            ("keygate_tags", "prod,team:ml"),
+            ("keygate_meta", r#"{"plan":"pro"}"#),
+            ("keygate_allowed_ips", "203.0.113.0/24 2001:db8::/32"),
         ]));
         let Some(Gate::Admitted(metered)) = metered else {
             panic!("{metered:?}")
@@ -262,6 +290,13 @@ mod tests {
         assert_eq!(metered.team_id.as_deref(), Some("team"));
         assert_eq!(caller.team_id, None);
         assert!(metered.may_use("model-b") && !metered.may_use("model-c"));
+        assert_eq!(metered.external_id.as_deref(), Some("cust-42"));
+        assert_eq!(metered.tags, ["prod", "team:ml"]);
+        assert_eq!(metered.meta.as_ref().unwrap()["plan"], "pro");
+        assert_eq!(
+            metered.allowed_ips.as_deref(),
+            Some(&["203.0.113.0/24".to_owned(), "2001:db8::/32".to_owned()][..])
+        );
         let throttled = Gate::from_fields(&fields(&[
             ("keygate_denied", "rate_limited"),
             ("keygate_refused_limit", "requests"),
