@@ -281,7 +281,7 @@ const PASSWORD_ROWS: [&str; 5] = [
 
 /// Rows that need a right `read`+`write` lacks: every scope (or the default `chat`) for the
 /// key asked for, a stronger key to widen, resume or roll, `admin` to manage users.
-const NEEDS_MORE_THAN_READ_WRITE: [&str; 7] = [
+const NEEDS_MORE_THAN_READ_WRITE: [&str; 8] = [
     "POST /v1/api-keys (every scope, admin)",
     "POST /v1/teams/{id}/api-keys (team admin)",
     "POST /v1/api-keys (defaults)",

@@ -253,12 +253,14 @@ impl NewKeyPlan {
             input.models.as_deref(),
             &granter.map_or_else(AllowedModels::any, |g| g.models.clone()),
         )?;
-        // Address lists only narrow: within the granter's effective list.
-        let allowed_ips = AllowedIps::derived(
-            "allowed_ips",
-            input.allowed_ips.as_deref(),
-            &granter.map_or_else(AllowedIps::any, |g| g.allowed_ips.clone()),
-        )?;
+        // Address lists only narrow: within the granter's effective list. A key that
+        // follows its granter (a lineage) is held to that list by the chain; a team key does
+        // not follow it, so without a list of its own it takes the granter's.
+        let granter_networks = granter.map_or_else(AllowedIps::any, |g| g.allowed_ips.clone());
+        let allowed_ips = match (input.allowed_ips.as_deref(), team_id) {
+            (None, Some(_)) => granter_networks,
+            (wanted, _) => AllowedIps::derived("allowed_ips", wanted, &granter_networks)?,
+        };
         let metadata = input.metadata()?;
         let owner_id = credential::Owner::of(&owner.tenant_id, &owner.id)
             .ok_or(PlanRefused::MalformedOwner)?;
@@ -484,6 +486,10 @@ mod tests {
         assert_eq!(key.key.user_id, team.id, "the team in the owner slot");
         assert_eq!(key.key.team_id.as_deref(), Some(team.id.as_str()));
         assert_eq!(key.key.created_by.as_deref(), Some(creator.id.as_str()));
+        assert_eq!(
+            key.key.allowed_ips, granter.allowed_ips,
+            "bounded at creation: the granter's networks, since it will not follow them"
+        );
         let parsed = credential::parse(&key.secret).unwrap();
         assert!(
             parsed
