@@ -377,28 +377,6 @@ impl Store {
         }
     }
 
-    /// Sends a batch write, re-sending what DynamoDB left unprocessed a few times.
-    async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
-        for _ in 0..5 {
-            let output = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, requests)
-                .send()
-                .await?;
-            requests = output
-                .unprocessed_items
-                .and_then(|mut rest| rest.remove(&self.table))
-                .unwrap_or_default();
-            if requests.is_empty() {
-                return Ok(());
-            }
-        }
-        Err(StoreError::Unavailable(
-            "BatchWriteItem left items unprocessed".into(),
-        ))
-    }
-
     /// Deletes a marked chat's own item, once its messages are gone.
     pub async fn remove_marked_chat(
         &self,

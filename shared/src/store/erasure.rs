@@ -77,27 +77,7 @@ impl Store {
     /// unprocessed a few times (then 503: a re-run resumes).
     async fn delete_all(&self, keys: &[Item]) -> Result<(), StoreError> {
         for batch in keys.chunks(BATCH) {
-            let mut requests = delete_requests(batch);
-            for _ in 0..5 {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await?;
-                requests = output
-                    .unprocessed_items
-                    .and_then(|mut rest| rest.remove(&self.table))
-                    .unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-            }
-            if !requests.is_empty() {
-                return Err(StoreError::Unavailable(
-                    "BatchWriteItem left items unprocessed".into(),
-                ));
-            }
+            self.batch_write(delete_requests(batch)).await?;
         }
         Ok(())
     }

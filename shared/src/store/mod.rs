@@ -356,6 +356,31 @@ impl Store {
 }
 
 impl Store {
+    /// Sends a batch write, re-sending what DynamoDB left unprocessed a few times.
+    pub(crate) async fn batch_write(
+        &self,
+        mut requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+    ) -> Result<(), StoreError> {
+        for _ in 0..5 {
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await?;
+            requests = output
+                .unprocessed_items
+                .and_then(|mut rest| rest.remove(&self.table))
+                .unwrap_or_default();
+            if requests.is_empty() {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Unavailable(
+            "BatchWriteItem left items unprocessed".into(),
+        ))
+    }
+
     /// The item at `key`, if any; `consistent` asks for a strongly consistent read.
     pub(crate) async fn get(
         &self,
