@@ -205,7 +205,7 @@ async fn tenant_admins_manage_teams_and_members() {
 }
 
 #[tokio::test]
-async fn a_team_key_keeps_working_after_its_creator_leaves() {
+async fn a_team_key_keeps_working_after_its_creator_leaves_and_is_deactivated() {
     let app = spawn_app().await;
     let team_id = new_team(&app, "Deploys").await;
     let (creator_id, creator_key) = team_member(
@@ -256,6 +256,21 @@ async fn a_team_key_keeps_working_after_its_creator_leaves() {
         .call("GET", "/v1/auth/me", Some(&creator_key), None)
         .await;
     assert_eq!(creator_gone.status, StatusCode::UNAUTHORIZED);
+    // ...and is offboarded: deactivated, which refuses every credential of theirs.
+    let offboarded = app
+        .call(
+            "DELETE",
+            &format!("/v1/users/{creator_id}"),
+            Some(&app.admin_key),
+            None,
+        )
+        .await;
+    assert_eq!(offboarded.status, StatusCode::OK, "{}", offboarded.body);
+    let other_instance = app.other_instance(&[]).await;
+    assert!(
+        other_instance.verify(&team_key).await.is_ok(),
+        "another instance still admits the team key"
+    );
 
     // The team key still works, as the team: /v1/auth/me, a chat, the verify API, the
     // authorizer's context.
