@@ -114,6 +114,17 @@ async fn a_deactivated_users_key_token_and_session_are_refused_on_the_next_reque
     assert_eq!(listed(&users, &app.admin_id)["active"], true);
     assert_eq!(listed(&users, &app.admin_id)["deactivated_at"], Value::Null);
 
+    // No new key is made for them: it would be refused anyway.
+    let new_key = app
+        .call(
+            "POST",
+            &format!("/v1/users/{ada}/api-keys"),
+            Some(&app.admin_key),
+            Some(json!({"name": "after"})),
+        )
+        .await;
+    assert_eq!(new_key.status, StatusCode::CONFLICT, "{}", new_key.body);
+
     // Repeatable: the first time stays, nothing is left to revoke.
     let again = deactivate(&app, &app.admin_key, &ada, "").await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);

@@ -87,6 +87,12 @@ impl Services {
         granter: Option<&Principal>,
         team: Option<&Team>,
     ) -> Result<CreatedKey, Error> {
+        // A deactivated user's every credential is refused: a new key would be born dead.
+        if owner.deactivated_at.is_some() {
+            return Err(Error::Conflict(
+                "the user is deactivated: no key can be made for them".into(),
+            ));
+        }
         // The one read the rules need: the owner's defaults, for a key that names no limits
         // (a team has none).
         let default_ratelimits = match (&input.ratelimits, team) {
