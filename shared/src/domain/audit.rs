@@ -60,10 +60,12 @@ pub enum EventType {
     /// A user added to a team, or their role in it changed (`change.role` old → new).
     TeamMemberPut,
     TeamMemberRemoved,
+    /// A tenant's key policy set (`PUT /v1/tenant/policy`).
+    TenantPolicySet,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 38] = [
+    pub const ALL: [EventType; 39] = [
         Self::KeyCreated,
         Self::KeyPatched,
         Self::KeyPaused,
@@ -102,6 +104,7 @@ impl EventType {
         Self::TeamDeleted,
         Self::TeamMemberPut,
         Self::TeamMemberRemoved,
+        Self::TenantPolicySet,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -144,6 +147,7 @@ impl EventType {
             Self::TeamDeleted => "team.deleted",
             Self::TeamMemberPut => "team.member_put",
             Self::TeamMemberRemoved => "team.member_removed",
+            Self::TenantPolicySet => "tenant_policy.set",
         }
     }
 
