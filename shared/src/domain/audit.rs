@@ -168,9 +168,8 @@ pub struct Actor {
 }
 
 /// What was touched: `api_key`, `access_token`, `session`, `user`, `dataset`,
-/// `user_budget`, `tenant_budget`, `webhook` or `tenant`, and its id.
-/// `user_budget`, `tenant_budget`, `webhook`, `team`, `team_member` (id
-/// `<team_id>/<user_id>`) or `team_budget`, and its id.
+/// `user_budget`, `tenant_budget`, `webhook`, `tenant`, `tenant_policy`, `team`, `team_member`
+/// (id `<team_id>/<user_id>`) or `team_budget`, and its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub kind: &'static str,
@@ -179,13 +178,14 @@ pub struct Target {
 
 impl Target {
     /// Every kind an event may name; a stored kind outside these reads back as `unknown`.
-    pub const KINDS: [&'static str; 12] = [
+    pub const KINDS: [&'static str; 13] = [
         "api_key",
         "access_token",
         "session",
         "user",
         "dataset",
         "tenant",
+        "tenant_policy",
         "user_budget",
         "tenant_budget",
         "team",
