@@ -2,7 +2,14 @@
 //! every key creation of the tenant on every surface (each refusal in its surface's shape),
 //! binding a roll's successor's life, and never touching the keys that already exist.
 
+use keygate::domain::audit::{Actor, AuditEvent, EventType, Origin, Target};
 use keygate::domain::clock::{now_epoch, parse_rfc3339, to_rfc3339};
+use keygate::domain::credential::new_ulid;
+use keygate::domain::key_plan::{KeyContext, NewKeyInput, NewKeyPlan};
+use keygate::domain::scope::{Scope, UserRole};
+use keygate::domain::tenant_policy::TenantKeyPolicy;
+use keygate::domain::user::User;
+use keygate::store::api_keys::CreateKey;
 use keygate_tests::{ALLOWED_ORIGIN, Reply, StatusCode, TestApp, session_cookie, spawn_app};
 use serde_json::{Value, json};
 
@@ -633,4 +640,107 @@ async fn every_surface_refuses_a_key_outside_the_policy_in_its_own_shape() {
         )
         .await;
     assert_eq!(allowed.status, StatusCode::CREATED, "{}", allowed.body);
+}
+
+/// An event for a store call made by the test itself.
+fn test_event(tenant_id: &str, user_id: &str, target: &str) -> AuditEvent {
+    let now = now_epoch();
+    AuditEvent {
+        id: new_ulid().to_string(),
+        at: now,
+        event_type: EventType::KeyCreated,
+        tenant_id: tenant_id.to_owned(),
+        subject_user_id: user_id.to_owned(),
+        actor: Actor {
+            kind: "system".into(),
+            ..Actor::default()
+        },
+        target: Target {
+            kind: "api_key",
+            id: target.to_owned(),
+        },
+        origin: Origin::default(),
+        change: Default::default(),
+        detail: Default::default(),
+        purge_at: now + 3600,
+    }
+}
+
+#[tokio::test]
+async fn a_policy_changed_after_it_was_read_stops_the_write_planned_under_it() {
+    let app = spawn_app().await;
+    let store = &app.services.store;
+    set_policy(&app, json!({"max_active_keys_per_user": 5})).await;
+    let stale = store
+        .get_tenant_key_policy(&app.tenant_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stale.revision, 1);
+    set_policy(&app, json!({"max_active_keys_per_user": 6})).await;
+
+    // A key planned under revision 1 is not written once revision 2 is stored ...
+    let owner = User {
+        tenant_id: app.tenant_id.clone(),
+        id: app.admin_id.clone(),
+        email: app.admin_email.clone(),
+        name: None,
+        role: UserRole::Admin,
+        cac_verified: false,
+        created_at: 0,
+    };
+    let plan = NewKeyPlan::new(
+        &NewKeyInput {
+            name: Some("planned under an old policy".into()),
+            ..NewKeyInput::default()
+        },
+        KeyContext {
+            owner: &owner,
+            granter: None,
+            allowed_scopes: &Scope::ALL,
+            default_ratelimits: Vec::new(),
+            policy: &stale,
+            now: now_epoch(),
+        },
+    )
+    .ok()
+    .unwrap();
+    let event = test_event(&app.tenant_id, &app.admin_id, &plan.key.id);
+    let stale_write = store
+        .create_api_key(&plan.key, "not a hash", &stale, &event, None)
+        .await
+        .unwrap();
+    assert!(matches!(stale_write, CreateKey::PolicyChanged));
+    assert!(store.get_api_key(&plan.key.id).await.unwrap().is_none());
+    // ... and is under the revision read now.
+    let current = store
+        .get_tenant_key_policy(&app.tenant_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let written = store
+        .create_api_key(&plan.key, "not a hash", &current, &event, None)
+        .await
+        .unwrap();
+    assert!(matches!(written, CreateKey::Created));
+
+    // A PUT that read revision 1 does not overwrite revision 2 (the service answers 409).
+    let replaced = store
+        .put_tenant_key_policy(
+            &app.tenant_id,
+            &TenantKeyPolicy {
+                revision: 2,
+                ..stale
+            },
+            1,
+            now_epoch(),
+            &test_event(&app.tenant_id, "", &app.tenant_id),
+        )
+        .await
+        .unwrap();
+    assert!(!replaced);
+    let read = app
+        .call("GET", "/v1/tenant/policy", Some(&app.admin_key), None)
+        .await;
+    assert_eq!(read.body["max_active_keys_per_user"], 6);
 }
