@@ -688,6 +688,7 @@ async fn a_policy_changed_after_it_was_read_stops_the_write_planned_under_it() {
         role: UserRole::Admin,
         cac_verified: false,
         created_at: 0,
+        deactivated_at: None,
     };
     let plan = NewKeyPlan::new(
         &NewKeyInput {
