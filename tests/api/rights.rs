@@ -310,7 +310,7 @@ const ASKER_DERIVES: [&str; 5] = [
 /// Rows that create a key, which the tenant's key policy binds (a roll's successor by its
 /// life only: it goes on with the rolled key's rights; resuming or widening changes a key
 /// that exists).
-const KEY_CREATING_ROWS: [&str; 8] = [
+const KEY_CREATING_ROWS: [&str; 9] = [
     "POST /v1/api-keys (every scope, admin)",
     "POST /v1/api-keys (defaults)",
     "Ask Sage POST /user/user-api-key",
@@ -319,6 +319,7 @@ const KEY_CREATING_ROWS: [&str; 8] = [
     "Assisters POST /api/keys (session)",
     "POST /v1/api-keys/{id}/roll of a stronger key",
     "POST /v1/users + its key",
+    "POST /v1/teams/{id}/api-keys (team admin)",
 ];
 
 /// The rights of `credential` now; None when it is refused.

@@ -700,6 +700,7 @@ async fn a_policy_changed_after_it_was_read_stops_the_write_planned_under_it() {
             granter: None,
             allowed_scopes: &Scope::ALL,
             default_ratelimits: Vec::new(),
+            team_id: None,
             policy: &stale,
             now: now_epoch(),
         },
@@ -708,7 +709,7 @@ async fn a_policy_changed_after_it_was_read_stops_the_write_planned_under_it() {
     .unwrap();
     let event = test_event(&app.tenant_id, &app.admin_id, &plan.key.id);
     let stale_write = store
-        .create_api_key(&plan.key, "not a hash", &stale, &event, None)
+        .create_api_key(&plan.key, "not a hash", 10, &stale, &event, None)
         .await
         .unwrap();
     assert!(matches!(stale_write, CreateKey::PolicyChanged));
@@ -720,7 +721,7 @@ async fn a_policy_changed_after_it_was_read_stops_the_write_planned_under_it() {
         .unwrap()
         .unwrap();
     let written = store
-        .create_api_key(&plan.key, "not a hash", &current, &event, None)
+        .create_api_key(&plan.key, "not a hash", 10, &current, &event, None)
         .await
         .unwrap();
     assert!(matches!(written, CreateKey::Created));
@@ -744,4 +745,35 @@ async fn a_policy_changed_after_it_was_read_stops_the_write_planned_under_it() {
         .call("GET", "/v1/tenant/policy", Some(&app.admin_key), None)
         .await;
     assert_eq!(read.body["max_active_keys_per_user"], 6);
+}
+
+#[tokio::test]
+async fn a_team_key_obeys_the_policy_and_keeps_the_team_s_own_key_limit() {
+    let app = spawn_app().await;
+    let team = app
+        .call(
+            "POST",
+            "/v1/teams",
+            Some(&app.admin_key),
+            Some(json!({"name": "platform"})),
+        )
+        .await;
+    assert_eq!(team.status, StatusCode::CREATED, "{}", team.body);
+    let path = format!("/v1/teams/{}/api-keys", team.body["id"].as_str().unwrap());
+    set_policy(
+        &app,
+        json!({"max_key_lifetime_days": 30, "allowed_scopes": ["chat", "read"], "max_active_keys_per_user": 1}),
+    )
+    .await;
+    let create = |body: Value| app.call("POST", &path, Some(&app.admin_key), Some(body));
+    let forever = create(json!({"name": "forever"})).await;
+    refused_by_policy(&forever, StatusCode::BAD_REQUEST, "max_key_lifetime_days");
+    let writer =
+        create(json!({"name": "writer", "scopes": ["write"], "expires_at": in_days(5)})).await;
+    refused_by_policy(&writer, StatusCode::FORBIDDEN, "allowed_scopes");
+    // A team's keys count against the team's own limit, not a user's: two fit.
+    for name in ["first", "second"] {
+        let within = create(json!({"name": name, "expires_at": in_days(30)})).await;
+        assert_eq!(within.status, StatusCode::CREATED, "{}", within.body);
+    }
 }
