@@ -310,9 +310,10 @@ const ASKER_DERIVES: [&str; 5] = [
 /// Rows that create a key, which the tenant's key policy binds (a roll's successor by its
 /// life only: it goes on with the rolled key's rights; resuming or widening changes a key
 /// that exists).
-const KEY_CREATING_ROWS: [&str; 9] = [
+const KEY_CREATING_ROWS: [&str; 10] = [
     "POST /v1/api-keys (every scope, admin)",
     "POST /v1/api-keys (defaults)",
+    "POST /v1/api-keys (defaults, allowed_ips 127.0.0.1/32)",
     "Ask Sage POST /user/user-api-key",
     "Cogniac POST /1/users/{id}/apiKeys",
     "VirtuousAI POST /api/v1/access-tokens",
@@ -543,6 +544,9 @@ fn v1_lift_networks<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, D
             "allowed_ips": ["127.0.0.1/32"]});
         if let Some(models) = &now.models {
             body["models"] = json!(models);
+        }
+        if let Some(at) = parent.target_expiry.lock().unwrap().clone() {
+            body["expires_at"] = json!(at);
         }
         let (id, target) = app.new_key(&parent.owner, body).await;
         let path = format!("/v1/api-keys/{id}");
