@@ -34,6 +34,7 @@ mod sessions;
 mod sign_in_work;
 mod surfaces;
 mod teams;
+mod tenant_policy;
 mod tenants;
 mod tls;
 mod users;

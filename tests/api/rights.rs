@@ -10,7 +10,9 @@
 //! derived rights are read back (`GET /v1/auth/me`) and compared with the parent's. Then the
 //! parent is changed step by step, and every derived credential that follows it (tokens,
 //! and keys created by the key or by a token acting as it) is checked again, and every row
-//! derives again from the changed parent. Adding a path = adding one row.
+//! derives again from the changed parent. Adding a path = adding one row. Under a tenant
+//! key policy, every key a row creates lives within it too, and a narrower policy changes no
+//! key already made (a row that creates a key is also listed in `KEY_CREATING_ROWS`).
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -86,6 +88,9 @@ struct Parent {
     paused_target: Mutex<Option<(String, String)>>,
     /// A dataset of the user, for grants.
     dataset: Mutex<Option<String>>,
+    /// The expiry (RFC 3339) of the targets the owner key makes, when a tenant key policy
+    /// requires one.
+    target_expiry: Mutex<Option<String>>,
 }
 
 impl Parent {
@@ -302,6 +307,22 @@ const ASKER_DERIVES: [&str; 5] = [
     "Cogniac GET /1/token (Key)",
 ];
 
+/// Rows that create a key, which the tenant's key policy binds (a roll's successor by its
+/// life only: it goes on with the rolled key's rights; resuming or widening changes a key
+/// that exists).
+const KEY_CREATING_ROWS: [&str; 10] = [
+    "POST /v1/api-keys (every scope, admin)",
+    "POST /v1/api-keys (defaults)",
+    "POST /v1/api-keys (defaults, allowed_ips 127.0.0.1/32)",
+    "Ask Sage POST /user/user-api-key",
+    "Cogniac POST /1/users/{id}/apiKeys",
+    "VirtuousAI POST /api/v1/access-tokens",
+    "Assisters POST /api/keys (session)",
+    "POST /v1/api-keys/{id}/roll of a stronger key",
+    "POST /v1/users + its key",
+    "POST /v1/teams/{id}/api-keys (team admin)",
+];
+
 /// The rights of `credential` now; None when it is refused.
 async fn rights(app: &TestApp, credential: &str) -> Option<Rights> {
     let reply = app.call("GET", "/v1/auth/me", Some(credential), None).await;
@@ -486,6 +507,9 @@ async fn owner_key(app: &TestApp, parent: &Parent, mut body: Value) -> (String, 
     if let Some(networks) = rights(app, &parent.secret).await.and_then(|r| r.networks) {
         body["allowed_ips"] = json!(networks);
     }
+    if let Some(at) = parent.target_expiry.lock().unwrap().clone() {
+        body["expires_at"] = json!(at);
+    }
     app.new_key(&parent.owner, body).await
 }
 
@@ -520,6 +544,9 @@ fn v1_lift_networks<'a>(app: &'a TestApp, parent: &'a Parent) -> BoxFuture<'a, D
             "allowed_ips": ["127.0.0.1/32"]});
         if let Some(models) = &now.models {
             body["models"] = json!(models);
+        }
+        if let Some(at) = parent.target_expiry.lock().unwrap().clone() {
+            body["expires_at"] = json!(at);
         }
         let (id, target) = app.new_key(&parent.owner, body).await;
         let path = format!("/v1/api-keys/{id}");
@@ -1062,6 +1089,7 @@ async fn new_parent(app: &TestApp, body: Value) -> Parent {
         serial: AtomicU32::new(0),
         paused_target: Mutex::new(None),
         dataset: Mutex::new(None),
+        target_expiry: Mutex::new(None),
     }
 }
 
@@ -1218,6 +1246,101 @@ async fn every_scope_asker_key_with_expiry() {
         .filter(|path| !ASKER_DERIVES.contains(path))
         .collect();
     invariant_holds_for(ParentKey::new(&ALL, "asker", true), &refused).await;
+}
+
+/// Derives through every row under a tenant key policy of `days`' lifetime: each derived
+/// credential is within the parent, and each key a row creates expires within the policy.
+/// Returns those keys with their rights, and the rows that derived anything.
+async fn derive_under_policy(
+    app: &TestApp,
+    parent: &Parent,
+    days: i64,
+) -> (Vec<(&'static str, String, Rights)>, Vec<&'static str>) {
+    let now = rights(app, &parent.secret).await.expect("a usable parent");
+    let mut keys = Vec::new();
+    let mut derived_by = Vec::new();
+    for row in ROWS {
+        let derived = (row.derive)(app, parent).await;
+        let Some(got) = derived_rights(app, &derived).await else {
+            continue;
+        };
+        derived_by.push(row.path);
+        assert!(
+            got.within(&now, row.bounded_life),
+            "{}: {got:?} from {now:?}",
+            row.path
+        );
+        if let (true, Derived::Credential(secret)) =
+            (KEY_CREATING_ROWS.contains(&row.path), derived)
+        {
+            let latest = now_epoch() + days * 24 * 3600;
+            assert!(
+                got.expires_at.is_some_and(|at| at <= latest),
+                "{}: {got:?} outlives the policy's {days} days",
+                row.path
+            );
+            keys.push((row.path, secret, got));
+        }
+    }
+    (keys, derived_by)
+}
+
+#[tokio::test]
+async fn every_key_a_row_creates_lives_within_the_tenant_key_policy_which_widens_none() {
+    let app = rights_app().await;
+    let day = 24 * 3600;
+    let parent = new_parent(
+        &app,
+        json!({"name": "parent", "scopes": ALL, "type": "admin",
+               "expires_at": to_rfc3339(now_epoch() + 20 * day)}),
+    )
+    .await;
+    *parent.target_expiry.lock().unwrap() = Some(to_rfc3339(now_epoch() + day / 2));
+    let set_policy = |days: i64| {
+        let app = &app;
+        async move {
+            let reply = app
+                .call(
+                    "PUT",
+                    "/v1/tenant/policy",
+                    Some(&app.admin_key),
+                    Some(json!({"max_key_lifetime_days": days, "max_active_keys_per_user": 50})),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        }
+    };
+    // 25 days: the parent's own 20 bound every key it creates, so all derive within it.
+    set_policy(25).await;
+    let (keys, derived_by) = derive_under_policy(&app, &parent, 25).await;
+    let expected: Vec<&str> = ROWS
+        .iter()
+        .map(|row| row.path)
+        .filter(|path| !PASSWORD_ROWS.contains(path))
+        .collect();
+    assert_eq!(derived_by, expected, "rows deriving under 25 days");
+
+    // One day: every creation that would inherit the parent's 20 days is refused; the roll
+    // (of a target that ends sooner), resumes, widenings, tokens and grants still derive.
+    set_policy(1).await;
+    for (path, secret, before) in &keys {
+        assert_eq!(
+            rights(&app, secret).await.as_ref(),
+            Some(before),
+            "{path}: a new policy changes no key that exists"
+        );
+    }
+    let (_, derived_by) = derive_under_policy(&app, &parent, 1).await;
+    let expected: Vec<&str> = ROWS
+        .iter()
+        .map(|row| row.path)
+        .filter(|path| !PASSWORD_ROWS.contains(path))
+        .filter(|path| {
+            !KEY_CREATING_ROWS.contains(path)
+                || *path == "POST /v1/api-keys/{id}/roll of a stronger key"
+        })
+        .collect();
+    assert_eq!(derived_by, expected, "rows deriving under one day");
 }
 
 /// Four metered requests by each credential, all at once; how many were admitted (every

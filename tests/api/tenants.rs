@@ -323,6 +323,16 @@ async fn a_tenant_with_live_keys_is_deleted_only_by_force_and_then_nothing_of_it
     assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
     let other = app.other_tenant("grace@example.com").await;
     let operator = app.other_instance(&[]).await;
+    // Its key policy is one more item of the tenant's, which the deletion removes too.
+    let policy = app
+        .call(
+            "PUT",
+            "/v1/tenant/policy",
+            Some(&app.admin_key),
+            Some(json!({"max_active_keys_per_user": 5})),
+        )
+        .await;
+    assert_eq!(policy.status, StatusCode::OK, "{}", policy.body);
 
     let refused = operator
         .delete_tenant(&app.tenant_id, false)

@@ -60,10 +60,12 @@ pub enum EventType {
     /// A user added to a team, or their role in it changed (`change.role` old → new).
     TeamMemberPut,
     TeamMemberRemoved,
+    /// A tenant's key policy set (`PUT /v1/tenant/policy`).
+    TenantPolicySet,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 38] = [
+    pub const ALL: [EventType; 39] = [
         Self::KeyCreated,
         Self::KeyPatched,
         Self::KeyPaused,
@@ -102,6 +104,7 @@ impl EventType {
         Self::TeamDeleted,
         Self::TeamMemberPut,
         Self::TeamMemberRemoved,
+        Self::TenantPolicySet,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -144,6 +147,7 @@ impl EventType {
             Self::TeamDeleted => "team.deleted",
             Self::TeamMemberPut => "team.member_put",
             Self::TeamMemberRemoved => "team.member_removed",
+            Self::TenantPolicySet => "tenant_policy.set",
         }
     }
 
@@ -164,9 +168,8 @@ pub struct Actor {
 }
 
 /// What was touched: `api_key`, `access_token`, `session`, `user`, `dataset`,
-/// `user_budget`, `tenant_budget`, `webhook` or `tenant`, and its id.
-/// `user_budget`, `tenant_budget`, `webhook`, `team`, `team_member` (id
-/// `<team_id>/<user_id>`) or `team_budget`, and its id.
+/// `user_budget`, `tenant_budget`, `webhook`, `tenant`, `tenant_policy`, `team`, `team_member`
+/// (id `<team_id>/<user_id>`) or `team_budget`, and its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub kind: &'static str,
@@ -175,13 +178,14 @@ pub struct Target {
 
 impl Target {
     /// Every kind an event may name; a stored kind outside these reads back as `unknown`.
-    pub const KINDS: [&'static str; 12] = [
+    pub const KINDS: [&'static str; 13] = [
         "api_key",
         "access_token",
         "session",
         "user",
         "dataset",
         "tenant",
+        "tenant_policy",
         "user_budget",
         "tenant_budget",
         "team",

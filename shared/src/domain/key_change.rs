@@ -302,6 +302,7 @@ mod tests {
             allowed_scopes: &Scope::ALL,
             default_ratelimits: Vec::new(),
             team_id: None,
+            policy: &crate::domain::tenant_policy::TenantKeyPolicy::default(),
             now: NOW,
         };
         let key = NewKeyPlan::new(&input, context).ok().unwrap().key;

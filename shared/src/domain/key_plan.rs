@@ -14,6 +14,7 @@ use super::metering::{
 use super::models::AllowedModels;
 use super::principal::{Denied, Principal};
 use super::scope::{KeyType, Scope, Scopes};
+use super::tenant_policy::{PolicyBreach, TenantKeyPolicy};
 use super::user::User;
 use super::validation::{Invalid, Name};
 
@@ -122,6 +123,8 @@ pub struct KeyContext<'a> {
     /// is bounded by its granter here, at creation, but records no lineage, so it does not
     /// follow the granter and outlives its creator's keys and membership.
     pub team_id: Option<&'a str>,
+    /// The owner's tenant's key policy (its default when the tenant set none).
+    pub policy: &'a TenantKeyPolicy,
     pub now: i64,
 }
 
@@ -149,6 +152,15 @@ impl From<Invalid> for PlanRefused {
 impl From<Denied> for PlanRefused {
     fn from(denied: Denied) -> Self {
         Self::Denied(denied)
+    }
+}
+
+impl From<PolicyBreach> for PlanRefused {
+    fn from(breach: PolicyBreach) -> Self {
+        match breach {
+            PolicyBreach::Lifetime(invalid) => Self::Invalid(invalid),
+            PolicyBreach::Outside(why) => Self::Denied(Denied(why)),
+        }
     }
 }
 
@@ -180,7 +192,8 @@ pub fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 
 impl NewKeyPlan {
     /// Validates `input` and applies the rules: scopes, type and models within the
-    /// granter's, an expiry no later than its key's, a lineage within bounds.
+    /// granter's, an expiry no later than its key's, a lineage within bounds, and the
+    /// tenant's key policy.
     pub fn new(input: &NewKeyInput, context: KeyContext<'_>) -> Result<Self, PlanRefused> {
         let KeyContext {
             owner,
@@ -188,6 +201,7 @@ impl NewKeyPlan {
             allowed_scopes,
             default_ratelimits,
             team_id,
+            policy,
             now,
         } = context;
         let name = Name::parse("name", input.name.as_deref().unwrap_or_default())?;
@@ -231,6 +245,14 @@ impl NewKeyPlan {
             }
             None => expires_at,
         };
+        // The key as it would be (its expiry already bounded by the granter's key) must fit
+        // the tenant's policy.
+        let expiry_field = if input.expires_in_days.is_some() {
+            "expires_in_days"
+        } else {
+            "expires_at"
+        };
+        policy.admits_new_key(key_type, &scopes, expires_at, expiry_field, now)?;
         let ratelimits = match &input.ratelimits {
             Some(raw) => parse_ratelimits("ratelimits", raw)?,
             // A key that names no limits gets its user's default, if a tenant admin set one.
@@ -388,6 +410,7 @@ mod tests {
                     unit: "requests".into(),
                 }],
                 team_id: None,
+                policy: &TenantKeyPolicy::default(),
                 now: NOW,
             },
         )
@@ -458,6 +481,7 @@ mod tests {
                     allowed_scopes: &Scope::ALL,
                     default_ratelimits: Vec::new(),
                     team_id: Some(&team.id),
+                    policy: &TenantKeyPolicy::default(),
                     now: NOW,
                 },
             )
@@ -602,6 +626,67 @@ mod tests {
         assert!(matches!(
             plan(wider, &owner, Some(&granter)),
             Err(PlanRefused::Invalid(invalid)) if invalid.field == "allowed_ips"
+        ));
+    }
+
+    #[test]
+    fn the_tenant_policy_binds_the_key_as_planned() {
+        use crate::domain::tenant_policy::TenantKeyPolicyInput;
+        let owner = owner();
+        let policy = TenantKeyPolicy::parse(&TenantKeyPolicyInput {
+            max_key_lifetime_days: Some(7),
+            allowed_key_types: Some(vec!["asker".into()]),
+            allowed_scopes: Some(vec!["chat".into()]),
+            ..TenantKeyPolicyInput::default()
+        })
+        .unwrap();
+        let planned = |input: NewKeyInput, granter: Option<&Principal>| {
+            NewKeyPlan::new(
+                &input,
+                KeyContext {
+                    owner: &owner,
+                    granter,
+                    allowed_scopes: &Scope::ALL,
+                    default_ratelimits: Vec::new(),
+                    team_id: None,
+                    policy: &policy,
+                    now: NOW,
+                },
+            )
+        };
+        let asker_chat = |days: Option<i64>| NewKeyInput {
+            scopes: Some(vec!["chat".into()]),
+            key_type: Some("asker".into()),
+            expires_in_days: days,
+            ..named("within")
+        };
+        assert!(planned(asker_chat(Some(7)), None).is_ok());
+        assert!(matches!(
+            planned(asker_chat(Some(8)), None),
+            Err(PlanRefused::Invalid(invalid)) if invalid.field == "expires_in_days"
+        ));
+        assert!(matches!(
+            planned(asker_chat(None), None),
+            Err(PlanRefused::Invalid(invalid)) if invalid.field == "expires_at"
+        ));
+        // A granter whose key ends within the bound bounds the new key: it fits.
+        let granter = granter(&owner, &[Scope::Chat], Some(NOW + 3600));
+        assert!(planned(asker_chat(None), Some(&granter)).is_ok());
+        let admin = NewKeyInput {
+            key_type: None,
+            ..asker_chat(Some(1))
+        };
+        assert!(matches!(
+            planned(admin, None),
+            Err(PlanRefused::Denied(Denied(why))) if why.contains("allowed_key_types")
+        ));
+        let read = NewKeyInput {
+            scopes: None,
+            ..asker_chat(Some(1))
+        };
+        assert!(matches!(
+            planned(read, None),
+            Err(PlanRefused::Denied(Denied(why))) if why.contains("allowed_scopes")
         ));
     }
 

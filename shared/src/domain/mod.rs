@@ -25,6 +25,7 @@ pub mod scope;
 pub mod secret_scanning;
 pub mod standing;
 pub mod team;
+pub mod tenant_policy;
 pub mod token;
 pub mod user;
 pub mod validation;

@@ -28,6 +28,8 @@ pub const KEYGATE_ROUTES: &[KeygateRoute] = &[
     // Tenant admins manage teams and members; a team's admins (members of the tenant) its
     // keys and budget: the service tells them apart.
     KeygateRoute::needing("ANY /v1/teams/{proxy+}", Needs::Manager, None),
+    KeygateRoute::needing("GET /v1/tenant/policy", Needs::TenantAdmin, None),
+    KeygateRoute::needing("PUT /v1/tenant/policy", Needs::TenantAdmin, None),
     KeygateRoute::needing("ANY /v1/api-keys", Needs::Manager, None),
     KeygateRoute::needing("ANY /v1/api-keys/{proxy+}", Needs::Manager, None),
     KeygateRoute::full("GET /v1/api-keys/{key_id}/usage", None),

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod secret_scanning;
 pub mod sessions;
 pub mod teams;
+pub mod tenant_policy;
 pub mod usage;
 pub mod users;
 pub(crate) mod views;
@@ -62,6 +63,7 @@ pub fn all(services: Services) -> Router {
         .merge(budgets::routes())
         .merge(webhooks::routes())
         .merge(teams::routes())
+        .merge(tenant_policy::routes())
         .merge(dashboard::routes())
         .merge(api_keys::routes())
         .merge(key_check::routes())
@@ -90,6 +92,7 @@ pub fn auth_group(services: Services) -> Router {
             .merge(budgets::routes())
             .merge(webhooks::routes())
             .merge(teams::routes())
+            .merge(tenant_policy::routes())
             .merge(dashboard::routes()),
         services,
     )

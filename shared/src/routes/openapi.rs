@@ -102,6 +102,8 @@ pub(super) async fn serve() -> impl IntoResponse {
         super::teams::put_budget,
         super::teams::get_budget,
         super::teams::delete_budget,
+        super::tenant_policy::get_policy,
+        super::tenant_policy::put_policy,
         super::api_keys::list,
         super::api_keys::create,
         super::api_keys::revoke_all,

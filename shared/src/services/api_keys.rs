@@ -4,16 +4,17 @@ use serde_json::json;
 
 use super::metering::{initial_balance, meter_start};
 use super::{Error, Services};
-use crate::domain::api_key::{ApiKey, MAX_ACTIVE_KEYS_PER_USER};
+use crate::domain::api_key::ApiKey;
 use crate::domain::audit::{Actor, AuditEvent, EventType, Target};
 use crate::domain::clock::now_epoch;
 use crate::domain::ids;
 use crate::domain::key_metadata::KeyFilter;
-use crate::domain::key_plan::{KeyContext, NewKeyPlan};
-use crate::domain::metering::{self, Credits, Metering};
+use crate::domain::key_plan::{KeyContext, NewKeyPlan, PlanRefused};
+use crate::domain::metering::{self, Credits, Metering, RateLimit};
 use crate::domain::principal::Principal;
 use crate::domain::scope::Scope;
 use crate::domain::team::{MAX_ACTIVE_KEYS_PER_TEAM, Team};
+use crate::domain::tenant_policy::TenantKeyPolicy;
 use crate::domain::user::User;
 use crate::store::api_keys::{CreateKey, KeyChanges, PatchKey};
 
@@ -78,7 +79,8 @@ impl Services {
 
     /// Creates a key for `owner` (the caller, a user a tenant admin manages, or with `team`
     /// a team, `Team::as_key_owner`); with a `granter`, the key may carry only scopes and a
-    /// type the granter holds, and expires no later than the granter's own key.
+    /// type the granter holds, and expires no later than the granter's own key. Every key,
+    /// a team's too, obeys the tenant's key policy.
     pub(crate) async fn create_key_for(
         &self,
         owner: &User,
@@ -93,8 +95,8 @@ impl Services {
                 "the user is deactivated: no key can be made for them".into(),
             ));
         }
-        // The one read the rules need: the owner's defaults, for a key that names no limits
-        // (a team has none).
+        // The reads the rules need: the owner's defaults, for a key that names no limits (a
+        // team has none), and the tenant's policy (creation is not the verify path).
         let default_ratelimits = match (&input.ratelimits, team) {
             (Some(_), _) | (None, Some(_)) => Vec::new(),
             (None, None) => {
@@ -103,20 +105,55 @@ impl Services {
                     .await?
             }
         };
+        // A policy changed between the read and the write is read again, once.
+        for _ in 0..2 {
+            let tenant_policy = self.tenant_key_policy(&owner.tenant_id).await?;
+            if let Some(created) = self
+                .create_within_policy(
+                    owner,
+                    &input,
+                    &policy,
+                    granter,
+                    team,
+                    default_ratelimits.clone(),
+                    &tenant_policy,
+                )
+                .await?
+            {
+                return Ok(created);
+            }
+        }
+        Err(Error::Conflict(
+            "the tenant key policy changed meanwhile; try again".into(),
+        ))
+    }
+
+    /// Plans and writes the key under `tenant_policy`; `None` when that policy changed
+    /// before the write.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_within_policy(
+        &self,
+        owner: &User,
+        input: &NewKeyInput,
+        policy: &ScopePolicy<'_>,
+        granter: Option<&Principal>,
+        team: Option<&Team>,
+        default_ratelimits: Vec<RateLimit>,
+        tenant_policy: &TenantKeyPolicy,
+    ) -> Result<Option<CreatedKey>, Error> {
         let now = now_epoch();
         let plan = NewKeyPlan::new(
-            &input,
+            input,
             KeyContext {
                 owner,
                 granter,
                 allowed_scopes: policy.allowed,
                 default_ratelimits,
                 team_id: team.map(|t| t.id.as_str()),
+                policy: tenant_policy,
                 now,
             },
         )?;
-        // The seam for a tenant key policy: a team key is planned like any key, so a policy
-        // checked on the plan here holds for team keys too.
         if let Some(granter) = granter {
             self.require_metering_within(granter, &plan.key.metering, plan.credits.as_ref())
                 .await?;
@@ -151,19 +188,24 @@ impl Services {
             None => event,
         };
         let hash = self.hasher().hash(&secret);
-        let (max_active, holder) = match team {
-            Some(_) => (MAX_ACTIVE_KEYS_PER_TEAM, "a team"),
-            None => (MAX_ACTIVE_KEYS_PER_USER, "a user"),
-        };
+        let (max_active, holder) = active_key_limit(team.is_some(), tenant_policy);
         match self
             .store
-            .create_api_key(&key, &hash, max_active, &event, meter.as_ref())
+            .create_api_key(
+                &key,
+                &hash,
+                max_active,
+                tenant_policy,
+                &event,
+                meter.as_ref(),
+            )
             .await?
         {
-            CreateKey::Created => Ok(CreatedKey { key, secret }),
+            CreateKey::Created => Ok(Some(CreatedKey { key, secret })),
             CreateKey::LimitReached => Err(Error::LimitReached(format!(
                 "{holder} may hold at most {max_active} active API keys; revoke one first"
             ))),
+            CreateKey::PolicyChanged => Ok(None),
         }
     }
 
@@ -240,6 +282,21 @@ impl Services {
             mut changes,
             credits,
         } = plan_change(&current, &patch, caller, now)?;
+        // The tenant's policy bounds what a change adds (scopes) and how many keys a resume
+        // may make active; a change that adds neither needs no read of it.
+        let resumes = changes.enabled == Some(true) && !current.enabled;
+        let tenant_policy = match (&changes.scopes, resumes) {
+            (None, false) => None,
+            (scopes, _) => {
+                let tenant_policy = self.tenant_key_policy(&current.tenant_id).await?;
+                if let Some(scopes) = scopes {
+                    tenant_policy
+                        .admits_added_scopes(&current.scopes, scopes)
+                        .map_err(PlanRefused::from)?;
+                }
+                Some(tenant_policy)
+            }
+        };
         // What the plan cannot know without reading: the caller's live balance, and the
         // rolled keys whose meter this key shares (they take the new metering too).
         if let Some(metering) = &changes.metering {
@@ -257,13 +314,19 @@ impl Services {
         if !changes.metering_predecessors.is_empty() {
             event = event.with_detail("metering_also_on", json!(changes.metering_predecessors));
         }
-        let (max_active, holder) = match current.team_id {
-            Some(_) => (MAX_ACTIVE_KEYS_PER_TEAM, "a team"),
-            None => (MAX_ACTIVE_KEYS_PER_USER, "a user"),
-        };
+        let (max_active, holder) = active_key_limit(
+            current.team_id.is_some(),
+            &tenant_policy.clone().unwrap_or_default(),
+        );
         let updated = match self
             .store
-            .patch_api_key(&current, &changes, max_active, &event)
+            .patch_api_key(
+                &current,
+                &changes,
+                max_active,
+                tenant_policy.as_ref(),
+                &event,
+            )
             .await?
         {
             PatchKey::Updated(key) => *key,
@@ -275,6 +338,11 @@ impl Services {
             PatchKey::Missing => {
                 return Err(Error::Conflict(
                     "the key changed meanwhile; try again".into(),
+                ));
+            }
+            PatchKey::PolicyChanged => {
+                return Err(Error::Conflict(
+                    "the tenant key policy changed meanwhile; try again".into(),
                 ));
             }
         };
@@ -541,4 +609,17 @@ fn patch_event(event: AuditEvent, current: &ApiKey, changes: &KeyChanges) -> Aud
         );
     }
     event
+}
+
+/// How many active keys the owner may hold, and who it is, for the refusal: a team's own
+/// limit, or a user's, the tenant key policy's `max_active_keys_per_user`.
+fn active_key_limit(team: bool, policy: &TenantKeyPolicy) -> (u32, &'static str) {
+    if team {
+        (MAX_ACTIVE_KEYS_PER_TEAM, "a team")
+    } else {
+        (
+            policy.max_active_keys_per_user,
+            "a user (the tenant key policy's max_active_keys_per_user)",
+        )
+    }
 }

@@ -18,6 +18,7 @@ pub mod roll;
 pub mod secret_scanning;
 pub mod sessions;
 pub mod teams;
+pub mod tenant_policy;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

@@ -91,11 +91,16 @@ impl Services {
             )));
         }
         // The successor is made by the caller: it expires no later than the caller's key,
-        // like any key the caller creates (rights only narrow). It keeps the old key's
-        // `meter_id`: both (and every predecessor still in grace) spend from one meter.
+        // like any key the caller creates (rights only narrow), nor later than the tenant's
+        // key policy lets a key made now live. It keeps the old key's `meter_id`: both (and
+        // every predecessor still in grace) spend from one meter.
+        let tenant_policy = self.tenant_key_policy(&old.tenant_id).await?;
         let successor = ApiKey {
             id: new.id.to_string(),
-            expires_at: super::api_keys::earliest(old.expires_at, caller.key_expires_at),
+            expires_at: tenant_policy.clamp_successor_expiry(
+                super::api_keys::earliest(old.expires_at, caller.key_expires_at),
+                now,
+            ),
             key_prefix: credential::display_prefix(CredentialKind::ApiKey, new.id),
             created_at: now,
             last_used_at: None,
@@ -115,7 +120,8 @@ impl Services {
             .key_event(EventType::KeyRolled, &old, Actor::of(caller))
             .changed("expires_at", old.expires_at, old_end)
             .with_detail("new_key_id", successor.id.as_str())
-            .with_detail("grace_secs", grace_secs);
+            .with_detail("grace_secs", grace_secs)
+            .with_detail("new_expires_at", successor.expires_at);
         match self
             .store
             .roll_api_key(
@@ -125,11 +131,17 @@ impl Services {
                 &self.hasher().hash(&new.secret),
                 now,
                 idempotency_key.map(|key| (key, &record)),
+                &tenant_policy,
                 &event,
             )
             .await?
         {
             RollKey::Rolled => {}
+            RollKey::PolicyChanged => {
+                return Err(Error::Conflict(
+                    "the tenant key policy changed meanwhile; try again".into(),
+                ));
+            }
             RollKey::Changed => {
                 return Err(Error::Conflict(
                     "the key changed meanwhile (revoked, paused or rolled); read it and try again"

@@ -1,6 +1,7 @@
 //! API key items. The per-user limit is a counter on the user item (a team key's: on its
 //! team item), raised in the same transaction that writes the key and guarded by
-//! `active_keys < :max`.
+//! `active_keys < :max`; a ConditionCheck in that transaction holds the tenant's key policy
+//! (whose `max_active_keys_per_user` is a user's `:max`) unchanged since it was read.
 
 use super::item::{Item, Reader, b, list, n, put_opt, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK};
@@ -18,10 +19,13 @@ use crate::domain::models::AllowedModels;
 use crate::domain::owner_budget::OwnerBudget;
 use crate::domain::scope::{KeyType, Scopes, UserRole};
 use crate::domain::standing::Standing;
+use crate::domain::tenant_policy::TenantKeyPolicy;
 
 pub enum CreateKey {
     Created,
     LimitReached,
+    /// The tenant's key policy changed since it was read: plan again.
+    PolicyChanged,
 }
 
 /// What a patch changed; `None` when the key is missing or revoked.
@@ -29,6 +33,8 @@ pub enum PatchKey {
     Updated(Box<ApiKey>),
     LimitReached,
     Missing,
+    /// The tenant's key policy changed since it was read.
+    PolicyChanged,
 }
 
 /// How a roll ended.
@@ -36,6 +42,8 @@ pub enum RollKey {
     Rolled,
     /// The old key changed meanwhile (revoked, paused, rolled): read it again.
     Changed,
+    /// The tenant's key policy changed since it was read.
+    PolicyChanged,
     /// Another request with the same `Idempotency-Key` won meanwhile: replay it.
     Replayed,
 }
@@ -329,12 +337,14 @@ fn counter_change(delta: i64) -> Item {
 }
 
 impl Store {
-    /// Writes a new key if its user holds fewer than `max_active` active keys.
+    /// Writes a new key if its owner (user or team) holds fewer than `max_active` active
+    /// keys and the tenant's `policy` is still the one read.
     pub async fn create_api_key(
         &self,
         key: &ApiKey,
         hash: &str,
         max_active: u32,
+        policy: &TenantKeyPolicy,
         event: &AuditEvent,
         meter: Option<&MeterStart<'_>>,
     ) -> Result<CreateKey, StoreError> {
@@ -353,9 +363,12 @@ impl Store {
         if let Some(meter) = meter {
             transaction.add(self.new_meter(&key.id, meter));
         }
+        let policy_held =
+            transaction.guarded(self.tenant_policy_unchanged(&key.tenant_id, policy.revision));
         match transaction.send(self).await {
             Ok(()) => Ok(CreateKey::Created),
             Err(error) if key_count.failed(&error) => Ok(CreateKey::LimitReached),
+            Err(error) if policy_held.failed(&error) => Ok(CreateKey::PolicyChanged),
             Err(error) => Err(error.into()),
         }
     }
@@ -486,12 +499,14 @@ impl Store {
         Ok((found, next))
     }
 
-    /// Applies a patch to an unrevoked key; pausing frees a slot, resuming takes one.
+    /// Applies a patch to an unrevoked key; pausing frees a slot, resuming takes one (of
+    /// `max_active`). With a policy, the patch holds only if it is still the one read.
     pub async fn patch_api_key(
         &self,
         current: &ApiKey,
         changes: &KeyChanges,
         max_active: u32,
+        policy: Option<&TenantKeyPolicy>,
         event: &AuditEvent,
     ) -> Result<PatchKey, StoreError> {
         let Some(key_update) = self.key_patch_update(current, changes) else {
@@ -525,6 +540,9 @@ impl Store {
             )));
         }
         transaction.add(self.audit_put(event));
+        let policy_held = policy.map(|policy| {
+            transaction.guarded(self.tenant_policy_unchanged(&current.tenant_id, policy.revision))
+        });
         if let Some((remaining, period)) = changes.credits {
             transaction.add(self.set_credits(&current.meter_id, remaining, period));
         }
@@ -554,6 +572,9 @@ impl Store {
                 return Ok(PatchKey::LimitReached);
             }
             Err(error) if unchanged_key.failed(&error) => return Ok(PatchKey::Missing),
+            Err(error) if policy_held.is_some_and(|held| held.failed(&error)) => {
+                return Ok(PatchKey::PolicyChanged);
+            }
             Err(error) => return Err(error.into()),
         }
         Ok(PatchKey::Updated(Box::new(current.with_changes(changes))))
@@ -695,7 +716,8 @@ impl Store {
 
     /// Rolls `old` into `new` in one transaction: the old key ends at `old_end` and hands
     /// its slot to the successor (the counter does not move); with `remember`, the
-    /// `Idempotency-Key` is stored too, unless a live one is there already.
+    /// `Idempotency-Key` is stored too, unless a live one is there already. The successor's
+    /// expiry was bounded by `policy`, which must still be the one read.
     #[allow(clippy::too_many_arguments)]
     pub async fn roll_api_key(
         &self,
@@ -705,6 +727,7 @@ impl Store {
         new_hash: &str,
         now: i64,
         remember: Option<(&str, &RollRecord)>,
+        policy: &TenantKeyPolicy,
         event: &AuditEvent,
     ) -> Result<RollKey, StoreError> {
         let mut values = Item::from([
@@ -739,8 +762,11 @@ impl Store {
             )));
         }
         transaction.add(self.audit_put(event));
+        let policy_held =
+            transaction.guarded(self.tenant_policy_unchanged(&old.tenant_id, policy.revision));
         match transaction.send(self).await {
             Ok(()) => Ok(RollKey::Rolled),
+            Err(error) if policy_held.failed(&error) => Ok(RollKey::PolicyChanged),
             Err(error) if first_roll.is_some_and(|record| record.failed(&error)) => {
                 Ok(RollKey::Replayed)
             }

@@ -168,3 +168,5 @@ pub fn webhook_sk(endpoint_id: &str) -> String {
     format!("WEBHOOK#{endpoint_id}")
 }
 pub const WEBHOOK_SK_PREFIX: &str = "WEBHOOK#";
+/// A tenant's key policy, in the tenant's partition.
+pub const TENANT_POLICY_SK: &str = "POLICY";

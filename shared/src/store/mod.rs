@@ -18,6 +18,7 @@ mod peppers;
 pub mod prompt_logs;
 pub mod schema;
 pub mod teams;
+pub mod tenant_policies;
 pub mod tenants;
 pub mod tokens;
 mod transaction;

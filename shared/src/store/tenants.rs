@@ -161,6 +161,10 @@ impl Store {
         self.client
             .transact_write_items()
             .transact_items(self.delete_at(primary_key(keys::tenant(tenant_id), keys::TENANT_SK)))
+            // Its key policy goes with it (absent when it never set one: nothing to delete).
+            .transact_items(
+                self.delete_at(primary_key(keys::tenant(tenant_id), keys::TENANT_POLICY_SK)),
+            )
             .transact_items(self.audit_put(event))
             .send()
             .await?;
