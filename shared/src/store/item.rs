@@ -79,3 +79,10 @@ impl Reader<'_> {
             .and_then(|text| serde_json::from_str(&text).ok())
     }
 }
+
+/// Where the next page of a list starts: after the last item's id, when DynamoDB says more
+/// may follow (`more`: the page's `LastEvaluatedKey` was set).
+pub(super) fn resume_after<T>(more: bool, page: &[T], id: impl Fn(&T) -> &str) -> Option<String> {
+    more.then(|| page.last().map(|item| id(item).to_owned()))
+        .flatten()
+}

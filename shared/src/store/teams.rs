@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
-use super::item::{Item, Reader, n, s};
+use super::item::{Item, Reader, n, resume_after, s};
 use super::keys::{self, PK, SK};
 use super::transaction::Transaction;
 use super::{Store, StoreError, primary_key};
@@ -138,11 +138,7 @@ impl Store {
             .iter()
             .map(team_from)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = output
-            .last_evaluated_key
-            .is_some()
-            .then(|| teams.last().map(|t| t.id.clone()))
-            .flatten();
+        let next = resume_after(output.last_evaluated_key.is_some(), &teams, |t| &t.id);
         Ok((teams, next))
     }
 
@@ -337,11 +333,9 @@ impl Store {
             .iter()
             .map(member_from)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = output
-            .last_evaluated_key
-            .is_some()
-            .then(|| members.last().map(|m| m.user_id.clone()))
-            .flatten();
+        let next = resume_after(output.last_evaluated_key.is_some(), &members, |m| {
+            &m.user_id
+        });
         Ok((members, next))
     }
 

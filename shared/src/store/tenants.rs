@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::item::{Item, Reader, n, s};
+use super::item::{Item, Reader, n, resume_after, s};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK};
 use super::meter::meter_key;
 use super::owner_budgets::SUSPENDED_AT;
@@ -48,11 +48,7 @@ impl Store {
             .iter()
             .map(tenant_from)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = output
-            .last_evaluated_key
-            .is_some()
-            .then(|| tenants.last().map(|t| t.id.clone()))
-            .flatten();
+        let next = resume_after(output.last_evaluated_key.is_some(), &tenants, |t| &t.id);
         Ok((tenants, next))
     }
 

@@ -6,7 +6,7 @@
 //! A user item may hold a password as an Argon2id PHC string (`password_hash`) and the
 //! current streak of sign-in attempts (`sign_in_failures`, `sign_in_failure_at`).
 
-use super::item::{Item, Reader, b, n, put_opt, s};
+use super::item::{Item, Reader, b, n, put_opt, resume_after, s};
 use super::keys::{self, GSI1PK, GSI1SK, PK, SK};
 // The tenant and user items carry the same flags as the owner's meter item, which
 // verification reads; both are written in one transaction.
@@ -398,11 +398,7 @@ impl Store {
             .iter()
             .map(user_from)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = output
-            .last_evaluated_key
-            .is_some()
-            .then(|| users.last().map(|u| u.id.clone()))
-            .flatten();
+        let next = resume_after(output.last_evaluated_key.is_some(), &users, |u| &u.id);
         Ok((users, next))
     }
 

@@ -2,7 +2,7 @@
 //! (`webhook_count`) so the per-tenant bound holds under concurrency. The signing secret is
 //! not stored: only its seed and the pepper version that derives it.
 
-use super::item::{Item, Reader, b, list, n, s};
+use super::item::{Item, Reader, b, list, n, resume_after, s};
 use super::keys::{self, PK, SK};
 use super::transaction::Transaction;
 use super::{Store, StoreError, primary_key};
@@ -159,11 +159,7 @@ impl Store {
             .iter()
             .map(|item| endpoint_from(tenant_id, item))
             .collect::<Result<Vec<_>, _>>()?;
-        let next = output
-            .last_evaluated_key
-            .is_some()
-            .then(|| endpoints.last().map(|e| e.id.clone()))
-            .flatten();
+        let next = resume_after(output.last_evaluated_key.is_some(), &endpoints, |e| &e.id);
         Ok((endpoints, next))
     }
 
