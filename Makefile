@@ -8,6 +8,7 @@
 FUNCTIONS := \
 	AuthorizerFunction=authorizer \
 	AuthFunction=auth \
+	TenantAdminFunction=tenant-admin \
 	ApiKeysFunction=api-keys \
 	DatasetsFunction=datasets \
 	ChatsFunction=chats \

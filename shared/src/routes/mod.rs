@@ -81,19 +81,30 @@ pub fn all(services: Services) -> Router {
     finish(routes, services)
 }
 
-/// The `auth` function: token exchange, temp tokens, me, sessions, passwords, user
-/// management, webhook endpoints and the dashboard page (whose first request is a sign-in here anyway).
+/// The `auth` function: token exchange, temp tokens, me, sessions, passwords and the dashboard
+/// page (whose first request is a sign-in here anyway).
 pub fn auth_group(services: Services) -> Router {
     finish(
         Router::new()
             .merge(auth::routes())
             .merge(sessions::routes())
+            .merge(dashboard::routes()),
+        services,
+    )
+}
+
+/// The `tenant-admin` function: what a tenant's admins run, rarely and never on a request's
+/// path: users and their offboarding, teams and their keys, budgets, the key policy and
+/// webhook endpoints. Apart from `auth`, whose sign-ins are on every dashboard's path, so that
+/// neither carries the other's code (README, "Cold start").
+pub fn tenant_admin(services: Services) -> Router {
+    finish(
+        Router::new()
             .merge(users::routes())
             .merge(budgets::routes())
             .merge(webhooks::routes())
             .merge(teams::routes())
-            .merge(tenant_policy::routes())
-            .merge(dashboard::routes()),
+            .merge(tenant_policy::routes()),
         services,
     )
 }
