@@ -10,6 +10,8 @@ fn function_router(function: &str, services: Services) -> Option<axum::Router> {
     Some(match function {
         "auth" => keygate::routes::auth_group(services),
         "tenant-admin" => keygate::routes::tenant_admin(services),
+        "teams" => keygate::routes::teams(services),
+        "webhooks" => keygate::routes::webhooks(services),
         "api-keys" => keygate::routes::api_keys(services),
         "datasets" => keygate::routes::datasets(services),
         "chats" => keygate::routes::chats(services),

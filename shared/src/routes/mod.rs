@@ -94,19 +94,27 @@ pub fn auth_group(services: Services) -> Router {
 }
 
 /// The `tenant-admin` function: what a tenant's admins run, rarely and never on a request's
-/// path: users and their offboarding, teams and their keys, budgets, the key policy and
-/// webhook endpoints. Apart from `auth`, whose sign-ins are on every dashboard's path, so that
-/// neither carries the other's code (README, "Cold start").
+/// path: users and their offboarding, user and tenant budgets, the key policy. Apart from
+/// `auth`, whose sign-ins are on every dashboard's path, so that neither carries the other's
+/// code (README, "Cold start").
 pub fn tenant_admin(services: Services) -> Router {
     finish(
         Router::new()
             .merge(users::routes())
             .merge(budgets::routes())
-            .merge(webhooks::routes())
-            .merge(teams::routes())
             .merge(tenant_policy::routes()),
         services,
     )
+}
+
+/// The `teams` function: teams, their members, keys and budgets.
+pub fn teams(services: Services) -> Router {
+    finish(teams::routes(), services)
+}
+
+/// The `webhooks` function: webhook endpoints and their deliveries (the notifier sends them).
+pub fn webhooks(services: Services) -> Router {
+    finish(webhooks::routes(), services)
 }
 
 /// The `api-keys` function: the caller's keys and rolls, the verify API for other
