@@ -23,6 +23,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("logs", 2),
     // The single-table DynamoDB mapping.
     ("store", 3),
+    // Webhook deliveries sent over HTTP(S), a peer of the store.
+    ("outbound", 3),
     // The use cases, written once for every surface.
     ("services", 4),
     // HTTP plumbing for every surface: extractors, caller resolution, problem+json, views.

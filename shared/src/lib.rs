@@ -5,7 +5,8 @@
 //! - [`domain`]: what keys, tokens, users and routes are, and their rules (no AWS, no HTTP);
 //!   the read models every surface renders and the authorizer context's contract live here;
 //! - [`config`] and [`metrics`] (EMF records), then [`logs`] (the log line's shape);
-//! - [`store`]: the single-table DynamoDB mapping (the only place that knows keys and expressions);
+//! - [`store`]: the single-table DynamoDB mapping (the only place that knows keys and expressions),
+//!   and its peer [`outbound`]: one webhook POST to an address already checked;
 //! - [`services`]: the use cases, written once and called by every API surface;
 //! - [`http`]: HTTP plumbing every surface shares (extractors, caller resolution,
 //!   problem+json, the shared views);
@@ -22,6 +23,7 @@ pub mod domain;
 pub mod http;
 pub mod logs;
 pub mod metrics;
+pub mod outbound;
 pub mod routes;
 pub mod services;
 pub mod store;

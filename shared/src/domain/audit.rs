@@ -42,6 +42,8 @@ pub enum EventType {
     WebhookUpdated,
     WebhookDeleted,
     WebhookSecretRotated,
+    /// An endpoint keygate disabled after three days of failed deliveries.
+    WebhookDisabled,
     /// The operator suspended or resumed a tenant (`keygate-admin tenant`).
     TenantSuspended,
     TenantResumed,
@@ -65,7 +67,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 39] = [
+    pub const ALL: [EventType; 40] = [
         Self::KeyCreated,
         Self::KeyPatched,
         Self::KeyPaused,
@@ -92,6 +94,7 @@ impl EventType {
         Self::WebhookUpdated,
         Self::WebhookDeleted,
         Self::WebhookSecretRotated,
+        Self::WebhookDisabled,
         Self::TenantSuspended,
         Self::TenantResumed,
         Self::TenantDeleted,
@@ -135,6 +138,7 @@ impl EventType {
             Self::WebhookUpdated => "webhook.updated",
             Self::WebhookDeleted => "webhook.deleted",
             Self::WebhookSecretRotated => "webhook.secret_rotated",
+            Self::WebhookDisabled => "webhook.disabled",
             Self::TenantSuspended => "tenant.suspended",
             Self::TenantResumed => "tenant.resumed",
             Self::TenantDeleted => "tenant.deleted",

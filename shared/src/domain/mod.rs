@@ -9,6 +9,7 @@ pub mod chat;
 pub mod clock;
 pub mod credential;
 pub mod dataset;
+pub mod delivery;
 pub mod ids;
 pub mod key_change;
 pub mod key_metadata;

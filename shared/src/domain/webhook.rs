@@ -38,13 +38,8 @@ pub const MAX_URL_CHARS: usize = 2048;
 pub const MAX_DESCRIPTION_CHARS: usize = 256;
 
 /// The events that are not audit events: a budget running low, a key about to expire, an
-/// endpoint's test and its disabling.
-pub const NOTICE_TYPES: [&str; 4] = [
-    "budget.threshold",
-    "key.expiring",
-    "webhook.test",
-    "webhook.disabled",
-];
+/// endpoint's test.
+pub const NOTICE_TYPES: [&str; 3] = ["budget.threshold", "key.expiring", "webhook.test"];
 
 /// Every event type an endpoint may ask for.
 pub fn event_types() -> impl Iterator<Item = &'static str> {
@@ -84,6 +79,8 @@ pub struct EndpointUrl {
     url: String,
     host: String,
     port: u16,
+    /// The request target: the path and any query.
+    target: String,
 }
 
 /// Whether plain `http://` to a loopback address is accepted (the local server's
@@ -123,10 +120,15 @@ impl EndpointUrl {
             _ => return refuse("must be an absolute https:// URL"),
         }
         let port = url.port_or_known_default().unwrap_or(443);
+        let target = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
         Ok(Self {
             url: url.into(),
             host,
             port,
+            target,
         })
     }
 
@@ -141,6 +143,24 @@ impl EndpointUrl {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// What the request line asks for: the path and any query.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The `Host` header: the host, with the port when it is not the scheme's own.
+    pub fn host_header(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        match (self.is_plain_loopback(), self.port) {
+            (false, 443) | (true, 80) => host,
+            (_, port) => format!("{host}:{port}"),
+        }
     }
 
     /// Whether this is the development exception (plain http to loopback), which skips the
@@ -213,6 +233,8 @@ pub struct Endpoint {
     pub previous_secret: Option<(SecretSeed, i64)>,
     /// Why keygate disabled it (failing deliveries), when it did.
     pub disabled_reason: Option<String>,
+    /// Since when every delivery to it has failed (none since its last success).
+    pub failing_since: Option<i64>,
 }
 
 impl Endpoint {
@@ -385,6 +407,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!((ok.host(), ok.port()), ("hooks.example.com", 443));
+        assert_eq!(
+            (ok.target(), ok.host_header().as_str()),
+            ("/k?x=1", "hooks.example.com")
+        );
         for (raw, why) in [
             ("http://hooks.example.com/", "must use https"),
             ("http://127.0.0.1:9000/", "must use https"),
@@ -413,6 +439,10 @@ mod tests {
             EndpointUrl::parse("url", "http://127.0.0.1:9000/h", PlainLoopback::Allowed).unwrap();
         assert!(local.is_plain_loopback());
         assert_eq!(local.port(), 9000);
+        assert_eq!(
+            (local.target(), local.host_header().as_str()),
+            ("/h", "127.0.0.1:9000")
+        );
         assert!(EndpointUrl::parse("url", "http://10.0.0.1/", PlainLoopback::Allowed).is_err());
     }
 

@@ -52,6 +52,7 @@ impl Services {
             secret: seed,
             previous_secret: None,
             disabled_reason: None,
+            failing_since: None,
         };
         let event = self
             .webhook_event(EventType::WebhookCreated, caller, &endpoint.id)
@@ -143,6 +144,7 @@ impl Services {
             if enabled {
                 // Turning it on again is the admin's answer to keygate's disabling.
                 changed.disabled_reason = None;
+                changed.failing_since = None;
             }
             event = event.changed("enabled", found.enabled, enabled);
         }
@@ -244,7 +246,7 @@ impl Services {
 
     /// A host's addresses: from the configured map when it names the host, the host itself
     /// when it is an address, else DNS.
-    async fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<IpAddr>> {
+    pub(crate) async fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<IpAddr>> {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if let Some(mapped) = self.config.webhook_hosts.get(&host.to_ascii_lowercase()) {
             return Ok(mapped.clone());

@@ -15,7 +15,7 @@ use super::keys::{self, GSI1, GSI1PK, GSI1SK, PK, PURGE_AT, SK};
 use super::{Store, StoreError};
 use crate::domain::audit::{Actor, AuditEvent, EventType, Origin, Target};
 
-const ITEM_TYPE: &str = "AuditEvent";
+pub(super) const ITEM_TYPE: &str = "AuditEvent";
 
 fn audit_item(event: &AuditEvent) -> Item {
     let mut item = Item::new();
@@ -70,7 +70,7 @@ fn target_kind(raw: &str) -> &'static str {
         .unwrap_or("unknown")
 }
 
-fn event_from(item: &Item) -> Result<AuditEvent, StoreError> {
+pub(super) fn event_from(item: &Item) -> Result<AuditEvent, StoreError> {
     let r = Reader(item);
     let event_type = EventType::parse(&r.string("event_type")?)
         .ok_or_else(|| StoreError::Corrupt("audit event_type".into()))?;

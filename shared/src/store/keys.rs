@@ -170,3 +170,22 @@ pub fn webhook_sk(endpoint_id: &str) -> String {
 pub const WEBHOOK_SK_PREFIX: &str = "WEBHOOK#";
 /// A tenant's key policy, in the tenant's partition.
 pub const TENANT_POLICY_SK: &str = "POLICY";
+
+/// An endpoint's deliveries: one partition per endpoint, newest event last.
+pub fn webhook_deliveries(tenant_id: &str, endpoint_id: &str) -> String {
+    format!("WEBHOOK#{tenant_id}#{endpoint_id}")
+}
+
+pub fn delivery_sk(event_id: &str) -> String {
+    format!("DELIVERY#{event_id}")
+}
+pub const DELIVERY_SK_PREFIX: &str = "DELIVERY#";
+
+/// The sparse index of pending deliveries by when they are due (GSI2): every sender sweeps it.
+pub const DELIVERIES_DUE: &str = "DELIVERIES_DUE";
+
+/// A pending delivery's place in [`DELIVERIES_DUE`]: zero-padded so that text order is time
+/// order.
+pub fn due_sk(due_at: i64, tenant_id: &str, endpoint_id: &str, event_id: &str) -> String {
+    format!("{due_at:012}#{tenant_id}#{endpoint_id}#{event_id}")
+}

@@ -2,7 +2,8 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 
 use super::keys::{GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, PURGE_AT, SK};
@@ -49,7 +50,15 @@ impl Store {
             .key_schema(key(PK, KeyType::Hash))
             .key_schema(key(SK, KeyType::Range))
             .global_secondary_indexes(index(GSI1, GSI1PK, GSI1SK))
-            .global_secondary_indexes(index(GSI2, GSI2PK, GSI2SK));
+            .global_secondary_indexes(index(GSI2, GSI2PK, GSI2SK))
+            // The audit items are the outbox: the notifier reads them from the stream.
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewImage)
+                    .build()
+                    .expect("enabled and view type are set"),
+            );
         for name in [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK] {
             request = request.attribute_definitions(string_attribute(name));
         }

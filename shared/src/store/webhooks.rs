@@ -2,10 +2,10 @@
 //! (`webhook_count`) so the per-tenant bound holds under concurrency. The signing secret is
 //! not stored: only its seed and the pepper version that derives it.
 
-use super::item::{Item, Reader, b, list, n, resume_after, s};
+use super::item::{Item, Reader, b, list, n, put_opt, resume_after, s};
 use super::keys::{self, PK, SK};
 use super::transaction::Transaction;
-use super::{Store, StoreError, primary_key};
+use super::{Store, StoreError, condition_held, primary_key};
 use crate::domain::audit::AuditEvent;
 use crate::domain::webhook::{Endpoint, SecretSeed};
 
@@ -58,6 +58,7 @@ fn endpoint_item(endpoint: &Endpoint) -> Item {
     if let Some(reason) = &endpoint.disabled_reason {
         item.insert("disabled_reason".into(), s(reason));
     }
+    put_opt(&mut item, "failing_since", endpoint.failing_since.map(n));
     item
 }
 
@@ -93,6 +94,7 @@ fn endpoint_from(tenant_id: &str, item: &Item) -> Result<Endpoint, StoreError> {
         },
         previous_secret,
         disabled_reason: r.opt_string("disabled_reason"),
+        failing_since: r.opt_number("failing_since"),
     })
 }
 
@@ -210,6 +212,83 @@ impl Store {
         match transaction.send(self).await {
             Ok(()) => Ok(EndpointWrite::Done),
             Err(error) if guard.failed(&error) => Ok(EndpointWrite::Missing),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Notes that a delivery to the endpoint failed at `now`: the first failure since its
+    /// last success starts its failing time. Returns since when it has been failing (`None`:
+    /// the endpoint is gone).
+    pub async fn note_delivery_failed(
+        &self,
+        tenant_id: &str,
+        endpoint_id: &str,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(endpoint_key(tenant_id, endpoint_id)))
+            .update_expression("SET failing_since = if_not_exists(failing_since, :now)")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":now", n(now))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output
+                .attributes
+                .as_ref()
+                .and_then(|item| Reader(item).opt_number("failing_since"))),
+            Err(error) => condition_held(Err::<(), _>(error)).map(|_| None),
+        }
+    }
+
+    /// Notes that a delivery to the endpoint succeeded: it is no longer failing.
+    pub async fn note_delivery_succeeded(
+        &self,
+        tenant_id: &str,
+        endpoint_id: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(endpoint_key(tenant_id, endpoint_id)))
+            .update_expression("REMOVE failing_since")
+            .condition_expression("attribute_exists(failing_since)")
+            .send()
+            .await;
+        condition_held(result).map(|_| ())
+    }
+
+    /// Disables an endpoint that is still enabled and failing since `failing_since`, with
+    /// the reason and its event; `false` when it changed meanwhile.
+    pub async fn disable_failing_webhook(
+        &self,
+        tenant_id: &str,
+        endpoint_id: &str,
+        failing_since: i64,
+        reason: &str,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut transaction = Transaction::new();
+        let guard = transaction.guarded(self.update_if(
+            endpoint_key(tenant_id, endpoint_id),
+            "SET enabled = :off, disabled_reason = :reason",
+            "enabled = :on AND failing_since = :since",
+            Item::from([
+                (":off".into(), b(false)),
+                (":on".into(), b(true)),
+                (":reason".into(), s(reason)),
+                (":since".into(), n(failing_since)),
+            ]),
+        ));
+        transaction.add(self.audit_put(event));
+        match transaction.send(self).await {
+            Ok(()) => Ok(true),
+            Err(error) if guard.failed(&error) => Ok(false),
             Err(error) => Err(error.into()),
         }
     }
