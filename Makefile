@@ -11,6 +11,7 @@ FUNCTIONS := \
 	TenantAdminFunction=tenant-admin \
 	TeamsFunction=teams \
 	WebhooksFunction=webhooks \
+	NotifierFunction=notifier \
 	ApiKeysFunction=api-keys \
 	DatasetsFunction=datasets \
 	ChatsFunction=chats \

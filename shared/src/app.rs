@@ -47,3 +47,29 @@ pub async fn run_function(routes: fn(AppState) -> axum::Router) -> Result<(), la
     init_tracing();
     lambda_http::run(routes(state_from_env_or_exit().await)).await
 }
+
+/// The notifier's `main`: the table's stream batches (Lambda's DynamoDB event source, with
+/// partial batch failures reported) and the schedule's sweeps of due deliveries.
+pub async fn run_notifier() -> Result<(), lambda_http::Error> {
+    use lambda_http::lambda_runtime::{LambdaEvent, run, service_fn};
+    init_tracing();
+    let services = state_from_env_or_exit().await;
+    run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let services = services.clone();
+        async move {
+            let answer = if event.payload.get("Records").is_some() {
+                let failed = services.notify_from_stream(&event.payload).await;
+                let failures: Vec<_> = failed
+                    .into_iter()
+                    .map(|sequence_number| serde_json::json!({ "itemIdentifier": sequence_number }))
+                    .collect();
+                serde_json::json!({ "batchItemFailures": failures })
+            } else {
+                let sent = services.deliver_due().await?;
+                serde_json::json!({ "taken": sent })
+            };
+            Ok::<_, lambda_http::Error>(answer)
+        }
+    }))
+    .await
+}

@@ -119,6 +119,9 @@ pub struct Config {
     /// for private DNS set-ups, and for the tests, which map names to forbidden addresses
     /// without asking DNS.
     pub webhook_hosts: BTreeMap<String, Vec<IpAddr>>,
+    /// Whether the local server delivers webhooks itself (`KEYGATE_LOCAL_DELIVERY=on`): it
+    /// reads the emulator's stream and sweeps due deliveries, as the notifier does in AWS.
+    pub local_delivery: bool,
 }
 
 /// An HTTP API answers an authorizer's `isAuthorized: false` with a bare 403, whatever the
@@ -289,6 +292,16 @@ impl Config {
                     name: "KEYGATE_WEBHOOK_HOSTS",
                     reason,
                 })?,
+            },
+            local_delivery: match value("KEYGATE_LOCAL_DELIVERY").as_deref() {
+                None | Some("off") => false,
+                Some("on") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "KEYGATE_LOCAL_DELIVERY",
+                        reason: format!("expected \"on\" or \"off\", got {other:?}"),
+                    });
+                }
             },
             owner_budgets: match value("KEYGATE_OWNER_BUDGETS").as_deref() {
                 None | Some("on") => true,

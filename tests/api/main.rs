@@ -11,6 +11,7 @@ mod budgets;
 mod chats;
 mod dashboard;
 mod datasets;
+mod deliveries;
 mod end_users;
 mod erasure;
 mod error_shapes;

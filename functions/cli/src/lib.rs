@@ -17,6 +17,8 @@ use lambda_http::aws_lambda_events::apigw::{
 use lambda_http::request::RequestContext;
 use tokio::net::TcpListener;
 
+mod local_delivery;
+
 /// Every route of every function, as API Gateway would route them. keygate's own functions
 /// verify the credential and apply the route policy themselves (no authorizer runs here); the
 /// platform's function trusts only an authorizer context, so the local server runs the
@@ -90,6 +92,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    local_delivery::spawn(state.clone());
     axum::serve(
         listener,
         local_app(state).into_make_service_with_connect_info::<SocketAddr>(),

@@ -153,6 +153,16 @@ impl Outcome {
     }
 }
 
+/// Whether an event (by its ULID) happened once the endpoint (by its ULID) existed: an
+/// endpoint gets no event from before it was registered. Both ids carry their millisecond;
+/// within the same millisecond the event counts as after.
+pub fn event_is_for_endpoint(event_id: &str, endpoint_id: &str) -> bool {
+    match (ulid::Ulid::from_string(event_id), ulid::Ulid::from_string(endpoint_id)) {
+        (Ok(event), Ok(endpoint)) => event.timestamp_ms() >= endpoint.timestamp_ms(),
+        _ => false,
+    }
+}
+
 /// Whether an endpoint that has failed every delivery since `failing_since` is disabled at
 /// `now`.
 pub fn disable_now(failing_since: i64, now: i64) -> bool {

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::views;
 use crate::domain::clock::{now_epoch, to_rfc3339};
+use crate::domain::delivery::Delivery;
 use crate::domain::validation::bounded_limit;
 use crate::domain::webhook::{Endpoint, EndpointInput, EndpointPatch};
 use crate::http::{Caller, JsonBody, Problem, QueryParams, cursor};
@@ -27,6 +28,12 @@ pub fn routes() -> Router<Services> {
         .route(
             "/v1/webhooks/{webhook_id}/rotate-secret",
             post(rotate_secret),
+        )
+        .route("/v1/webhooks/{webhook_id}/test", post(send_test))
+        .route("/v1/webhooks/{webhook_id}/deliveries", get(list_deliveries))
+        .route(
+            "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+            post(retry_delivery),
         )
 }
 
@@ -244,4 +251,109 @@ pub(super) async fn rotate_secret(
 ) -> Result<Json<WebhookView>, Problem> {
     let made = services.rotate_webhook_secret(&caller, &webhook_id).await?;
     Ok(Json(WebhookView::with_secret(made)))
+}
+
+/// One event's delivery to one endpoint; its id is the event's (and the `webhook-id` header
+/// is `msg_<id>`). Never the receiver's answer, only its status code.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryView {
+    pub id: String,
+    pub webhook_id: String,
+    pub event_type: String,
+    /// `pending` (another attempt is due), `delivered` (a 2xx answer) or `failed` (the
+    /// retries are spent, or the endpoint is gone or disabled).
+    pub status: String,
+    /// Attempts begun.
+    pub attempts: u32,
+    /// The status code of the last answer; null when the last attempt got none.
+    pub response_code: Option<u16>,
+    /// Why the last attempt got no answer (refused before connecting, timeout ...).
+    pub error: Option<String>,
+    pub created_at: String,
+    pub last_attempt_at: Option<String>,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_at: Option<String>,
+}
+
+impl DeliveryView {
+    fn of(delivery: &Delivery) -> Self {
+        Self {
+            id: delivery.id.clone(),
+            webhook_id: delivery.endpoint_id.clone(),
+            event_type: delivery.event_type.clone(),
+            status: delivery.status.as_str().to_owned(),
+            attempts: delivery.attempts,
+            response_code: delivery.last_response_code,
+            error: delivery.last_error.clone(),
+            created_at: to_rfc3339(delivery.created_at),
+            last_attempt_at: delivery.last_attempt_at.map(to_rfc3339),
+            next_attempt_at: delivery.next_attempt_at.map(to_rfc3339),
+        }
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{webhook_id}/test",
+    tag = "webhooks",
+    operation_id = "test_webhook",
+    summary = "Send a webhook.test event to this endpoint alone (admins); sent within moments",
+    params(("webhook_id" = String, Path)),
+    responses((status = 202, body = DeliveryView)),
+)]
+pub(super) async fn send_test(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    Path(webhook_id): Path<String>,
+) -> Result<(StatusCode, Json<DeliveryView>), Problem> {
+    let delivery = services.test_webhook(&caller, &webhook_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(DeliveryView::of(&delivery))))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/{webhook_id}/deliveries",
+    tag = "webhooks",
+    operation_id = "list_webhook_deliveries",
+    summary = "List an endpoint's deliveries, newest first (admins; kept 30 days)",
+    params(("webhook_id" = String, Path), ListQuery),
+    responses((status = 200, body = views::CursorPage<DeliveryView>)),
+)]
+pub(super) async fn list_deliveries(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    Path(webhook_id): Path<String>,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<views::CursorPage<DeliveryView>>, Problem> {
+    let limit = bounded_limit("limit", query.limit, 20, 1, 100).map_err(Error::from)?;
+    let after = cursor::decode("cursor", query.cursor.as_deref()).map_err(Error::from)?;
+    let (deliveries, next) = services
+        .list_deliveries(&caller, &webhook_id, limit, after.as_deref())
+        .await?;
+    Ok(Json(views::cursor_page(
+        &deliveries,
+        DeliveryView::of,
+        next.as_deref(),
+    )))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+    tag = "webhooks",
+    operation_id = "retry_webhook_delivery",
+    summary = "Send a delivery again now, whatever became of it (admins)",
+    params(("webhook_id" = String, Path), ("delivery_id" = String, Path)),
+    responses((status = 202, body = DeliveryView)),
+)]
+pub(super) async fn retry_delivery(
+    State(services): State<Services>,
+    Caller(caller): Caller,
+    Path((webhook_id, delivery_id)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<DeliveryView>), Problem> {
+    let delivery = services
+        .retry_delivery(&caller, &webhook_id, &delivery_id)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(DeliveryView::of(&delivery))))
 }

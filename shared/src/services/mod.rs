@@ -10,6 +10,7 @@ pub mod erasure;
 mod error;
 pub mod key_check;
 pub mod metering;
+pub mod notifier;
 pub mod offboarding;
 pub mod owner_budgets;
 pub mod passwords;
@@ -35,6 +36,7 @@ use crate::config::{Config, ConfigError};
 use crate::domain::credential::{self, CredentialHasher};
 use crate::domain::password::PasswordHasher;
 use crate::domain::pepper::Peppers;
+use crate::outbound::webhook_sender::WebhookSender;
 use crate::store::Store;
 use verify_cache::VerifyCache;
 
@@ -60,6 +62,8 @@ pub struct Services {
     /// writes a key's stamp twice within the resolution, even when its conditional write was
     /// refused.
     touched: Arc<Mutex<HashMap<String, i64>>>,
+    /// Sends webhook deliveries (only the notifier and the local server do).
+    sender: WebhookSender,
 }
 
 impl Services {
@@ -77,6 +81,7 @@ impl Services {
             passwords: PasswordHasher::new(config.password_cost),
             cache: Arc::new(VerifyCache::new(config.auth_cache_ttl)),
             touched: Arc::default(),
+            sender: WebhookSender::default(),
             config: Arc::new(config),
             store,
         }

@@ -14,46 +14,43 @@ use super::item::Item;
 use crate::domain::audit::AuditEvent;
 
 /// One stream record: its sequence number (what a partial batch failure names) and the audit
-/// event it inserted, if it inserted one.
+/// event it inserted, if it inserted one; an image that does not decode is an error, so the
+/// batch is retried from that record rather than silently skipped.
 #[derive(Debug)]
 pub struct OutboxRecord {
     pub sequence_number: String,
-    pub event: Option<AuditEvent>,
+    pub event: Result<Option<AuditEvent>, StoreError>,
 }
 
-/// The records of a stream batch (`{"Records": [...]}`), in stream order. A record that is
-/// not a new audit item carries no event; one whose image does not decode is an error, so
-/// the batch is retried from it rather than silently skipped.
-pub fn outbox_records(batch: &Value) -> Result<Vec<OutboxRecord>, StoreError> {
-    let Some(records) = batch.get("Records").and_then(Value::as_array) else {
-        return Ok(Vec::new());
-    };
-    records.iter().map(outbox_record).collect()
+/// The records of a stream batch (`{"Records": [...]}`), in stream order; a record that is
+/// not a new audit item carries no event.
+pub fn outbox_records(batch: &Value) -> Vec<OutboxRecord> {
+    let records = batch.get("Records").and_then(Value::as_array);
+    records
+        .into_iter()
+        .flatten()
+        .filter_map(|record| {
+            let change = &record["dynamodb"];
+            Some(OutboxRecord {
+                sequence_number: change["SequenceNumber"].as_str()?.to_owned(),
+                event: inserted_event(record["eventName"].as_str(), change.get("NewImage")),
+            })
+        })
+        .collect()
 }
 
-fn outbox_record(record: &Value) -> Result<OutboxRecord, StoreError> {
-    let change = &record["dynamodb"];
-    let sequence_number = change["SequenceNumber"]
-        .as_str()
-        .ok_or_else(|| StoreError::Corrupt("stream record without SequenceNumber".into()))?
-        .to_owned();
-    let inserted = record["eventName"].as_str() == Some("INSERT");
-    let event = match change.get("NewImage") {
-        Some(image) if inserted => {
-            let item = item_of(image)?;
-            let is_audit = matches!(item.get("type"), Some(AttributeValue::S(t)) if t == ITEM_TYPE);
-            if is_audit {
-                Some(event_from(&item)?)
-            } else {
-                None
-            }
-        }
-        _ => None,
+fn inserted_event(
+    name: Option<&str>,
+    image: Option<&Value>,
+) -> Result<Option<AuditEvent>, StoreError> {
+    let (Some("INSERT"), Some(image)) = (name, image) else {
+        return Ok(None);
     };
-    Ok(OutboxRecord {
-        sequence_number,
-        event,
-    })
+    let item = item_of(image)?;
+    match item.get("type") {
+        Some(AttributeValue::S(kind)) if kind == ITEM_TYPE => event_from(&item).map(Some),
+        _ => Ok(None),
+    }
 }
 
 /// An image in DynamoDB's JSON (`{"name": {"S": "..."}, ...}`) as an item.
@@ -129,14 +126,14 @@ mod tests {
             {"eventName": "INSERT", "dynamodb": {"SequenceNumber": "3",
                 "NewImage": {"PK": {"S": "KEY#x"}, "type": {"S": "ApiKey"}}}},
         ]});
-        let records = outbox_records(&batch).unwrap();
-        let event = records[0].event.as_ref().unwrap();
+        let records = outbox_records(&batch);
+        let event = records[0].event.as_ref().unwrap().as_ref().unwrap();
         assert_eq!(event.event_type.as_str(), "key.revoked");
         assert_eq!(event.change["name"]["new"], "b");
-        assert!(records[1].event.is_none() && records[2].event.is_none());
+        assert!(matches!(records[1].event, Ok(None)) && matches!(records[2].event, Ok(None)));
         assert_eq!(records[2].sequence_number, "3");
         let broken = json!({"Records": [{"eventName": "INSERT",
             "dynamodb": {"SequenceNumber": "4", "NewImage": {"type": {"Q": "?"}}}}]});
-        assert!(outbox_records(&broken).is_err());
+        assert!(outbox_records(&broken)[0].event.is_err());
     }
 }
