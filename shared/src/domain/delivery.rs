@@ -157,7 +157,10 @@ impl Outcome {
 /// endpoint gets no event from before it was registered. Both ids carry their millisecond;
 /// within the same millisecond the event counts as after.
 pub fn event_is_for_endpoint(event_id: &str, endpoint_id: &str) -> bool {
-    match (ulid::Ulid::from_string(event_id), ulid::Ulid::from_string(endpoint_id)) {
+    match (
+        ulid::Ulid::from_string(event_id),
+        ulid::Ulid::from_string(endpoint_id),
+    ) {
         (Ok(event), Ok(endpoint)) => event.timestamp_ms() >= endpoint.timestamp_ms(),
         _ => false,
     }

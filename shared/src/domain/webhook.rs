@@ -506,6 +506,7 @@ mod tests {
             secret: seed("new"),
             previous_secret: Some((seed("old"), 100)),
             disabled_reason: None,
+            failing_since: None,
         };
         assert_eq!(endpoint.signing_seeds(99), [&seed("new"), &seed("old")]);
         assert_eq!(endpoint.signing_seeds(100), [&seed("new")]);
