@@ -379,3 +379,63 @@ async fn deliveries_of_another_tenant_or_an_unknown_endpoint_are_not_found() {
     assert_eq!(bad_limit.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad_limit.body["field"], "limit");
 }
+
+#[tokio::test]
+async fn the_notifiers_sample_events_deliver_and_sweep() {
+    // No local delivery here: the samples are handed over as Lambda would hand them.
+    let app = spawn_app_with(&[("KEYGATE_WEBHOOK_PLAIN_LOOPBACK", "allow")]).await;
+    let receiver = Receiver::start(&[503]).await;
+    let (webhook_id, secret) = register(
+        &app,
+        json!({"url": receiver.url, "event_types": ["key.created"]}),
+    )
+    .await;
+    let event_id = keygate::domain::credential::new_ulid().to_string();
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/notifier");
+    let read = |name: &str| -> Value {
+        let text = std::fs::read_to_string(format!("{folder}/{name}.json"))
+            .unwrap()
+            .replace("REPLACE_WITH_TENANT_ID", &app.tenant_id)
+            .replace("REPLACE_WITH_USER_ID", &app.admin_id)
+            .replace("REPLACE_WITH_EVENT_ID", &event_id);
+        serde_json::from_str(&text).unwrap()
+    };
+    let batch = read("stream-batch");
+    assert_eq!(app.services.notify_from_stream(&batch).await, None);
+    let first = receiver.wait_for(1).await;
+    assert_eq!(first[0].id, format!("msg_{event_id}"));
+    assert!(verifies(&secret, &first[0]));
+    // The same batch again (Lambda retries a batch) makes no second delivery.
+    assert_eq!(app.services.notify_from_stream(&batch).await, None);
+    let listed = deliveries(&app, &webhook_id).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["status"], "pending", "the receiver answered 503");
+    assert_eq!(listed[0]["response_code"], 503);
+    // The sweep sends it again once it is due (5 s after the failure).
+    assert!(read("sweep").get("Records").is_none());
+    for _ in 0..100 {
+        app.services.deliver_due().await.unwrap();
+        if receiver.received().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let got = receiver.received();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].id, got[1].id);
+    let listed = deliveries(&app, &webhook_id).await;
+    assert_eq!(listed[0]["status"], "delivered", "{listed:?}");
+}
+
+#[tokio::test]
+async fn an_undecodable_record_is_reported_for_retry_with_what_follows() {
+    let app = spawn_app().await;
+    let batch = json!({"Records": [
+        {"eventName": "INSERT", "dynamodb": {"SequenceNumber": "7",
+            "NewImage": {"type": {"S": "AuditEvent"}, "event_id": {"Q": "?"}}}},
+    ]});
+    assert_eq!(
+        app.services.notify_from_stream(&batch).await.as_deref(),
+        Some("7")
+    );
+}
