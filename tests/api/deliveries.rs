@@ -439,3 +439,42 @@ async fn an_undecodable_record_is_reported_for_retry_with_what_follows() {
         Some("7")
     );
 }
+
+#[tokio::test]
+async fn a_change_that_failed_sends_no_event() {
+    let (app, faults) = keygate_tests::spawn_app_with_faults_and(&[
+        ("KEYGATE_WEBHOOK_PLAIN_LOOPBACK", "allow"),
+        ("KEYGATE_LOCAL_DELIVERY", "on"),
+    ])
+    .await;
+    let receiver = Receiver::start(&[]).await;
+    let (webhook_id, _) = register(
+        &app,
+        json!({"url": receiver.url, "event_types": ["key.created"]}),
+    )
+    .await;
+    faults.fail("TransactWriteItems");
+    let failed = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&app.admin_key),
+            Some(json!({"name": "never"})),
+        )
+        .await;
+    assert_eq!(
+        failed.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        failed.body
+    );
+    faults.heal();
+    let (key_id, _) = app.new_key(&app.admin_key, json!({"name": "landed"})).await;
+    let got = receiver.wait_for(1).await;
+    // The landed key's event came after the failed one would have: the stream had its turn.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let got_now = receiver.received();
+    assert_eq!(got_now.len(), 1, "{got_now:?}");
+    assert_eq!(got[0].event()["data"]["target"]["id"], key_id.as_str());
+    assert_eq!(deliveries(&app, &webhook_id).await.len(), 1);
+}
