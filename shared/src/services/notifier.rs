@@ -9,12 +9,13 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use super::{Error, Services};
-use crate::domain::audit::{Actor, EventType, Target};
+use crate::domain::audit::{Actor, AuditEvent, EventType, Target};
 use crate::domain::clock::{now_epoch, to_rfc3339};
 use crate::domain::credential::new_ulid;
 use crate::domain::delivery::{
     Delivery, DeliveryStatus, Outcome, disable_now, event_is_for_endpoint,
 };
+use crate::domain::principal::Principal;
 use crate::domain::webhook::{
     DISABLE_AFTER_FAILING_SECS, Endpoint, EndpointUrl, Envelope, MAX_ENDPOINTS_PER_TENANT,
     first_forbidden, signature_header, wants,
@@ -47,7 +48,7 @@ impl Services {
 
     /// One delivery of `event` to every enabled endpoint of its tenant that wants its type
     /// and existed when it happened, each sent at once.
-    async fn fan_out(&self, event: &crate::domain::audit::AuditEvent) -> Result<(), Error> {
+    async fn fan_out(&self, event: &AuditEvent) -> Result<(), Error> {
         let (endpoints, _) = self
             .store
             .list_webhooks(&event.tenant_id, MAX_ENDPOINTS_PER_TENANT, None)
@@ -226,11 +227,7 @@ impl Services {
 
     /// `POST /v1/webhooks/{id}/test`: a `webhook.test` event for this endpoint alone, due at
     /// once (the next sweep sends it).
-    pub async fn test_webhook(
-        &self,
-        caller: &crate::domain::principal::Principal,
-        id: &str,
-    ) -> Result<Delivery, Error> {
+    pub async fn test_webhook(&self, caller: &Principal, id: &str) -> Result<Delivery, Error> {
         let endpoint = self.get_webhook(caller, id).await?;
         let now = now_epoch();
         let event_id = new_ulid().to_string();
@@ -262,7 +259,7 @@ impl Services {
     /// `GET /v1/webhooks/{id}/deliveries`: newest first.
     pub async fn list_deliveries(
         &self,
-        caller: &crate::domain::principal::Principal,
+        caller: &Principal,
         id: &str,
         limit: u32,
         after: Option<&str>,
@@ -278,7 +275,7 @@ impl Services {
     /// became of it (a receiver de-duplicates on its `webhook-id`).
     pub async fn retry_delivery(
         &self,
-        caller: &crate::domain::principal::Principal,
+        caller: &Principal,
         id: &str,
         delivery_id: &str,
     ) -> Result<Delivery, Error> {
