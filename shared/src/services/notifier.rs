@@ -3,6 +3,7 @@
 //! again what is due (`deliver_due`, every minute in AWS, every moment locally). A change's
 //! own write path gains nothing: everything here happens after the change committed.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde_json::{Value, json};
@@ -32,9 +33,18 @@ impl Services {
     /// any. The stream is retried from there, which keeps events in order; deliveries
     /// already made are not made twice.
     pub async fn notify_from_stream(&self, batch: &Value) -> Option<String> {
+        // A batch's events mostly share a few tenants: each tenant's endpoints are read once.
+        let mut endpoints_of = HashMap::new();
         for record in outbox_records(batch) {
             let handled = match record.event {
-                Ok(Some(event)) => self.fan_out(&event).await,
+                Ok(Some(event)) => {
+                    let fanned = self.fan_out(&event, &mut endpoints_of).await;
+                    if event.target.kind == "webhook" {
+                        // An endpoint changed: later events of the batch read them again.
+                        endpoints_of.remove(&event.tenant_id);
+                    }
+                    fanned
+                }
                 Ok(None) => Ok(()),
                 Err(error) => Err(error.into()),
             };
@@ -48,14 +58,21 @@ impl Services {
 
     /// One delivery of `event` to every enabled endpoint of its tenant that wants its type
     /// and existed when it happened, each sent at once.
-    async fn fan_out(&self, event: &AuditEvent) -> Result<(), Error> {
-        let (endpoints, _) = self
-            .store
-            .list_webhooks(&event.tenant_id, MAX_ENDPOINTS_PER_TENANT, None)
-            .await?;
+    async fn fan_out(
+        &self,
+        event: &AuditEvent,
+        endpoints_of: &mut HashMap<String, Vec<Endpoint>>,
+    ) -> Result<(), Error> {
+        if !endpoints_of.contains_key(&event.tenant_id) {
+            let (endpoints, _) = self
+                .store
+                .list_webhooks(&event.tenant_id, MAX_ENDPOINTS_PER_TENANT, None)
+                .await?;
+            endpoints_of.insert(event.tenant_id.clone(), endpoints);
+        }
         let now = now_epoch();
         let mut sends = JoinSet::new();
-        for endpoint in endpoints {
+        for endpoint in endpoints_of[&event.tenant_id].iter().cloned() {
             let wanted = endpoint.enabled
                 && event_is_for_endpoint(&event.id, &endpoint.id)
                 && wants(&endpoint.event_types, event.event_type.as_str());
